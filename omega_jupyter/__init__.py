@@ -1,0 +1,58 @@
+"""omega_jupyter: datasets, models, notebooks and scripts in one database, run on Dask.
+
+``import omega_jupyter as om`` gives a lazily created default client: ``om.datasets.put(df,
+'sales')`` works with no setup, and nothing connects at import time. ``om.setup(...)`` makes an
+explicit client; ``om['team-a']`` is the default client bound to another bucket.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+from typing import Any
+
+from omega_jupyter.client import Omega
+from omega_jupyter.settings import Settings
+
+__version__ = "0.1.0"
+__all__ = ["Omega", "Settings", "get_default", "setup"]
+
+_default: Omega | None = None
+_default_lock = threading.Lock()
+_DELEGATED = {"datasets", "db", "settings", "bucket"}
+
+
+def setup(url: str | None = None, bucket: str | None = None, **settings: Any) -> Omega:
+    """An explicit client. ``url`` is a SQLAlchemy URL (default: SQLite in ``OMEGA_HOME``)."""
+    return Omega(**{"database_url": url, "bucket": bucket, **settings})
+
+
+def get_default() -> Omega:
+    """The process-wide default client, created from settings on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Omega()
+        return _default
+
+
+def reset_default() -> None:
+    """Forget the default client (settings are resolved again on next use)."""
+    global _default
+    with _default_lock:
+        _default = None
+
+
+class _OmegaModule(types.ModuleType):
+    def __getitem__(self, bucket: str) -> Omega:
+        return get_default()[bucket]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DELEGATED:
+        return getattr(get_default(), name)
+    raise AttributeError(f"module 'omega_jupyter' has no attribute {name!r}")
+
+
+sys.modules[__name__].__class__ = _OmegaModule

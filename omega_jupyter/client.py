@@ -1,0 +1,39 @@
+"""The Omega client: the stores of one database and bucket, behind one object."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from omega_jupyter.names import validate_bucket
+from omega_jupyter.settings import Settings
+from omega_jupyter.storage.engine import Database, get_database
+
+
+class Omega:
+    """Entry point to everything: ``om.datasets``, and a bucket with ``om['other']``.
+
+    Creating a client connects to nothing; the database is opened on first use.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings.replace(**overrides) if settings else Settings.resolve(**overrides)
+        self.bucket = validate_bucket(self.settings.bucket)
+
+    @cached_property
+    def db(self) -> Database:
+        return get_database(self.settings.resolved_database_url)
+
+    @cached_property
+    def datasets(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.datasets import DatasetStore
+
+        return DatasetStore(self.db, self.bucket, self.settings)
+
+    def __getitem__(self, bucket: str) -> Omega:
+        """A client for another bucket of the same database."""
+        return Omega(self.settings.replace(bucket=validate_bucket(bucket)))
+
+    def __repr__(self) -> str:
+        url = self.db.safe_url if "db" in self.__dict__ else self.settings.resolved_database_url
+        return f"Omega(bucket={self.bucket!r}, database={url!r})"

@@ -1,0 +1,5 @@
+"""Datasets: DataFrames, Series, arrays, Python data and files."""
+
+from omega_jupyter.datasets.store import DatasetStore
+
+__all__ = ["DatasetStore"]

@@ -1,0 +1,161 @@
+"""``om.datasets``: DataFrames, Series, arrays, Python data and files, versioned and atomic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from omega_jupyter.datasets.registry import BackendRegistry
+from omega_jupyter.exceptions import ConcurrentWriteError, ObjectNotFoundError
+from omega_jupyter.names import ObjectRef, parse_ref, validate_name
+from omega_jupyter.settings import Settings
+from omega_jupyter.storage.blobs import BlobStore
+from omega_jupyter.storage.bulk import BulkIO
+from omega_jupyter.storage.engine import Database
+from omega_jupyter.storage.metadata import Metadata, MetadataStore
+
+WRITE_RETRIES = 8
+
+
+class DatasetStore:
+    """The datasets of one bucket."""
+
+    store_name = "datasets"
+
+    def __init__(self, db: Database, bucket: str, settings: Settings) -> None:
+        from omega_jupyter.datasets.backends import default_registry
+
+        self.db = db
+        self.bucket = bucket
+        self.settings = settings
+        self.meta = MetadataStore(db, bucket, self.store_name)
+        self.bulk = BulkIO(db, bucket)
+        self.blobs = BlobStore(db, settings.blob_chunk_bytes)
+        self.registry: BackendRegistry = default_registry()
+
+    # -- writing --------------------------------------------------------------------------
+    def put(
+        self,
+        obj: Any,
+        name: str,
+        append: bool = False,
+        attributes: dict | None = None,
+        kind: str | None = None,
+    ) -> Metadata:
+        """Store ``obj`` as a new version of ``name`` (``append=True`` adds rows instead).
+
+        The new version becomes visible atomically; until then readers see the previous one.
+        """
+        validate_name(name)
+        if attributes is not None and not isinstance(attributes, dict):
+            raise TypeError("attributes must be a dict")
+        self.db.ensure_schema()
+        backend = self.registry.for_kind(kind) if kind else self.registry.for_object(obj)
+        return backend.put(self, obj, name, append, attributes)
+
+    def commit_version(
+        self,
+        name: str,
+        kind: str,
+        *,
+        location: str | None,
+        kind_meta: dict,
+        attributes: dict | None,
+        size: int,
+        keep: int | None,
+    ) -> Metadata:
+        """Make a prepared version visible (one short transaction, retried on conflicts)."""
+        for _attempt in range(WRITE_RETRIES):
+            try:
+                with self.db.begin() as conn:
+                    return self.meta.add_version(
+                        conn,
+                        name,
+                        kind,
+                        location=location,
+                        kind_meta=kind_meta,
+                        attributes=attributes,
+                        size=size,
+                        keep=keep,
+                        drop_physical=self._drop_physical,
+                    )
+            except ConcurrentWriteError:
+                continue
+        raise ConcurrentWriteError(f"gave up writing {name!r}: too many concurrent writers")
+
+    def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
+        self.registry.for_kind(meta.kind).drop_physical(self, conn, meta)
+
+    # -- reading --------------------------------------------------------------------------
+    def get(
+        self,
+        name: str,
+        version: int | None = None,
+        columns: list | None = None,
+        chunksize: int | None = None,
+        **filters: Any,
+    ) -> Any:
+        """Read a dataset. ``name`` takes modifiers (``sales[a,b]``, ``sales[^c]``, ``sales@2``);
+        ``filters`` are ``column__op=value`` (eq ne lt lte gt gte in nin between isnull
+        contains startswith endswith); ``chunksize`` returns an iterator of frames."""
+        ref = self._ref(name, version)
+        meta = self.meta.resolve(ref)
+        backend = self.registry.for_kind(meta.kind)
+        return backend.get(
+            self, meta, ref=ref, columns=columns, chunksize=chunksize, filters=filters
+        )
+
+    def _ref(self, name: str, version: int | None) -> ObjectRef:
+        ref = parse_ref(name)
+        if version is not None:
+            ref = ObjectRef(ref.name, ref.columns, ref.exclude, int(version))
+        return ref
+
+    def metadata(self, name: str) -> Metadata:
+        return self.meta.resolve(parse_ref(name))
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.meta.resolve(parse_ref(name))
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def list(self, pattern: str | None = None, raw: bool = False) -> list[Any]:
+        """Names (or :class:`Metadata` with ``raw=True``) of the datasets matching a glob."""
+        metas = self.meta.list(pattern)
+        return metas if raw else [m.name for m in metas]
+
+    def versions(self, name: str) -> pd.DataFrame:
+        """The kept versions of ``name``: version, created, kind, size, rows."""
+        metas = self.meta.versions(validate_name(name))
+        if not metas:
+            raise ObjectNotFoundError(f"dataset {name!r} does not exist")
+        return pd.DataFrame(
+            {
+                "version": [m.version for m in metas],
+                "created": [m.created for m in metas],
+                "kind": [m.kind for m in metas],
+                "size": [m.size for m in metas],
+                "rows": [m.kind_meta.get("rows") for m in metas],
+            }
+        )
+
+    def drop(self, name: str, force: bool = False) -> bool:
+        """Remove every version of ``name``. Missing: error, or False with ``force=True``."""
+        validate_name(name)
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            metas = self.meta.versions(name, conn)
+            if not metas:
+                if force:
+                    return False
+                raise ObjectNotFoundError(f"dataset {name!r} does not exist")
+            for meta in metas:
+                self.meta.delete_version(conn, meta, self._drop_physical)
+        return True
+
+    def __repr__(self) -> str:
+        return f"DatasetStore(bucket={self.bucket!r}, db={self.db.safe_url!r})"

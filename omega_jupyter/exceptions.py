@@ -1,0 +1,53 @@
+"""Every error the project raises on purpose. Each says what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class OmegaError(Exception):
+    """Base class of all omega_jupyter errors."""
+
+
+class ConfigurationError(OmegaError):
+    """A setting is missing or malformed."""
+
+
+class DatabaseUnavailableError(OmegaError):
+    """The configured database cannot be reached."""
+
+
+class SchemaOutdatedError(OmegaError):
+    """The database schema is older than this version of omega_jupyter."""
+
+
+class InvalidNameError(OmegaError, ValueError):
+    """An object or bucket name is not acceptable."""
+
+
+class ObjectNotFoundError(OmegaError, KeyError):
+    """No object of that name (or version) exists in the store."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of its argument
+        return str(self.args[0]) if self.args else "object not found"
+
+
+class UnsupportedObjectError(OmegaError, TypeError):
+    """No storage backend accepts the object (or the requested kind)."""
+
+
+class SchemaMismatchError(OmegaError, ValueError):
+    """Appended data does not have the columns and dtypes of the stored data."""
+
+
+class InvalidFilterError(OmegaError, ValueError):
+    """A filter names an unknown column or operator, or has a malformed value."""
+
+
+class ConcurrentWriteError(OmegaError):
+    """A write could not be made visible because of competing writers; retry it."""
+
+
+class UnknownColumnError(OmegaError, KeyError):
+    """A column named in a selection or filter does not exist in the dataset."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown column"

@@ -1,0 +1,110 @@
+"""Object names and their modifiers, accepted wherever a name is.
+
+``sales[a,b]`` selects columns, ``sales[^c]`` all columns but ``c``, ``model@3`` a version,
+``model@prod`` a tag and ``model^`` the version before the latest.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from omega_jupyter.exceptions import InvalidNameError
+
+MAX_NAME_LENGTH = 255
+_MODIFIER_CHARS = set("[]@^")
+_BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_REF_RE = re.compile(
+    r"""^(?P<name>[^\[\]@^]+?)
+        (?:\[(?P<columns>[^\[\]]*)\])?
+        (?:@(?P<version>[^\[\]@^]+))?
+        (?P<previous>\^)?$""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """A parsed reference: the plain name plus any modifiers."""
+
+    name: str
+    columns: tuple[str, ...] | None = None
+    exclude: bool = False  # True: ``columns`` lists the columns to leave out
+    version: int | None = None
+    tag: str | None = None
+    previous: bool = False
+
+    @property
+    def has_modifiers(self) -> bool:
+        return bool(self.columns or self.version or self.tag or self.previous)
+
+
+def validate_name(name: object) -> str:
+    """Return ``name`` if it may name an object, else raise :class:`InvalidNameError`.
+
+    Names are stored as values, never spliced into SQL, so quotes and semicolons are harmless;
+    what is refused is what would make names ambiguous or unprintable.
+    """
+    if not isinstance(name, str):
+        raise InvalidNameError(f"a name must be a string, not {type(name).__name__}")
+    if not name or not name.strip():
+        raise InvalidNameError("a name must not be empty")
+    if name != name.strip():
+        raise InvalidNameError(f"name {name!r} must not start or end with whitespace")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidNameError(f"name is longer than {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise InvalidNameError(f"name {name!r} contains control characters")
+    bad = _MODIFIER_CHARS & set(name)
+    if bad:
+        raise InvalidNameError(
+            f"name {name!r} contains {''.join(sorted(bad))!r}, reserved for modifiers "
+            "(name[a,b], name[^c], name@3, name@tag, name^)"
+        )
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        raise InvalidNameError(f"name {name!r}: folders are written as 'folder/name'")
+    return name
+
+
+def validate_bucket(bucket: object) -> str:
+    if not isinstance(bucket, str) or not _BUCKET_RE.match(bucket):
+        raise InvalidNameError(
+            f"bucket {bucket!r} is invalid: use 1-63 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return bucket
+
+
+def parse_ref(text: object) -> ObjectRef:
+    """Parse ``text`` into an :class:`ObjectRef`; raise :class:`InvalidNameError` if malformed."""
+    if not isinstance(text, str):
+        raise InvalidNameError(f"a name must be a string, not {type(text).__name__}")
+    match = _REF_RE.match(text)
+    if not match:
+        validate_name(text)  # gives the more specific message when there is one
+        raise InvalidNameError(f"cannot parse name {text!r}")
+    name = validate_name(match["name"])
+    columns: tuple[str, ...] | None = None
+    exclude = False
+    if match["columns"] is not None:
+        spec = match["columns"].strip()
+        if spec.startswith("^"):
+            exclude, spec = True, spec[1:]
+        columns = tuple(c.strip() for c in spec.split(",") if c.strip())
+        if not columns:
+            raise InvalidNameError(f"{text!r}: empty column list in [...]")
+    version: int | None = None
+    tag: str | None = None
+    if match["version"] is not None:
+        raw = match["version"].strip()
+        if raw.isdigit():
+            version = int(raw)
+            if version < 1:
+                raise InvalidNameError(f"{text!r}: versions start at 1")
+        else:
+            tag = raw
+    previous = bool(match["previous"])
+    if previous and (version or tag):
+        raise InvalidNameError(f"{text!r}: use either @version/@tag or ^, not both")
+    return ObjectRef(name, columns, exclude, version, tag, previous)

@@ -1,0 +1,1 @@
+"""Storage layer: engine, schema and migrations, metadata, blobs and dialect bulk paths."""

@@ -1,0 +1,154 @@
+"""Database connections: one SQLAlchemy engine per URL, schema checks, bucket namespaces."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from omega_jupyter.exceptions import ConfigurationError, DatabaseUnavailableError
+from omega_jupyter.storage import migrate
+
+_engines: dict[str, Database] = {}
+_engines_lock = threading.Lock()
+
+
+class Database:
+    """An engine plus what the project needs to know about its dialect."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.url = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigurationError(f"database URL {url!r} is malformed: {exc}") from exc
+        if self.url.drivername == "postgresql":
+            self.url = self.url.set(drivername="postgresql+psycopg")
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in ("postgresql", "sqlite"):
+            raise ConfigurationError(
+                f"database {self.dialect!r} is not supported: use postgresql+psycopg:// or sqlite://"
+            )
+        self.engine = self._create_engine()
+        self._schema_checked = False
+        self._lock = threading.Lock()
+
+    # -- engine ---------------------------------------------------------------------------
+    def _create_engine(self) -> Engine:
+        try:
+            if self.dialect == "sqlite":
+                return _sqlite_engine(self.url)
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise ConfigurationError(f"no driver for {self.safe_url}: {exc}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def ensure_schema(self) -> None:
+        """Create the schema on an empty database; refuse an outdated one (once per process)."""
+        if self._schema_checked:
+            return
+        with self._lock:
+            if not self._schema_checked:
+                with self.connect() as conn:
+                    migrate.ensure_current(conn)
+                    conn.commit()
+                self._schema_checked = True
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection; raises :class:`DatabaseUnavailableError` when the server is unreachable."""
+        try:
+            conn = self.engine.connect()
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseUnavailableError(
+                f"cannot connect to {self.safe_url}: {reason} "
+                "(check OMEGA_DATABASE_URL and that the server is running)"
+            ) from exc
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def begin(self, write: bool = True) -> Iterator[Connection]:
+        """A transaction. ``write=True`` takes SQLite's write lock up front (``BEGIN IMMEDIATE``)
+        so two writers queue instead of failing on lock upgrade."""
+        with self.connect() as conn:
+            if self.dialect == "sqlite" and write:
+                conn = conn.execution_options(omega_write=True)
+            with conn.begin():
+                yield conn
+
+    # -- buckets --------------------------------------------------------------------------
+    def data_schema(self, bucket: str) -> str | None:
+        """The PostgreSQL schema holding a bucket's data tables (None on SQLite)."""
+        if not self.is_postgres:
+            return None
+        return bucket_schema_name(bucket)
+
+    def ensure_data_schema(self, conn: Connection, bucket: str) -> None:
+        schema = self.data_schema(bucket)
+        if schema is None:
+            return
+        # CREATE SCHEMA IF NOT EXISTS can still race on the catalog's unique index: serialize.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def bucket_schema_name(bucket: str) -> str:
+    """A PostgreSQL schema name for a bucket: readable, lower-case and collision-free."""
+    slug = re.sub(r"[^a-z0-9_]", "_", bucket.lower())[:40]
+    digest = hashlib.sha1(bucket.encode()).hexdigest()[:8]
+    return f"omb_{slug}_{digest}"
+
+
+def get_database(url: str) -> Database:
+    """The shared :class:`Database` for ``url`` (engines are pooled per process)."""
+    with _engines_lock:
+        db = _engines.get(url)
+        if db is None:
+            db = _engines[url] = Database(url)
+        return db
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not the sqlite3 module, issue BEGIN so DDL is transactional too
+        # (a new table and its metadata row appear together or not at all).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get("omega_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
