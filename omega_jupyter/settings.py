@@ -37,7 +37,6 @@ class Settings:
             return self.database_url
         return f"sqlite:///{self.home / 'omega.db'}"
 
-
     @classmethod
     def resolve(cls, **overrides: Any) -> Settings:
         """Resolve settings: non-None ``overrides`` > environment > config file > defaults.

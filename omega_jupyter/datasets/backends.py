@@ -99,17 +99,12 @@ class FrameBackend:
                     raise SchemaMismatchError(f"dataset {current.name!r} was dropped meanwhile")
                 _check_appendable(locked, self.kind, kind_meta)
                 offset = int(locked.kind_meta["rows"])
-                names = [c.name for c in staging.columns]
-                target = store.bulk.qualified(locked.location or "")
-                select_list = ", ".join(
-                    f'"{n}" + {offset}' if n == frames.ROW_COLUMN else f'"{n}"' for n in names
+                target = self._table(store, locked.location or "", locked.kind_meta)
+                rows = staging.c[frames.ROW_COLUMN] + offset
+                source = sa.select(
+                    *(rows if c.name == frames.ROW_COLUMN else c for c in staging.columns)
                 )
-                conn.execute(
-                    sa.text(
-                        f"INSERT INTO {target} ({', '.join(f'{chr(34)}{n}{chr(34)}' for n in names)}) "
-                        f"SELECT {select_list} FROM {store.bulk.qualified(staging.name)}"
-                    )
-                )
+                conn.execute(target.insert().from_select([c.name for c in staging.columns], source))
                 new_meta = dict(locked.kind_meta, rows=offset + len(df))
                 attrs = dict(locked.attributes)
                 if attributes == {}:
@@ -331,9 +326,7 @@ class BlobBackend:
                     except Exception as exc:
                         from omega_jupyter.exceptions import ConcurrentWriteError
 
-                        if not isinstance(exc, ConcurrentWriteError) or not hasattr(
-                            source, "seek"
-                        ):
+                        if not isinstance(exc, ConcurrentWriteError) or not hasattr(source, "seek"):
                             raise
                         conn.rollback()
                         source.seek(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,9 +11,7 @@ import sqlalchemy as sa
 
 from omega_jupyter.exceptions import InvalidFilterError, UnknownColumnError
 
-OPERATORS = (
-    "eq ne lt lte gt gte in nin between isnull contains startswith endswith".split()
-)
+OPERATORS = ("eq ne lt lte gt gte in nin between isnull contains startswith endswith").split()
 
 
 def split_filter(key: str) -> tuple[str, str]:
@@ -42,7 +39,9 @@ def compile_filters(
 
 def _clause(col: sa.ColumnElement, op: str, value: Any, spec: dict, key: str) -> Any:
     if spec.get("json"):
-        raise InvalidFilterError(f"{key}: column {spec['name']!r} holds mixed objects; not filterable")
+        raise InvalidFilterError(
+            f"{key}: column {spec['name']!r} holds mixed objects; not filterable"
+        )
     if op == "isnull":
         if not isinstance(value, bool | np.bool_):
             raise InvalidFilterError(f"{key}: expects True or False, got {value!r}")
@@ -118,5 +117,3 @@ def encode_scalar(spec: dict, value: Any, key: str = "") -> Any:
         return value
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidFilterError(f"{key}: value {value!r} does not fit the column: {exc}") from exc
-
-

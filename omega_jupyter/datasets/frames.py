@@ -134,7 +134,7 @@ def column_spec(series: pd.Series, label: Any, phys: str, native_timestamps: boo
     if kind == "m" and isinstance(dtype, np.dtype):
         spec.update(sql="int64", unit=np.datetime_data(dtype)[0])
         return spec
-    if dtype == object:
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
         inferred = pd.api.types.infer_dtype(series, skipna=True)
         if inferred in ("string", "empty"):
             spec["sql"] = "text"
@@ -218,11 +218,13 @@ def encode_column(series: pd.Series, spec: dict) -> pa.Array:
         if sql == "timestamptz":
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
         arr = pa.array(series.to_numpy(), from_pandas=True)
-        return arr.cast(pa.timestamp("us")).cast(target) if sql == "timestamptz" else arr.cast(
-            target
+        return (
+            arr.cast(pa.timestamp("us")).cast(target) if sql == "timestamptz" else arr.cast(target)
         )
     if spec["dtype"] in ("uint64", "UInt64"):
-        arr = pa.array(series.array if spec.get("nullable") else series.to_numpy(), from_pandas=True)
+        arr = pa.array(
+            series.array if spec.get("nullable") else series.to_numpy(), from_pandas=True
+        )
         return arr.cast(pa.int64(), safe=False)  # bit pattern kept; decoded by a cast back
     if sql == "text":
         return pa.array(series.to_numpy(dtype=object, na_value=None), type=target)
@@ -421,7 +423,7 @@ def decode_table(
 
 
 def _series_dtype(values: Any) -> Any:
-    return object if getattr(values, "dtype", None) == object else None
+    return object if getattr(getattr(values, "dtype", None), "kind", None) == "O" else None
 
 
 def _is_contiguous(table: pa.Table, row_start: int) -> bool:

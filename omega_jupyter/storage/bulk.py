@@ -56,7 +56,9 @@ class BulkIO:
         )
 
     # -- writes ---------------------------------------------------------------------------
-    def load_new(self, table: sa.Table, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> int:
+    def load_new(
+        self, table: sa.Table, batches: Iterable[pa.RecordBatch], schema: pa.Schema
+    ) -> int:
         """Create ``table`` and load ``batches`` in one committed transaction; returns rows.
 
         The table is invisible to readers until a metadata row points at it.
@@ -69,7 +71,9 @@ class BulkIO:
             table.create(conn)
             return self._sqlite_insert(conn, table, batches)
 
-    def _pg_load(self, table: sa.Table, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> int:
+    def _pg_load(
+        self, table: sa.Table, batches: Iterable[pa.RecordBatch], schema: pa.Schema
+    ) -> int:
         ddl = str(sa.schema.CreateTable(table).compile(dialect=_PG_DIALECT))
         counted = _Counter(batches)
         reader = pa.RecordBatchReader.from_batches(schema, counted)

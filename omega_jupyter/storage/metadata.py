@@ -120,7 +120,9 @@ class MetadataStore:
         for meta in reversed(kept):
             if ref.tag in meta.attributes.get("tags", []):
                 return meta
-        raise ObjectNotFoundError(f"{self.store[:-1]} {ref.name!r} has no version tagged {ref.tag!r}")
+        raise ObjectNotFoundError(
+            f"{self.store[:-1]} {ref.name!r} has no version tagged {ref.tag!r}"
+        )
 
     def list(self, pattern: str | None = None) -> list[Metadata]:
         """The latest version of every object whose name matches the glob ``pattern``."""
@@ -223,7 +225,10 @@ class MetadataStore:
         return Metadata.from_row(row) if row else None
 
     def delete_version(
-        self, conn: Connection, meta: Metadata, drop_physical: Callable[[Connection, Metadata], None]
+        self,
+        conn: Connection,
+        meta: Metadata,
+        drop_physical: Callable[[Connection, Metadata], None],
     ) -> None:
         conn.execute(sa.delete(objects).where(objects.c.id == meta.id))
         drop_physical(conn, meta)
