@@ -11,7 +11,10 @@ import sqlalchemy as sa
 
 from omega_jupyter.exceptions import InvalidFilterError, UnknownColumnError
 
-OPERATORS = ("eq ne lt lte gt gte in nin between isnull contains startswith endswith").split()
+OPERATORS = (
+    *("eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "between", "isnull"),
+    *("contains", "startswith", "endswith"),
+)
 
 
 def split_filter(key: str) -> tuple[str, str]:

@@ -423,7 +423,7 @@ def decode_table(
 
 
 def _series_dtype(values: Any) -> Any:
-    return object if getattr(getattr(values, "dtype", None), "kind", None) == "O" else None
+    return object if isinstance(values, np.ndarray) and values.dtype.kind == "O" else None
 
 
 def _is_contiguous(table: pa.Table, row_start: int) -> bool:
