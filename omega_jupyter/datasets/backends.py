@@ -27,6 +27,7 @@ from omega_jupyter.exceptions import (
     UnsupportedObjectError,
 )
 from omega_jupyter.names import ObjectRef
+from omega_jupyter.progress import Progress, track
 from omega_jupyter.storage.bulk import new_table_name
 from omega_jupyter.storage.metadata import Metadata
 
@@ -54,16 +55,23 @@ class FrameBackend:
 
     # -- put ------------------------------------------------------------------------------
     def put(
-        self, store: DatasetStore, obj: Any, name: str, append: bool, attributes: dict | None
+        self,
+        store: DatasetStore,
+        obj: Any,
+        name: str,
+        append: bool,
+        attributes: dict | None,
+        progress: Progress | None = None,
     ) -> Metadata:
         df = self.to_frame(obj)
         kind_meta = self.describe(store, obj, df)
         if append:
             current = store.meta.latest(name)
             if current is not None:
-                return self._append(store, current, df, kind_meta, attributes)
+                return self._append(store, current, df, kind_meta, attributes, progress)
         table = self._table(store, new_table_name(), kind_meta)
         batches = frames.encode_batches(df, kind_meta, store.settings.chunk_rows)
+        batches = track(batches, progress, len(df))
         store.bulk.load_new(table, batches, frames.arrow_schema(kind_meta))
         try:
             return store.commit_version(
@@ -87,10 +95,12 @@ class FrameBackend:
         df: pd.DataFrame,
         kind_meta: dict,
         attributes: dict | None,
+        progress: Progress | None,
     ) -> Metadata:
         _check_appendable(current, self.kind, kind_meta)
         staging = self._table(store, new_table_name(), kind_meta)
         batches = frames.encode_batches(df, kind_meta, store.settings.chunk_rows)
+        batches = track(batches, progress, len(df))
         store.bulk.load_new(staging, batches, frames.arrow_schema(kind_meta))
         try:
             with store.db.begin() as conn:
@@ -141,6 +151,7 @@ class FrameBackend:
         columns: list | None = None,
         chunksize: int | None = None,
         filters: dict | None = None,
+        progress: Progress | None = None,
         **_: Any,
     ) -> Any:
         kind_meta = meta.kind_meta
@@ -159,8 +170,10 @@ class FrameBackend:
             if int(chunksize) < 1:
                 raise ValueError("chunksize must be >= 1")
             ordered = query.order_by(table.c[frames.ROW_COLUMN])
-            return self._chunks(store, ordered, schema, kind_meta, wanted, int(chunksize))
-        arrow = frames.order_by_row(store.bulk.read(query, schema))
+            chunks = self._chunks(store, ordered, schema, kind_meta, wanted, int(chunksize))
+            return track(chunks, progress, None if filters else kind_meta["rows"])
+        batches = track(store.bulk.read_batches(query, schema), progress, kind_meta["rows"])
+        arrow = frames.order_by_row(pa.Table.from_batches(list(batches), schema=schema))
         return self.finish(frames.decode_table(arrow, kind_meta, wanted), kind_meta)
 
     def _chunks(
@@ -300,7 +313,13 @@ class BlobBackend:
         raise NotImplementedError
 
     def put(
-        self, store: DatasetStore, obj: Any, name: str, append: bool, attributes: dict | None
+        self,
+        store: DatasetStore,
+        obj: Any,
+        name: str,
+        append: bool,
+        attributes: dict | None,
+        progress: Progress | None = None,
     ) -> Metadata:
         if append:
             raise UnsupportedObjectError(f"append is not supported for kind {self.kind}")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from omega_jupyter.exceptions import UnsupportedObjectError
+from omega_jupyter.progress import Progress
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -23,7 +24,13 @@ class Backend(Protocol):
     def supports(self, obj: Any) -> bool: ...
 
     def put(
-        self, store: DatasetStore, obj: Any, name: str, append: bool, attributes: dict | None
+        self,
+        store: DatasetStore,
+        obj: Any,
+        name: str,
+        append: bool,
+        attributes: dict | None,
+        progress: Progress | None = None,
     ) -> Metadata: ...
 
     def get(self, store: DatasetStore, meta: Metadata, **options: Any) -> Any: ...

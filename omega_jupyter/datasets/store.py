@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from omega_jupyter.datasets.registry import BackendRegistry
 from omega_jupyter.exceptions import ConcurrentWriteError, ObjectNotFoundError
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
+from omega_jupyter.progress import Progress
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.blobs import BlobStore
 from omega_jupyter.storage.bulk import BulkIO
@@ -43,17 +44,19 @@ class DatasetStore:
         append: bool = False,
         attributes: dict | None = None,
         kind: str | None = None,
+        progress: Progress | None = None,
     ) -> Metadata:
         """Store ``obj`` as a new version of ``name`` (``append=True`` adds rows instead).
 
         The new version becomes visible atomically; until then readers see the previous one.
+        ``progress(done, total)`` is called as rows are written.
         """
         validate_name(name)
         if attributes is not None and not isinstance(attributes, dict):
             raise TypeError("attributes must be a dict")
         self.db.ensure_schema()
         backend = self.registry.for_kind(kind) if kind else self.registry.for_object(obj)
-        return backend.put(self, obj, name, append, attributes)
+        return backend.put(self, obj, name, append, attributes, progress=progress)
 
     def commit_version(
         self,
@@ -95,6 +98,7 @@ class DatasetStore:
         version: int | None = None,
         columns: list | None = None,
         chunksize: int | None = None,
+        progress: Progress | None = None,
         **filters: Any,
     ) -> Any:
         """Read a dataset. ``name`` takes modifiers (``sales[a,b]``, ``sales[^c]``, ``sales@2``);
@@ -104,7 +108,13 @@ class DatasetStore:
         meta = self.meta.resolve(ref)
         backend = self.registry.for_kind(meta.kind)
         return backend.get(
-            self, meta, ref=ref, columns=columns, chunksize=chunksize, filters=filters
+            self,
+            meta,
+            ref=ref,
+            columns=columns,
+            chunksize=chunksize,
+            filters=filters,
+            progress=progress,
         )
 
     def _ref(self, name: str, version: int | None) -> ObjectRef:
