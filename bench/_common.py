@@ -1,0 +1,159 @@
+"""Shared pieces of the benchmarks: timing rounds, peak-memory probes, targets and tables."""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+@dataclass
+class Method:
+    """One way of doing the measured thing.
+
+    ``run(trial)`` is timed; ``cleanup(trial, result)`` (not timed) undoes what it created, so
+    every trial starts from the same state.
+    """
+
+    name: str
+    run: Callable[[int], Any]
+    cleanup: Callable[[int, Any], None] | None = None
+    role: str = "baseline"  # "ours", "baseline" (raw database path), "reference", "slow"
+    times: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median: how much the trials disagreed (noise from other load)."""
+        if len(self.times) < 2:
+            return 0.0
+        return (max(self.times) - min(self.times)) / self.median
+
+
+def run_rounds(methods: list[Method], repeat: int, log: Callable[[str], None]) -> None:
+    """Time every method ``repeat`` times, round-robin, so load from other processes on the
+    machine falls on all methods alike instead of on whichever ran during a busy minute."""
+    for trial in range(repeat):
+        for method in methods:
+            gc.collect()
+            start = time.perf_counter()
+            result = method.run(trial)
+            elapsed = time.perf_counter() - start
+            method.times.append(elapsed)
+            log(f"  round {trial + 1}/{repeat}  {method.name:<38} {elapsed:8.3f} s")
+            if method.cleanup is not None:
+                method.cleanup(trial, result)
+            del result
+
+
+# ---------------------------------------------------------------------------------------------
+# memory (Linux /proc: resident set size and its high-water mark)
+def _status_kib(key: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{key} missing from /proc/self/status")
+
+
+def rss_bytes() -> int:
+    return _status_kib("VmRSS") * 1024
+
+
+def peak_rss_bytes() -> int:
+    return _status_kib("VmHWM") * 1024
+
+
+def reset_peak_rss() -> None:
+    """Reset the high-water mark to the current RSS (writing 5 to clear_refs, Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def measure_peak_growth(fn: Callable[[], Any]) -> tuple[int, Any]:
+    """Run ``fn`` and return (peak RSS during it minus RSS before it, its result)."""
+    gc.collect()
+    before = rss_bytes()
+    reset_peak_rss()
+    result = fn()
+    return peak_rss_bytes() - before, result
+
+
+# ---------------------------------------------------------------------------------------------
+# targets and output
+@dataclass
+class Target:
+    """A goal such as "put within 1.3x of the fastest raw load" or "8x faster than to_sql"."""
+
+    label: str
+    ratio: float  # the measured ratio, in the direction the goal is stated
+    goal: float
+    at_most: bool  # True: ratio <= goal is met; False: ratio >= goal is met
+
+    @property
+    def met(self) -> bool:
+        return self.ratio <= self.goal if self.at_most else self.ratio >= self.goal
+
+    def row(self) -> list[str]:
+        sign = "<=" if self.at_most else ">="
+        return [self.label, f"{self.ratio:.2f}x", f"{sign} {self.goal:g}x", _verdict(self.met)]
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table, first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def timing_rows(methods: list[Method], ours: Method) -> list[list[str]]:
+    """Rows of median seconds, spread, and ours / this method."""
+    rows = []
+    for method in methods:
+        ratio = "-" if method is ours else f"{ours.median / method.median:.2f}x"
+        rows.append(
+            [
+                method.name,
+                method.role,
+                f"{method.median:.3f}",
+                f"{min(method.times):.3f}",
+                f"{max(method.times):.3f}",
+                f"{100 * method.spread:.0f}%",
+                ratio,
+            ]
+        )
+    return rows
+
+
+TIMING_HEADERS = ["method", "role", "median s", "min s", "max s", "spread", "ours / this"]
+
+
+def machine_load() -> str:
+    """The 1/5/15-minute load averages and the CPU count, to judge how noisy a run was."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
