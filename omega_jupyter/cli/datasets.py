@@ -1,0 +1,281 @@
+"""``om datasets``: put, get, ls, info and drop datasets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from omega_jupyter.cli import files, output
+from omega_jupyter.cli.context import CliState, state
+from omega_jupyter.cli.params import column_specs, parse_filters
+from omega_jupyter.exceptions import InvalidFilterError
+from omega_jupyter.storage.metadata import Metadata
+
+app = typer.Typer(help="Datasets: DataFrames, arrays, Python data and files.", no_args_is_help=True)
+
+
+def summary(meta: Metadata) -> dict[str, Any]:
+    """The short description of one dataset version used by put, ls and get."""
+    return {
+        "name": meta.name,
+        "kind": meta.kind,
+        "version": meta.version,
+        "rows": meta.kind_meta.get("rows"),
+        "size": meta.size,
+        "modified": meta.modified.isoformat(),
+    }
+
+
+# -- put ------------------------------------------------------------------------------------------
+@app.command("put")
+def put(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="CSV, Parquet, JSON (by extension) or any file.")
+    ],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name.")],
+    append: Annotated[bool, typer.Option("--append", help="Append rows instead of replacing.")] = (
+        False
+    ),
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            metavar="KIND",
+            help="Force a kind: pandas.dataframe, pandas.series, python.data (JSON), "
+            "numpy.ndarray (.npy) or python.file (store the bytes as they are).",
+        ),
+    ] = None,
+) -> None:
+    """Store FILE as dataset NAME (a new version; --append adds rows)."""
+    st = state(ctx)
+    om = st.client()
+    if kind is not None:
+        om.datasets.registry.for_kind(kind)  # unknown kinds fail before the file is read
+    obj, kind = files.load(file, kind)
+    if kind == files.FILE_KIND:
+        meta = _put_file(st, om, Path(obj), name, append)
+    else:
+        with output.progress_bar(st, f"put {name}") as progress:
+            meta = om.datasets.put(obj, name, append=append, kind=kind, progress=progress)
+    info = summary(meta)
+    rows = f", {info['rows']} rows" if info["rows"] is not None else ""
+    output.emit(st, info, f"stored {name!r} ({meta.kind}, version {meta.version}{rows})")
+
+
+def _put_file(st: CliState, om: Any, path: Path, name: str, append: bool) -> Metadata:
+    total = path.stat().st_size
+    with (
+        output.progress_bar(st, f"put {name}", unit="bytes") as progress,
+        path.open("rb") as handle,
+    ):
+        reader = files.ProgressReader(handle, total, progress)
+        return om.datasets.put(reader, name, append=append, kind=files.FILE_KIND)
+
+
+# -- get ------------------------------------------------------------------------------------------
+@app.command("get")
+def get(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help=r"Dataset name; modifiers: sales\[a,b], sales@2.")
+    ],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="FILE",
+            help="Write here (.csv, .parquet, .json …; files: any name, '-' stdout).",
+        ),
+    ] = None,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            metavar="COL__OP=VALUE",
+            help="column__op=value (eq ne lt lte gt gte in nin between isnull contains "
+            "startswith endswith); repeatable.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, metavar="N", help="Rows to print.")
+    ] = 20,
+) -> None:
+    """Print the first rows of NAME, or write it to FILE (format by extension)."""
+    st = state(ctx)
+    om = st.client()
+    meta = om.datasets.metadata(name)
+    filters = parse_filters(filter_ or [], column_specs(meta.kind_meta))
+    if meta.kind in files.FRAME_KINDS:
+        if file is None:
+            _print_frame(st, om, name, meta, filters, limit)
+        else:
+            _write_frame(st, om, name, file, filters)
+        return
+    if filters:
+        raise InvalidFilterError(f"--filter applies to DataFrames, not to kind {meta.kind}")
+    if meta.kind == files.FILE_KIND:
+        _get_file(st, om, name, meta, file)
+        return
+    obj = om.datasets.get(name)
+    if file is None:
+        _print_object(st, meta, obj, limit)
+        return
+    if meta.kind == "numpy.ndarray":
+        files.write_array(obj, file)
+    else:
+        files.write_python_data(obj, file, files.table_format(file))
+    output.emit(st, {"name": meta.name, "file": str(file)}, f"wrote {name!r} to {file}")
+
+
+def _print_frame(
+    st: CliState, om: Any, name: str, meta: Metadata, filters: dict, limit: int
+) -> None:
+    chunks = om.datasets.get(name, chunksize=limit, **filters)
+    try:
+        head = next(iter(chunks), None)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    if head is None:  # nothing matched: an empty table with the stored columns
+        head = pd.DataFrame(columns=[c["name"] for c in meta.kind_meta.get("columns", [])])
+    if st.json:
+        output.emit_json(output.frame_records(head))
+        return
+    total = meta.kind_meta.get("rows")
+    scope = "matching rows" if filters else f"{total} rows"
+    caption = f"first {len(head)} of {scope}" if len(head) >= limit else f"{len(head)} rows"
+    output.frame_table(head, title=f"{meta.name} (version {meta.version})", caption=caption)
+
+
+def _write_frame(st: CliState, om: Any, name: str, target: Path, filters: dict) -> None:
+    fmt = files.table_format(target)
+    if fmt is None:
+        raise ValueError(
+            f"cannot write a DataFrame to {target.name}: use one of {files.known_extensions()}"
+        )
+    with output.progress_bar(st, f"get {name}") as progress:
+        df = om.datasets.get(name, progress=progress, **filters)
+    files.write_frame(df, target, fmt)
+    output.emit(
+        st,
+        {"name": name, "file": str(target), "rows": len(df)},
+        f"wrote {len(df)} rows of {name!r} to {target}",
+    )
+
+
+def _get_file(st: CliState, om: Any, name: str, meta: Metadata, target: Path | None) -> None:
+    if target is None:
+        output.emit(
+            st,
+            summary(meta),
+            f"{name!r} is a file of {output.human_size(meta.size)}: "
+            "give a FILE to write it to (or '-' for stdout)",
+        )
+        return
+    with (
+        om.datasets.get(name) as source,
+        output.progress_bar(st, f"get {name}", unit="bytes") as progress,
+    ):
+        if str(target) == "-":
+            size = files.copy_stream(source, sys.stdout.buffer, meta.size, progress)
+            return
+        with files.atomic_path(target) as temp, temp.open("wb") as sink:
+            size = files.copy_stream(source, sink, meta.size, progress)
+    output.emit(
+        st,
+        {"name": name, "file": str(target), "size": size},
+        f"wrote {output.human_size(size)} of {name!r} to {target}",
+    )
+
+
+def _print_object(st: CliState, meta: Metadata, obj: Any, limit: int) -> None:
+    if st.json:
+        output.emit_json(obj.tolist() if meta.kind == "numpy.ndarray" else obj)
+    elif meta.kind == "numpy.ndarray":
+        output.console().print(f"array {obj.dtype} {obj.shape}", markup=False)
+        output.console().print(str(obj[:limit]), markup=False)
+    else:
+        output.console().print_json(data=obj)
+
+
+# -- ls, info, drop -----------------------------------------------------------------------------
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    pattern: Annotated[
+        str | None, typer.Argument(metavar="PATTERN", help="Glob pattern, e.g. 'sales*'.")
+    ] = None,
+) -> None:
+    """List datasets (newest version of each)."""
+    st = state(ctx)
+    metas = st.client().datasets.list(pattern, raw=True)
+    rows = [summary(m) for m in metas]
+    if st.json:
+        output.emit_json(rows)
+        return
+    for row in rows:
+        row["size"] = output.human_size(row["size"])
+    output.table(rows, ["name", "kind", "version", "rows", "size", "modified"])
+
+
+@app.command("info")
+def info(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name.")]
+) -> None:
+    """Metadata of NAME: kind, rows, columns and dtypes, size, attributes, versions."""
+    st = state(ctx)
+    om = st.client()
+    meta = om.datasets.metadata(name)
+    versions = om.datasets.versions(meta.name)
+    data = {
+        **summary(meta),
+        "bucket": meta.bucket,
+        "created": meta.created.isoformat(),
+        "columns": [
+            {"name": c["name"], "dtype": c["dtype"]} for c in meta.kind_meta.get("columns", [])
+        ],
+        "index": [
+            {"name": lv["name"], "dtype": lv["dtype"]}
+            for lv in meta.kind_meta.get("index", {}).get("levels", [])
+        ],
+        "attributes": meta.attributes,
+        "versions": output.frame_records(versions),
+    }
+    for key in ("shape", "dtype", "type", "filename", "sha256"):
+        if key in meta.kind_meta:
+            data[key] = meta.kind_meta[key]
+    if st.json:
+        output.emit_json(data)
+        return
+    _print_info(data)
+
+
+def _print_info(data: dict) -> None:
+    nested = ("columns", "index", "versions", "attributes")
+    fields = [{"field": k, "value": v} for k, v in data.items() if k not in nested]
+    fields.append({"field": "attributes", "value": data["attributes"]})
+    output.table(fields, ["field", "value"], title=f"dataset {data['name']}")
+    if data["columns"]:
+        output.table(data["index"] + data["columns"], ["name", "dtype"], title="columns")
+    output.table(data["versions"], ["version", "created", "kind", "size", "rows"], title="versions")
+
+
+@app.command("drop")
+def drop(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name.")],
+    force: Annotated[bool, typer.Option("--force", help="No error if NAME does not exist.")] = (
+        False
+    ),
+) -> None:
+    """Remove every version of NAME."""
+    st = state(ctx)
+    dropped = st.client().datasets.drop(name, force=force)
+    message = f"dropped {name!r}" if dropped else f"{name!r} did not exist"
+    output.emit(st, {"name": name, "dropped": dropped}, message)
