@@ -30,6 +30,12 @@ class Omega:
 
         return DatasetStore(self.db, self.bucket, self.settings)
 
+    @cached_property
+    def models(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.models import ModelStore
+
+        return ModelStore(self.db, self.bucket, self.settings)
+
     def __getitem__(self, bucket: str) -> Omega:
         """A client for another bucket of the same database."""
         return Omega(self.settings.replace(bucket=validate_bucket(bucket)))

@@ -51,3 +51,39 @@ class UnknownColumnError(OmegaError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown column"
+
+class UntrustedModelError(OmegaError):
+    """A stored model would need pickle (or untrusted types) to load and that is not allowed."""
+
+
+class SignatureMismatchError(OmegaError, ValueError):
+    """Prediction input lacks columns the model was fitted on."""
+
+
+class ModelMethodError(OmegaError, AttributeError):
+    """The model has no method for the requested runtime action."""
+
+
+class RuntimeUnavailableError(OmegaError):
+    """The Dask scheduler cannot be reached."""
+
+
+class RunFailedError(OmegaError):
+    """A run ended failed or cancelled; the message carries its error."""
+
+    def __init__(self, message: str, run_id: str | None = None, state: str = "failed") -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.state = state
+
+
+class RunNotFoundError(OmegaError, KeyError):
+    """No run with that id exists."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "run not found"
+
+
+class RunTimeoutError(OmegaError, TimeoutError):
+    """A run did not finish within the time waited for it (it keeps running)."""
+

@@ -1,0 +1,279 @@
+"""``om.models``: every put is a new immutable version; tags point at one version each."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from omega_jupyter.exceptions import (
+    ConcurrentWriteError,
+    InvalidNameError,
+    ObjectNotFoundError,
+    UntrustedModelError,
+)
+from omega_jupyter.models.serializers import (
+    environment_versions,
+    serializer,
+    warn_on_version_mismatch,
+)
+from omega_jupyter.names import ObjectRef, parse_ref, validate_name
+from omega_jupyter.settings import Settings
+from omega_jupyter.storage.blobs import BlobStore
+from omega_jupyter.storage.engine import Database
+from omega_jupyter.storage.metadata import Metadata, MetadataStore
+from omega_jupyter.storage.schema import objects
+
+WRITE_RETRIES = 8
+_CACHE_SIZE = 16
+# Versions are immutable, so a loaded model can be reused by read-only calls (predict) as long
+# as its content hash matches: this keeps repeated predictions from paying for deserialization.
+_cache: OrderedDict[tuple, Any] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+class ModelStore:
+    """The models of one bucket."""
+
+    store_name = "models"
+
+    def __init__(self, db: Database, bucket: str, settings: Settings) -> None:
+        self.db = db
+        self.bucket = bucket
+        self.settings = settings
+        self.meta = MetadataStore(db, bucket, self.store_name)
+        self.blobs = BlobStore(db, settings.blob_chunk_bytes)
+
+    # -- writing --------------------------------------------------------------------------
+    def put(
+        self,
+        model: Any,
+        name: str,
+        tag: str | None = None,
+        attributes: dict | None = None,
+        serializer: str = "skops",
+        lineage: dict | None = None,
+        signature: dict | None = None,
+    ) -> Metadata:
+        """Store ``model`` as a new version of ``name``; ``tag`` moves that tag to it.
+
+        skops is the default format; objects it cannot represent need ``serializer='joblib'``.
+        """
+        validate_name(name)
+        if tag is not None:
+            _validate_tag(tag)
+        if attributes is not None and not isinstance(attributes, dict):
+            raise TypeError("attributes must be a dict")
+        fmt = _serializer(serializer)
+        data = fmt.dumps(model)
+        kind_meta = {
+            "format": fmt.name,
+            "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "versions": {**environment_versions(), **fmt.library_versions()},
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        if signature:
+            kind_meta["signature"] = signature
+        attrs = dict(attributes or {})
+        attrs["lineage"] = lineage or {}
+        self.db.ensure_schema()
+        for _attempt in range(WRITE_RETRIES):
+            try:
+                with self.db.begin() as conn:
+                    blob_id, size, _digest = self.blobs.write(conn, io.BytesIO(data))
+                    meta = self.meta.add_version(
+                        conn,
+                        name,
+                        f"model.{fmt.name}",
+                        location=blob_id,
+                        kind_meta=kind_meta,
+                        attributes=attrs,
+                        size=size,
+                        keep=None,
+                        drop_physical=self._drop_physical,
+                    )
+                    if tag is not None:
+                        self._move_tag(conn, name, meta.version, tag)
+                        meta.attributes["tags"] = [tag]
+                    return meta
+            except ConcurrentWriteError:
+                continue
+        raise ConcurrentWriteError(f"gave up writing model {name!r}: too many concurrent writers")
+
+    def tag(self, name: str, version: int, tag: str) -> Metadata:
+        """Point ``tag`` at ``version`` of ``name`` and off any other version, atomically."""
+        validate_name(name)
+        _validate_tag(tag)
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            return self._move_tag(conn, name, int(version), tag)
+
+    def untag(self, name: str, tag: str) -> None:
+        """Remove ``tag`` from whichever version of ``name`` carries it."""
+        validate_name(name)
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            for meta in self._locked_versions(conn, name):
+                tags = meta.attributes.get("tags", [])
+                if tag in tags:
+                    attrs = dict(meta.attributes, tags=[t for t in tags if t != tag])
+                    self.meta.update(conn, meta, attributes=attrs)
+
+    def _move_tag(self, conn: Connection, name: str, version: int, tag: str) -> Metadata:
+        metas = self._locked_versions(conn, name)
+        target = next((m for m in metas if m.version == version), None)
+        if target is None:
+            if not metas:
+                raise ObjectNotFoundError(f"model {name!r} does not exist")
+            raise ObjectNotFoundError(f"model {name!r} has no version {version}")
+        for meta in metas:
+            tags = list(meta.attributes.get("tags", []))
+            if meta is target and tag not in tags:
+                tags.append(tag)
+            elif meta is not target and tag in tags:
+                tags.remove(tag)
+            else:
+                continue
+            self.meta.update(conn, meta, attributes=dict(meta.attributes, tags=tags))
+        return target
+
+    def _locked_versions(self, conn: Connection, name: str) -> list[Metadata]:
+        query = (
+            sa.select(objects)
+            .where(
+                (objects.c.bucket == self.bucket)
+                & (objects.c.store == self.store_name)
+                & (objects.c.name == name)
+            )
+            .order_by(objects.c.version)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already serializes writers
+        return [Metadata.from_row(r) for r in conn.execute(query)]
+
+    def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
+        if meta.location:
+            self.blobs.delete(conn, meta.location)
+
+    # -- reading --------------------------------------------------------------------------
+    def metadata(self, name: str) -> Metadata:
+        """The version ``name`` refers to (``m``, ``m@3``, ``m@prod``, ``m^``)."""
+        return self.meta.resolve(self._ref(name))
+
+    def get(self, name: str, cached: bool = False) -> Any:
+        """Load a model version. ``cached=True`` may return a shared instance (read-only use)."""
+        return self.load(self.metadata(name), cached=cached)
+
+    def load(self, meta: Metadata, cached: bool = False) -> Any:
+        key = (self.db.safe_url, self.bucket, meta.name, meta.version, meta.kind_meta.get("sha256"))
+        if cached:
+            with _cache_lock:
+                if key in _cache:
+                    _cache.move_to_end(key)
+                    return _cache[key]
+        model = self._load(meta)
+        if cached:
+            with _cache_lock:
+                _cache[key] = model
+                while len(_cache) > _CACHE_SIZE:
+                    _cache.popitem(last=False)
+        return model
+
+    def _load(self, meta: Metadata) -> Any:
+        km = meta.kind_meta
+        with self.blobs.open(meta.location or "") as reader:
+            data = reader.readall()
+        if hashlib.sha256(data).hexdigest() != km.get("sha256"):
+            raise UntrustedModelError(
+                f"model {meta.name!r} version {meta.version}: stored bytes do not match their "
+                "sha256; refusing to load"
+            )
+        model = _serializer(km.get("format", "")).loads(data, self.settings.trust_pickle)
+        warn_on_version_mismatch(meta.name, meta.version, km.get("versions", {}))
+        return model
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.metadata(name)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def list(self, pattern: str | None = None, raw: bool = False) -> list[Any]:
+        metas = self.meta.list(pattern)
+        return metas if raw else [m.name for m in metas]
+
+    def versions(self, name: str) -> pd.DataFrame:
+        """Every version: version, created, tags, size, format, lineage summary."""
+        metas = self.meta.versions(validate_name(name))
+        if not metas:
+            raise ObjectNotFoundError(f"model {name!r} does not exist")
+        return pd.DataFrame(
+            {
+                "version": [m.version for m in metas],
+                "created": [m.created for m in metas],
+                "tags": [",".join(m.attributes.get("tags", [])) for m in metas],
+                "size": [m.size for m in metas],
+                "format": [m.kind_meta.get("format") for m in metas],
+                "lineage": [lineage_summary(m.attributes.get("lineage") or {}) for m in metas],
+            }
+        )
+
+    def drop(self, name: str, version: int | None = None, force: bool = False) -> bool:
+        """Remove every version of ``name`` (or one ``version``). Missing: error, or False."""
+        validate_name(name)
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            metas = self._locked_versions(conn, name)
+            if version is not None:
+                metas = [m for m in metas if m.version == int(version)]
+            if not metas:
+                if force:
+                    return False
+                what = f"model {name!r}" + (f" version {version}" if version else "")
+                raise ObjectNotFoundError(f"{what} does not exist")
+            for meta in metas:
+                self.meta.delete_version(conn, meta, self._drop_physical)
+        return True
+
+    def _ref(self, name: str) -> ObjectRef:
+        ref = parse_ref(name)
+        if ref.columns:
+            raise InvalidNameError(f"{name!r}: column selections apply to datasets, not models")
+        return ref
+
+    def __repr__(self) -> str:
+        return f"ModelStore(bucket={self.bucket!r}, db={self.db.safe_url!r})"
+
+
+def lineage_summary(lineage: dict) -> str:
+    """One line: what a version was made from (``fit of X@1, Y@1 in run 3f2a…``)."""
+    if not lineage:
+        return ""
+    data = ", ".join(f"{d['name']}@{d['version']}" for d in lineage.get("datasets", []))
+    text = lineage.get("action", "put")
+    if lineage.get("source_version"):
+        text += f" of v{lineage['source_version']}"
+    if data:
+        text += f" on {data}"
+    if lineage.get("run_id"):
+        text += f" (run {lineage['run_id'][:8]})"
+    return text
+
+
+def _validate_tag(tag: object) -> str:
+    if not isinstance(tag, str) or not tag or tag.isdigit() or set("[]@^,") & set(tag):
+        raise InvalidNameError(
+            f"tag {tag!r} is invalid: a non-numeric name without [ ] @ ^ or commas"
+        )
+    return validate_name(tag)
+
+
+def _serializer(name: str):  # type: ignore[no-untyped-def]
+    return serializer(name)
