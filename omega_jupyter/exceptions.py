@@ -87,3 +87,18 @@ class RunNotFoundError(OmegaError, KeyError):
 class RunTimeoutError(OmegaError, TimeoutError):
     """A run did not finish within the time waited for it (it keeps running)."""
 
+
+class BadRequestError(OmegaError, ValueError):
+    """A request (REST body, query or header) is malformed; the message says what to send."""
+
+
+class AuthenticationError(OmegaError):
+    """No credentials, or credentials (an API key) that are unknown or revoked."""
+
+
+class PermissionDeniedError(OmegaError):
+    """The credentials are valid but do not reach this bucket or resource."""
+
+
+class PayloadTooLargeError(OmegaError):
+    """A request body is larger than the server accepts."""

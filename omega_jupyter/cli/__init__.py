@@ -28,6 +28,7 @@ from omega_jupyter.cli import errors
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.cli.datasets import app as datasets_app
 from omega_jupyter.cli.db import app as db_app
+from omega_jupyter.cli.serve import apikey_app, serve
 
 try:  # typer vendors click from 0.2x on; its exceptions derive from TyperException
     from typer import TyperException as CommandLineError
@@ -118,6 +119,8 @@ def root(
 # Sub-apps: one import above and one line here each.
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(db_app, name="db")
+app.add_typer(apikey_app, name="apikey")
+app.command("serve")(serve)
 
 
 def main() -> None:

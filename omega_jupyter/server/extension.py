@@ -1,0 +1,70 @@
+"""The jupyter-server extension: the REST handlers at ``{base_url}omega/api/v1/…``.
+
+Every verb is behind Jupyter's own authentication (``@tornado.web.authenticated``) and
+authorization (``@authorized`` on ``omega_jupyter:<resource>``); XSRF checks stay on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Int, Unicode
+
+import omega_jupyter
+from omega_jupyter.server.context import ServerContext
+from omega_jupyter.server.routes import mount
+
+API_PATH = "omega/api/v1"
+
+
+class JupyterBase(APIHandler):
+    """Base of the handlers inside Jupyter: the caller is Jupyter's user."""
+
+    def resolve_bucket(self) -> str | None:
+        return self.request.headers.get("Bucket") or None
+
+    def finish(self, *args: Any, **kwargs: Any) -> Any:
+        # APIHandler forces application/json; keep the type a handler chose (CSV, Parquet).
+        kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
+        return super().finish(*args, **kwargs)
+
+
+def jupyter_guard(method: Any) -> Any:
+    return tornado.web.authenticated(authorized(method))
+
+
+class OmegaExtensionApp(ExtensionApp):
+    """omega_jupyter inside Jupyter Server."""
+
+    name = "omega_jupyter"
+    load_other_extensions = True
+
+    database_url = Unicode(
+        None, allow_none=True, config=True, help="SQLAlchemy URL (default: OMEGA_DATABASE_URL)."
+    )
+    bucket = Unicode(None, allow_none=True, config=True, help="Bucket when no Bucket: header.")
+    max_body_mb = Int(256, config=True, help="Largest accepted request body, in MiB.")
+    run_scheduler = Bool(
+        True, config=True, help="Run a scheduler loop in this server (when schedules exist)."
+    )
+
+    def initialize_settings(self) -> None:
+        client = omega_jupyter.setup(url=self.database_url, bucket=self.bucket)
+        self.omega_context = ServerContext(client, max_body_bytes=self.max_body_mb * 1024 * 1024)
+        base_url = self.serverapp.web_app.settings.get("base_url", "/")
+        self.settings.update(
+            omega=self.omega_context,
+            omega_api_prefix=f"{base_url.rstrip('/')}/{API_PATH}",
+        )
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(mount(API_PATH, JupyterBase, jupyter_guard, guard_public=True))
+
+    async def stop_extension(self) -> None:
+        context = getattr(self, "omega_context", None)
+        if context is not None:
+            context.close()

@@ -1,0 +1,238 @@
+"""The REST handlers, written once as mixins; ``routes.py`` mounts them on a base class
+(Jupyter's ``APIHandler`` or the standalone API-key handler).
+
+Every verb parses its input, calls one function of ``resources`` (or a store) in a worker
+thread, and renders the result. Errors become ``{"error": CODE, "message": …}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from omega_jupyter import __version__
+from omega_jupyter.client import Omega
+from omega_jupyter.exceptions import BadRequestError, PayloadTooLargeError
+from omega_jupyter.server import payloads, resources
+from omega_jupyter.server.context import ServerContext
+from omega_jupyter.server.errors import HTTP_CODES, classify, message_of
+
+log = logging.getLogger("omega_jupyter.server")
+
+
+class OmegaMixin:
+    """Shared behaviour of every handler: context, bucket, JSON in and out, errors."""
+
+    resource = "*"  # the ``omega_jupyter:<resource>`` Jupyter authorizes against
+    request: Any
+    settings: dict
+
+    @property
+    def auth_resource(self) -> str:
+        return f"omega_jupyter:{self.resource}"
+
+    @property
+    def ctx(self) -> ServerContext:
+        return self.settings["omega"]
+
+    @property
+    def om(self) -> Omega:
+        """The client of the request's bucket (the mount's base class decides which)."""
+        return self.ctx.client_for(self.resolve_bucket())  # type: ignore[attr-defined]
+
+    async def prepare(self) -> None:
+        result = super().prepare()  # type: ignore[misc]
+        if result is not None:
+            await result
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and not getattr(stream, "_omega_nodelay", False):
+            # Without TCP_NODELAY a small response can wait for the client's delayed ACK.
+            try:
+                stream.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except (OSError, AttributeError):
+                pass
+            stream._omega_nodelay = True
+        size = len(self.request.body or b"")
+        if size > self.ctx.max_body_bytes:
+            raise PayloadTooLargeError(
+                f"the request body has {size} bytes; this server accepts at most "
+                f"{self.ctx.max_body_bytes}"
+            )
+
+    # -- helpers --------------------------------------------------------------------------
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a blocking service call in the server's thread pool."""
+        return await IOLoop.current().run_in_executor(
+            self.ctx.executor, functools.partial(fn, *args, **kwargs)
+        )
+
+    def arg(self, name: str) -> str | None:
+        return self.get_query_argument(name, None)  # type: ignore[attr-defined]
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(payloads.dumps(data))  # type: ignore[attr-defined]
+
+    def paging(self) -> tuple[int | None, int]:
+        limit = payloads.int_param(self.arg("limit"), "limit", None, minimum=0)
+        offset = payloads.int_param(self.arg("offset"), "offset", 0) or 0
+        return limit, offset
+
+    def json_body(self) -> Any:
+        return payloads.parse_json(self.request.body)
+
+    # -- errors ---------------------------------------------------------------------------
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        code = HTTP_CODES.get(status_code, "error")
+        message = self._reason or "error"  # type: ignore[attr-defined]
+        if isinstance(exc, tornado.web.HTTPError):
+            message = (
+                exc.log_message % exc.args
+                if exc.log_message and exc.args
+                else (exc.log_message or exc.reason or message)
+            )
+        elif exc is not None:
+            status_code, code = classify(exc)
+            message = message_of(exc) if status_code < 500 else "internal server error"
+            self.set_status(status_code)  # type: ignore[attr-defined]
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="omega"')  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(payloads.dumps({"error": code, "message": message}))  # type: ignore[attr-defined]
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if value is not None and not isinstance(value, tornado.web.HTTPError):
+            status, code = classify(value)
+            if status < 500:
+                log.info("%s %s: %s %s", self.request.method, self.request.path, status, code)
+                return
+        super().log_exception(typ, value, tb)  # type: ignore[misc]
+
+
+# == service ==================================================================================
+class PingHandler(OmegaMixin):
+    resource = "status"
+
+    async def get(self) -> None:
+        self.reply({"ping": "ok", "version": __version__})
+
+
+class HealthHandler(OmegaMixin):
+    resource = "status"
+
+    async def get(self) -> None:
+        def check() -> dict:
+            self.ctx.client.db.ensure_schema()
+            with self.ctx.client.db.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return {"status": "ok", "database": self.ctx.client.db.dialect}
+
+        self.reply(await self.call(check))
+
+
+class OpenApiHandler(OmegaMixin):
+    resource = "status"
+
+    async def get(self) -> None:
+        from omega_jupyter.server.openapi import document
+
+        self.reply(document(self.settings.get("omega_api_prefix", "/api/v1")))
+
+
+class NotFoundHandler(OmegaMixin):
+    """Any other path under the API prefix: a JSON 404."""
+
+    async def get(self, path: str = "") -> None:
+        raise tornado.web.HTTPError(404, "no such API route: %s", self.request.path)
+
+    post = put = delete = patch = get
+
+
+# == datasets =================================================================================
+class DatasetsHandler(OmegaMixin):
+    resource = "datasets"
+
+    async def get(self) -> None:
+        limit, offset = self.paging()
+        om = self.om
+        result = await self.call(resources.list_datasets, om, self.arg("name"), limit, offset)
+        self.reply(result)
+
+
+class DatasetMetadataHandler(OmegaMixin):
+    resource = "datasets"
+
+    async def get(self, name: str) -> None:
+        om = self.om
+        self.reply(await self.call(resources.dataset_metadata, om, name))
+
+
+class DatasetHandler(OmegaMixin):
+    resource = "datasets"
+
+    async def get(self, name: str) -> None:
+        limit, offset = self.paging()
+        fmt = payloads.choice_param(self.arg("format"), "format", payloads.FORMATS, "json")
+        orient = payloads.choice_param(self.arg("orient"), "orient", payloads.ORIENTS, "records")
+        columns = payloads.list_param(self.arg("columns"))
+        args = self.request.query_arguments
+        filters = {
+            k: v[-1].decode("utf-8", "replace")
+            for k, v in args.items()
+            if k not in payloads.READ_PARAMS
+        }
+        om = self.om
+        meta, obj = await self.call(
+            resources.read_dataset,
+            om,
+            name,
+            limit=limit,
+            offset=offset,
+            columns=columns,
+            raw_filters=filters,
+        )
+        envelope = {"name": meta.name, "version": meta.version, "kind": meta.kind}
+        if meta.kind not in payloads.FRAME_KINDS:
+            if fmt != "json":
+                raise BadRequestError(f"{meta.kind} is only available as format=json")
+            self.reply({**envelope, "data": resources.plain(obj)})
+            return
+        frame = obj.to_frame() if hasattr(obj, "to_frame") else obj
+        envelope.update(offset=offset, limit=limit, count=len(frame))
+        keep_index = meta.kind_meta.get("index", {}).get("type") != "range"
+        body, ctype = await self.call(
+            payloads.render_frame, frame, fmt, orient, envelope, keep_index
+        )
+        self.set_header("Content-Type", ctype)  # type: ignore[attr-defined]
+        self.finish(body)  # type: ignore[attr-defined]
+
+    async def put(self, name: str) -> None:
+        await self._write(name)
+
+    async def post(self, name: str) -> None:
+        await self._write(name)
+
+    async def _write(self, name: str) -> None:
+        append = payloads.bool_param(self.arg("append"), "append")
+        ctype = self.request.headers.get("Content-Type", "")
+        om = self.om
+
+        def write() -> dict:
+            frame = payloads.frame_from_body(self.request.body, ctype)
+            meta = om.datasets.put(frame, name, append=append)
+            return resources.summary(meta)
+
+        self.reply(await self.call(write), status=201 if not append else 200)
+
+    async def delete(self, name: str) -> None:
+        om = self.om
+        await self.call(om.datasets.drop, name)
+        self.reply({"name": name, "deleted": True})

@@ -1,0 +1,243 @@
+"""Request bodies and query strings to Python objects, and results to response bodies.
+
+No tornado import: the handlers pass plain bytes, strings and dicts in and get bytes out.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omega_jupyter.datasets.filters import split_filter
+from omega_jupyter.exceptions import BadRequestError
+from omega_jupyter.storage.metadata import Metadata
+
+FRAME_KINDS = ("pandas.dataframe", "pandas.series")
+PARQUET_MAGIC = b"PAR1"
+FORMATS = ("json", "csv", "parquet")
+ORIENTS = ("records", "split")
+CONTENT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+# Query parameters of GET /datasets/{name} that are not filters.
+READ_PARAMS = {"limit", "offset", "columns", "orient", "format", "version"}
+
+
+# -- query strings ----------------------------------------------------------------------------
+def int_param(raw: str | None, name: str, default: int | None, minimum: int = 0) -> int | None:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestError(f"{name} must be an integer, got {raw[:50]!r}") from None
+    if value < minimum:
+        raise BadRequestError(f"{name} must be >= {minimum}")
+    return value
+
+
+def bool_param(raw: str | None, name: str, default: bool = False) -> bool:
+    if raw is None or raw == "":
+        return default
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise BadRequestError(f"{name} must be true or false, got {raw[:50]!r}")
+
+
+def choice_param(raw: str | None, name: str, choices: Iterable[str], default: str) -> str:
+    if raw is None or raw == "":
+        return default
+    options = tuple(choices)
+    if raw not in options:
+        raise BadRequestError(f"{name} must be one of {', '.join(options)}; got {raw[:50]!r}")
+    return raw
+
+
+def list_param(raw: str | None) -> list[str] | None:
+    if raw is None or raw.strip() == "":
+        return None
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def coerce_filters(raw: Mapping[str, str], meta: Metadata) -> dict[str, Any]:
+    """``col__op=value`` query arguments to typed filter values, by the column's stored type.
+
+    Lists (``in``, ``nin``, ``between``) are comma-separated or a JSON array. Unknown columns
+    pass through unchanged: the store names them in its error.
+    """
+    specs = {str(s["name"]): s for s in meta.kind_meta.get("columns", [])}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        column, op = split_filter(key)
+        spec = specs.get(column)
+        if op == "isnull":
+            out[key] = bool_param(value, key)
+        elif op in ("in", "nin", "between"):
+            items = _json_list(value) if value.strip().startswith("[") else value.split(",")
+            out[key] = [_scalar(item, spec, key) for item in items]
+        else:
+            out[key] = _scalar(value, spec, key)
+    return out
+
+
+def _json_list(value: str) -> list:
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise BadRequestError(f"malformed JSON list {value[:50]!r}") from None
+    if not isinstance(parsed, list):
+        raise BadRequestError(f"expected a JSON list, got {value[:50]!r}")
+    return parsed
+
+
+def _scalar(value: Any, spec: dict | None, key: str) -> Any:
+    if not isinstance(value, str) or spec is None:
+        return value
+    inner = spec.get("category", {}).get("inner", spec)
+    sql = inner.get("sql", spec.get("sql"))
+    if value == "null":
+        return None
+    if "unit" in spec or sql == "text":
+        return value
+    if sql == "bool":
+        return bool_param(value, key)
+    try:
+        number = json.loads(value)
+    except ValueError:
+        raise BadRequestError(f"{key}: {value[:50]!r} is not a number") from None
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise BadRequestError(f"{key}: {value[:50]!r} is not a number")
+    return number
+
+
+# -- request bodies ---------------------------------------------------------------------------
+def parse_json(body: bytes) -> Any:
+    if not body:
+        raise BadRequestError("the request body is empty; send JSON")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"malformed JSON body: {exc}") from None
+
+
+def frame_from_json(data: Any) -> pd.DataFrame:
+    """A DataFrame from records (``[{…}]`` or ``{"data": [{…}]}``) or split
+    (``{"columns": […], "data": [[…]], "index": […]}``) JSON."""
+    if isinstance(data, dict) and "dataframe_split" in data:
+        data = data["dataframe_split"]
+    elif isinstance(data, dict) and "dataframe_records" in data:
+        data = data["dataframe_records"]
+    if isinstance(data, dict) and "columns" in data:
+        columns, rows = data.get("columns"), data.get("data", [])
+        if not isinstance(columns, list) or not isinstance(rows, list):
+            raise BadRequestError("split JSON needs 'columns' (a list) and 'data' (a list of rows)")
+        if any(not isinstance(c, str | int) for c in columns):
+            raise BadRequestError("column names must be strings or integers")
+        if any(not isinstance(r, list) or len(r) != len(columns) for r in rows):
+            raise BadRequestError(f"every row in 'data' must be a list of {len(columns)} values")
+        index = data.get("index")
+        if index is not None and (not isinstance(index, list) or len(index) != len(rows)):
+            raise BadRequestError("'index' must be a list as long as 'data'")
+        return pd.DataFrame(rows, columns=columns, index=index)
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if isinstance(data, list):
+        if any(not isinstance(r, dict) for r in data):
+            raise BadRequestError("records JSON must be a list of objects")
+        if any(not isinstance(k, str) for r in data for k in r):
+            raise BadRequestError("record keys must be strings")
+        return pd.DataFrame.from_records(data) if data else pd.DataFrame()
+    raise BadRequestError(
+        'send records ([{"a": 1}, …] or {"data": [{…}]}) or split '
+        '({"columns": […], "data": [[…]]}) JSON'
+    )
+
+
+def frame_from_body(body: bytes, content_type: str) -> pd.DataFrame:
+    """A DataFrame from a JSON, CSV or Parquet request body (chosen by Content-Type)."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if body.startswith(PARQUET_MAGIC) or "parquet" in ctype:
+        try:
+            return pd.read_parquet(io.BytesIO(body))
+        except Exception as exc:  # pyarrow raises several unrelated types for bad files
+            raise BadRequestError(f"the body is not a readable Parquet file: {exc}") from None
+    if ctype in ("text/csv", "application/csv"):
+        if not body.strip():
+            raise BadRequestError("the CSV body is empty")
+        try:
+            return pd.read_csv(io.BytesIO(body))
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise BadRequestError(f"malformed CSV body: {exc}") from None
+    if ctype in ("", "application/json", "text/json"):
+        return frame_from_json(parse_json(body))
+    raise BadRequestError(
+        f"unsupported Content-Type {ctype!r}: send application/json, text/csv or "
+        "application/vnd.apache.parquet"
+    )
+
+
+# -- responses --------------------------------------------------------------------------------
+def dumps(obj: Any) -> bytes:
+    """JSON for API responses: numpy scalars, timestamps and NaN (as null) handled."""
+    return json.dumps(_clean(obj), default=_default, separators=(",", ":")).encode()
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _clean(obj.item())
+    if isinstance(obj, datetime | date | pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, pd.Timedelta):
+        return obj.isoformat()
+    if isinstance(obj, pd.DataFrame | pd.Series):
+        return json.loads(obj.to_json(orient="split", date_format="iso"))
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", errors="replace")
+    if isinstance(obj, set | frozenset):
+        return sorted(obj, key=str)
+    return str(obj)
+
+
+def render_frame(
+    df: pd.DataFrame, fmt: str, orient: str, envelope: dict, keep_index: bool
+) -> tuple[bytes, str]:
+    """The body and Content-Type for a page of rows. ``keep_index``: the stored index carries
+    information (not a plain 0..n-1 range), so it is sent as well."""
+    if fmt == "csv":
+        return df.to_csv(index=keep_index).encode(), CONTENT_TYPES["csv"]
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        df.to_parquet(buffer, index=keep_index)
+        return buffer.getvalue(), CONTENT_TYPES["parquet"]
+    if orient == "records":
+        frame = df.reset_index(drop=not keep_index)
+    else:
+        frame = df if keep_index else df.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    data = frame.to_json(orient=orient, date_format="iso")
+    head = dumps(envelope)[:-1]  # splice the frame's own JSON in without re-parsing it
+    return head + b',"data":' + data.encode() + b"}", CONTENT_TYPES["json"]

@@ -1,0 +1,131 @@
+"""``om serve``: the REST handlers at ``/api/v1/…`` behind API keys, in a plain tornado server."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import tornado.web
+from tornado.httpserver import HTTPServer
+from tornado.iostream import IOStream
+from tornado.netutil import bind_sockets
+from tornado.process import fork_processes
+
+from omega_jupyter.client import Omega
+from omega_jupyter.exceptions import AuthenticationError
+from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
+from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
+from omega_jupyter.server.handlers import OmegaMixin
+from omega_jupyter.server.routes import mount
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("omega_jupyter.server")
+
+
+class KeyHandler(tornado.web.RequestHandler):
+    """Base of the standalone handlers: the caller is the API key in ``Authorization``."""
+
+    api_key: ApiKey | None = None
+
+    def resolve_bucket(self) -> str | None:
+        requested = self.request.headers.get("Bucket") or None
+        if self.api_key is None:  # public routes
+            return requested
+        return self.api_key.bucket_for(requested)
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("use 'Authorization: Bearer KEY'")
+    return token.strip()
+
+
+def require_key(method: Callable) -> Callable:
+    """Authenticate the request by its API key before running ``method`` (401 if it fails)."""
+
+    @functools.wraps(method)
+    async def inner(self: Any, *args: Any, **kwargs: Any) -> Any:
+        keys: ApiKeyService = self.ctx.apikeys
+        token = bearer_token(self.request.headers.get("Authorization"))
+        key = keys.cached(token)
+        if key is None:  # first sight of this key: hash it off the event loop
+            key = await self.call(keys.verify, token)
+        self.api_key = key
+        return await method(self, *args, **kwargs)
+
+    return inner
+
+
+class NotFound(OmegaMixin, tornado.web.RequestHandler):
+    """Paths outside ``/api/v1``."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, "no such route: %s", self.request.path)
+
+
+class NoDelayHTTPServer(HTTPServer):
+    """Sets TCP_NODELAY on every accepted connection (small responses go out at once)."""
+
+    def handle_stream(self, stream: IOStream, address: tuple) -> None:
+        try:
+            stream.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        stream._omega_nodelay = True  # type: ignore[attr-defined]
+        super().handle_stream(stream, address)
+
+
+def make_app(
+    client: Omega,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    key_cache_seconds: float = 30.0,
+) -> tornado.web.Application:
+    """The standalone tornado application for ``client``'s database."""
+    ctx = ServerContext(
+        client,
+        max_body_bytes=max_body_bytes,
+        apikeys=ApiKeyService(client.db, cache_seconds=key_cache_seconds),
+    )
+    handlers = mount(API_PREFIX, KeyHandler, require_key, guard_public=False)
+    return tornado.web.Application(
+        handlers,
+        omega=ctx,
+        omega_api_prefix=API_PREFIX,
+        default_handler_class=NotFound,
+        compress_response=False,
+    )
+
+
+def serve(
+    client: Omega,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serve until interrupted. ``workers > 1`` forks processes sharing the listening socket."""
+    sockets = bind_sockets(port, address=host, reuse_port=False)
+    bound = sockets[0].getsockname()[1]
+    if workers > 1:
+        fork_processes(workers)  # each child continues below with its own loop and engine
+        client.db.dispose()
+
+    async def main() -> None:
+        app = make_app(client, max_body_bytes=max_body_bytes)
+        # Body sizes are checked by the handlers (413); the server only caps what it buffers.
+        server = NoDelayHTTPServer(app, max_body_size=max_body_bytes + 1024 * 1024, xheaders=True)
+        server.add_sockets(sockets)
+        if ready is not None:
+            ready(bound)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())

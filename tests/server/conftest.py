@@ -1,0 +1,24 @@
+"""pytest-jupyter's fixtures for the server-extension tests only.
+
+Imported here rather than loaded with ``pytest_plugins`` so that its autouse fixtures and its
+event loop stay confined to this directory.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pytest_jupyter.jupyter_core import *  # noqa: F403
+from pytest_jupyter.jupyter_core import pytest_pycollect_makeitem, pytest_pyfunc_call  # noqa: F401
+from pytest_jupyter.jupyter_server import *  # noqa: F403
+from traitlets.config import Config
+
+
+@pytest.fixture
+def jp_server_config(database_url: str, bucket: str) -> Config:
+    """A Jupyter server with the extension enabled on the parametrized database."""
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"omega_jupyter.server": True}},
+            "OmegaExtensionApp": {"database_url": database_url, "bucket": bucket, "max_body_mb": 1},
+        }
+    )
