@@ -20,7 +20,7 @@ __all__ = ["Omega", "Settings", "get_default", "setup"]
 
 _default: Omega | None = None
 _default_lock = threading.Lock()
-_DELEGATED = {"datasets", "db", "settings", "bucket"}
+_DELEGATED = {"datasets", "db", "settings", "bucket", "jobs", "scripts"}
 
 
 def setup(url: str | None = None, bucket: str | None = None, **settings: Any) -> Omega:

@@ -36,6 +36,18 @@ class Omega:
 
         return ModelStore(self.db, self.bucket, self.settings)
 
+    @cached_property
+    def jobs(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.jobs import JobStore
+
+        return JobStore(self.db, self.bucket, self.settings)
+
+    @cached_property
+    def scripts(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.scripts import ScriptStore
+
+        return ScriptStore(self.db, self.bucket, self.settings)
+
     def __getitem__(self, bucket: str) -> Omega:
         """A client for another bucket of the same database."""
         return Omega(self.settings.replace(bucket=validate_bucket(bucket)))

@@ -102,3 +102,19 @@ class PermissionDeniedError(OmegaError):
 
 class PayloadTooLargeError(OmegaError):
     """A request body is larger than the server accepts."""
+
+
+class InvalidNotebookError(OmegaError, ValueError):
+    """A notebook is not valid nbformat JSON; nothing was stored."""
+
+
+class UnknownKernelError(OmegaError, LookupError):
+    """A notebook asks for a kernel that is not installed where it runs."""
+
+
+class InvalidScheduleError(OmegaError, ValueError):
+    """A schedule's text, cron, time zone or policy cannot be understood."""
+
+
+class ScriptPackageError(OmegaError, ValueError):
+    """A script package cannot be built, installed or lacks ``run(om, **kwargs)``."""

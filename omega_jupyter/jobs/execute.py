@@ -1,0 +1,173 @@
+"""Worker side of a notebook run: papermill through ``omega://``, recorded in the run row.
+
+The run's settings (database, bucket) travel with the task and are handed to the kernel's
+environment, so ``import omega_jupyter as om`` inside the notebook talks to the run's store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+import traceback as tb
+from collections.abc import Callable
+from typing import Any
+
+import nbformat
+
+from omega_jupyter.exceptions import ObjectNotFoundError, UnknownKernelError
+from omega_jupyter.jobs.notebooks import kernel_name
+from omega_jupyter.jobs.papermill_io import SCHEME, route
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+PROGRESS_MIN_INTERVAL = 0.2  # seconds between progress writes, so tiny cells cost nothing
+
+
+def kernel_env(settings: Any, bucket: str) -> dict[str, str]:
+    """The ``OMEGA_*`` variables that bind a kernel (or a script) to a run's store."""
+    env = {"OMEGA_DATABASE_URL": settings.resolved_database_url, "OMEGA_BUCKET": bucket}
+    env["OMEGA_HOME"] = str(settings.home)
+    if settings.dask_address:
+        env["OMEGA_DASK_ADDRESS"] = settings.dask_address
+    return env
+
+
+def _kernel_manager_class(extra_env: dict[str, str]) -> type:
+    """A kernel manager that starts its kernel with ``extra_env`` added to the environment."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class RunKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            env = dict(kw.pop("env", None) or os.environ)
+            env.update(extra_env)
+            await super().start_kernel(env=env, **kw)
+
+    return RunKernelManager
+
+
+def check_kernel(name: str) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+        raise UnknownKernelError(
+            f"the notebook asks for kernel {name!r}, which is not installed on the worker "
+            f"(installed: {known})"
+        ) from None
+
+
+class OutputCapture:
+    """Receives papermill's saves of the output notebook: keeps the newest, reports progress."""
+
+    def __init__(self, report: Callable[[dict], None]) -> None:
+        self.text: str | None = None
+        self._report = report
+        self._last = 0.0
+
+    def __call__(self, buf: str) -> None:
+        self.text = buf
+        now = time.monotonic()
+        if now - self._last < PROGRESS_MIN_INTERVAL:
+            return
+        self._last = now
+        try:
+            self._report(self.progress())
+        except Exception:  # progress is informative; never fail the run for it
+            pass
+
+    def progress(self) -> dict:
+        node = nbformat.reads(self.text or "{}", as_version=4) if self.text else None
+        cells = [c for c in (node.cells if node else []) if c.cell_type == "code"]
+        status = [c.get("metadata", {}).get("papermill", {}).get("status") for c in cells]
+        done = sum(s in ("completed", "failed") for s in status)
+        return {"cells_done": done, "cells_total": len(cells)}
+
+
+def run_notebook(spec: dict[str, Any]) -> dict:
+    """Execute a job for a recorded run; store the executed notebook; finish the run.
+
+    ``spec``: settings (payload), run_id, name, parameters, timeout.
+    """
+    from omega_jupyter.runtime.runs import RunStore
+    from omega_jupyter.runtime.worker import client_from_payload, heartbeat, worker_name
+
+    om = client_from_payload(spec["settings"])
+    runs = RunStore(om.db, om.bucket)
+    run_id, name = spec["run_id"], spec["name"]
+    record = runs.start(run_id, worker_name())
+    if record.state != "running" or record.attempt > 1:
+        if record.state == "running":  # Dask re-ran the task: the first worker died
+            runs.finish(run_id, "failed", error="the worker running this notebook died")
+        return {"state": runs.get(run_id).state}
+    capture = OutputCapture(lambda p: runs.set_progress(run_id, p))
+    error: tuple[str, str] | None = None
+    try:
+        with heartbeat(runs, run_id):
+            error = _execute(om, run_id, name, spec.get("parameters") or {}, spec, capture)
+    except Exception as exc:  # a bad notebook, an unknown kernel, the store unreachable
+        error = (f"{type(exc).__name__}: {exc}", tb.format_exc())
+    result = _store_result(om, run_id, name, capture, error)
+    if capture.text:
+        runs.set_progress(run_id, capture.progress())
+    if error:
+        runs.finish(run_id, "failed", result=result, error=error[0], traceback=error[1])
+        return {"state": "failed", **(result or {})}
+    runs.finish(run_id, "succeeded", result=result)
+    return {"state": "succeeded", **(result or {})}
+
+
+def _execute(
+    om: Any,
+    run_id: str,
+    name: str,
+    parameters: dict,
+    spec: dict,
+    capture: OutputCapture,
+) -> tuple[str, str] | None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    node = om.jobs.get(name)
+    kernel = kernel_name(node)
+    check_kernel(kernel)
+    source, target = f"{SCHEME}run-{run_id}/input.ipynb", f"{SCHEME}run-{run_id}/output.ipynb"
+    env = kernel_env(om.settings, om.bucket)
+    with (
+        route(source, om, name=name),
+        route(target, om, on_write=capture),
+        tempfile.TemporaryDirectory(prefix="omega-job-") as cwd,
+    ):
+        try:
+            papermill.execute_notebook(
+                source,
+                target,
+                parameters=parameters,
+                kernel_name=kernel,
+                progress_bar=False,
+                cwd=cwd,
+                execution_timeout=spec.get("timeout"),
+                kernel_manager_class=_kernel_manager_class(env),
+            )
+        except PapermillExecutionError as exc:
+            cell = f"cell {exc.exec_count}" if exc.exec_count else "a cell"
+            trace = _ANSI.sub("", "\n".join(exc.traceback))
+            return (f"{cell} failed: {exc.ename}: {exc.evalue}", trace)
+    return None
+
+
+def _store_result(
+    om: Any, run_id: str, name: str, capture: OutputCapture, error: tuple | None
+) -> dict | None:
+    """Keep the executed notebook (also a failed one) as a result linked to the run."""
+    if not capture.text:
+        return None
+    try:
+        node = nbformat.reads(capture.text, as_version=4)
+        attributes = {"run_id": run_id, "job": name, "failed": bool(error)}
+        meta = om.jobs.results_store.put(node, f"{name}/{run_id}", attributes=attributes)
+    except (ObjectNotFoundError, ValueError, OSError):
+        return None
+    return {"result": meta.name, "result_version": meta.version}

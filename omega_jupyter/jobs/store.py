@@ -1,0 +1,199 @@
+"""``om.jobs``: notebooks, their runs and executed results, and their schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from nbformat import NotebookNode
+
+from omega_jupyter.exceptions import ObjectNotFoundError, UnsupportedObjectError
+from omega_jupyter.jobs.notebooks import NotebookBlobs, to_notebook
+from omega_jupyter.names import validate_name
+from omega_jupyter.settings import Settings
+from omega_jupyter.storage.engine import Database
+from omega_jupyter.storage.metadata import Metadata
+
+RUN_COLUMNS = [
+    "id",
+    "state",
+    "trigger",
+    "scheduled_for",
+    "submitted_at",
+    "started_at",
+    "finished_at",
+    "error",
+    "attempt",
+    "progress",
+    "result",
+]
+EXPORT_FORMATS = ("html", "markdown", "python", "script", "notebook", "latex", "rst", "asciidoc")
+
+
+class JobStore:
+    """The notebooks of one bucket. Names may have folders (``reports/daily``)."""
+
+    store_name = "jobs"
+    kind = "job"
+
+    def __init__(self, db: Database, bucket: str, settings: Settings) -> None:
+        self.db = db
+        self.bucket = bucket
+        self.settings = settings
+        chunk = settings.blob_chunk_bytes
+        self.notebooks = NotebookBlobs(db, bucket, self.store_name, chunk)
+        self.results_store = NotebookBlobs(db, bucket, "job_results", chunk)
+
+    # -- notebooks ------------------------------------------------------------------------
+    def put(self, obj: Any, name: str, attributes: dict | None = None) -> Metadata:
+        """Store a notebook (NotebookNode, dict, JSON text or .ipynb path) as a new version.
+
+        The notebook is validated with nbformat first; an invalid one stores nothing.
+        """
+        validate_name(name)
+        return self.notebooks.put(to_notebook(obj), name, attributes=attributes)
+
+    def get(self, name: str) -> NotebookNode:
+        """The notebook (``name@2`` for an older version)."""
+        return self.notebooks.get(name)
+
+    def metadata(self, name: str) -> Metadata:
+        return self.notebooks.resolve(name)
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.notebooks.resolve(name)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def list(self, pattern: str | None = None, raw: bool = False) -> list[Any]:
+        metas = self.notebooks.meta.list(pattern)
+        return metas if raw else [m.name for m in metas]
+
+    def drop(self, name: str, force: bool = False) -> bool:
+        """Remove every version of a notebook and its schedule (results and runs are kept)."""
+        dropped = self.notebooks.drop(name, force=force)
+        if dropped:
+            self.schedules_store.delete(self.kind, name, missing_ok=True)
+        return dropped
+
+    # -- runs and results -----------------------------------------------------------------
+    def runs(self, name: str, limit: int | None = 100) -> pd.DataFrame:
+        """Runs of a notebook, newest first (``trigger`` is ``manual`` or ``schedule``)."""
+        return runs_frame(self.db, self.bucket, self.kind, validate_name(name), limit)
+
+    def results(self, name: str | None = None) -> pd.DataFrame:
+        """The executed notebooks (of one job, or all): result name, run id, created, failed."""
+        pattern = f"{validate_name(name)}/*" if name else None
+        metas = self.results_store.meta.list(pattern)
+        return pd.DataFrame(
+            {
+                "result": [m.name for m in metas],
+                "job": [m.attributes.get("job") for m in metas],
+                "run_id": [m.attributes.get("run_id") for m in metas],
+                "created": [m.created for m in metas],
+                "failed": [bool(m.attributes.get("failed")) for m in metas],
+            }
+        ).sort_values("created", ascending=False, ignore_index=True)
+
+    def result(self, name_or_run_id: str) -> NotebookNode:
+        """An executed notebook by result name (``job/<run id>``), run id or job (newest)."""
+        return self.results_store.get(self._result_name(name_or_run_id))
+
+    def _result_name(self, ref: str) -> str:
+        if self.results_store.meta.latest(ref) is not None:
+            return ref
+        found = self.results_store.meta.list(f"*/{ref}")
+        if found:
+            return found[0].name
+        newest = self.results(ref) if self.exists(ref) else None
+        if newest is not None and len(newest):
+            return str(newest["result"].iloc[0])
+        raise ObjectNotFoundError(f"no executed notebook {ref!r} (a result name, run id or job)")
+
+    def export(self, name_or_result: str, format: str = "html") -> str:
+        """Render an executed notebook (or the newest result of a job, else the notebook itself)
+        with nbconvert; returns the text."""
+        import nbconvert
+
+        if format not in EXPORT_FORMATS:
+            raise UnsupportedObjectError(
+                f"cannot export to {format!r}; use one of {', '.join(EXPORT_FORMATS)}"
+            )
+        try:
+            node = self.result(name_or_result)
+        except ObjectNotFoundError:
+            node = self.get(name_or_result)
+        exporter = nbconvert.get_exporter(format)()
+        body, _resources = exporter.from_notebook_node(node)
+        return body
+
+    # -- schedules ------------------------------------------------------------------------
+    @property
+    def schedules_store(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.jobs.schedules import ScheduleStore
+
+        return ScheduleStore(self.db, self.bucket)
+
+    def schedule(
+        self,
+        name: str,
+        when: str,
+        parameters: dict | None = None,
+        missed: str = "once",
+        max_retries: int = 0,
+        timezone: str | None = None,
+    ) -> dict:
+        """Run the notebook on a schedule (cron or text such as ``weekdays at 08:30``)."""
+        self.metadata(name)  # unknown jobs are refused before anything is written
+        return self.schedules_store.put(
+            self.kind, name, when, parameters, missed, max_retries, timezone
+        )
+
+    def unschedule(self, name: str) -> bool:
+        return self.schedules_store.delete(self.kind, validate_name(name))
+
+    def schedules(self, name: str | None = None) -> pd.DataFrame:
+        """Schedules of notebooks: when, description, next due, policy."""
+        return self.schedules_store.frame(self.kind, name)
+
+
+def runs_frame(
+    db: Database, bucket: str, kind: str, name: str, limit: int | None = 100
+) -> pd.DataFrame:
+    """Runs of one target as a DataFrame with :data:`RUN_COLUMNS`, newest first."""
+    from omega_jupyter.jobs.tables import runs
+    from omega_jupyter.storage.metadata import _aware
+
+    query = (
+        sa.select(
+            runs.c.id,
+            runs.c.state,
+            runs.c.trigger,
+            runs.c.scheduled_for,
+            runs.c.submitted.label("submitted_at"),
+            runs.c.started.label("started_at"),
+            runs.c.finished.label("finished_at"),
+            runs.c.error,
+            runs.c.attempt,
+            runs.c.progress,
+            runs.c.result,
+        )
+        .where((runs.c.bucket == bucket) & (runs.c.kind == kind) & (runs.c.target == name))
+        .order_by(runs.c.submitted.desc(), runs.c.id)
+    )
+    if limit:
+        query = query.limit(int(limit))
+    db.ensure_schema()
+    with db.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        for key in ("scheduled_for", "submitted_at", "started_at", "finished_at"):
+            if row[key] is not None:
+                row[key] = _aware(row[key])
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    for key in ("scheduled_for", "submitted_at", "started_at", "finished_at"):
+        frame[key] = pd.to_datetime(frame[key], utc=True)
+    return frame

@@ -1,0 +1,147 @@
+"""Notebooks as jobs: the store, the omega:// papermill handler, runs through a real kernel."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from omega_jupyter.exceptions import (
+    InvalidNameError,
+    InvalidNotebookError,
+    ObjectNotFoundError,
+    RunFailedError,
+)
+from omega_jupyter.jobs.store import RUN_COLUMNS
+
+
+def make_notebook(*sources: str, parameters: str = "x = 1", kernel: str = "python3"):
+    cells = [new_markdown_cell("# report"), new_code_cell(parameters)]
+    cells[1].metadata["tags"] = ["parameters"]
+    cells += [new_code_cell(s) for s in sources]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    return nb
+
+
+# -- store ----------------------------------------------------------------------------------
+def test_put_get_list_drop_with_folders(om, tmp_path):
+    nb = make_notebook("y = x + 1")
+    meta = om.jobs.put(nb, "reports/daily")
+    assert (meta.version, meta.kind) == (1, "jupyter.notebook")
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert om.jobs.put(str(path), "reports/daily").version == 2
+    om.jobs.put(json.dumps(nb), "other")
+    assert om.jobs.list() == ["other", "reports/daily"]
+    assert om.jobs.list("reports/*") == ["reports/daily"]
+    got = om.jobs.get("reports/daily")
+    assert isinstance(got, nbformat.NotebookNode)
+    assert [c.source for c in got.cells] == [c.source for c in nb.cells]
+    assert om.jobs.metadata("reports/daily@1").version == 1
+    assert om.jobs.exists("other") and not om.jobs.exists("nope")
+    assert om.jobs.drop("other") is True
+    assert om.jobs.list() == ["reports/daily"]
+    with pytest.raises(ObjectNotFoundError):
+        om.jobs.get("other")
+    assert om.jobs.drop("other", force=True) is False
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"cells": "not a list"}',
+        "not json at all {",
+        {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [{"cell_type": "bogus"}]},
+        12345,
+    ],
+)
+def test_invalid_notebook_stores_nothing(om, bad):
+    with pytest.raises(InvalidNotebookError):
+        om.jobs.put(bad, "broken")
+    assert om.jobs.list() == []
+
+
+def test_bad_names_refused(om):
+    with pytest.raises(InvalidNameError):
+        om.jobs.put(make_notebook(), "bad@name")
+
+
+def test_papermill_handler_is_registered_entry_point(om):
+    import papermill
+    from papermill.iorw import papermill_io
+
+    from omega_jupyter.jobs.papermill_io import OmegaHandler, route
+
+    assert papermill_io.get_handler("omega://anything") is OmegaHandler
+    om.jobs.put(make_notebook("z = x * 3\nz"), "pm/source")
+    with (
+        route("omega://pm/source.ipynb", om, name="pm/source"),
+        route("omega://pm/out.ipynb", om, name="x"),
+    ):
+        # without a callback, writing stores the executed notebook as a job version
+        papermill.execute_notebook(
+            "omega://pm/source.ipynb",
+            "omega://pm/out.ipynb",
+            parameters={"x": 2},
+            progress_bar=False,
+        )
+    out = om.jobs.get("x")
+    assert out.cells[-1].outputs[0]["data"]["text/plain"] == "6"
+
+
+# -- runs -----------------------------------------------------------------------------------
+def test_run_notebook_bound_to_run_store(om):
+    nb = make_notebook(
+        "import omega_jupyter as om\nom.datasets.put({'x': x, 'bucket': om.bucket}, 'from_nb')",
+        "print('done', x)",
+    )
+    om.jobs.put(nb, "reports/daily")
+    handle = om.runtime.job("reports/daily").run(parameters={"x": 41})
+    assert handle.wait(120).status == "succeeded", om.jobs.runs("reports/daily").error.tolist()
+    # the kernel wrote into this test's database and bucket, not the worker's defaults
+    assert om.datasets.get("from_nb") == {"x": 41, "bucket": om.bucket}
+    runs = om.jobs.runs("reports/daily")
+    assert list(runs.columns) == RUN_COLUMNS
+    row = runs.iloc[0]
+    assert (row.id, row.state, row.trigger) == (handle.id, "succeeded", "manual")
+    assert row.started_at >= row.submitted_at and row.finished_at >= row.started_at
+    assert row.progress == {"cells_done": 4, "cells_total": 4}
+    results = om.jobs.results("reports/daily")
+    assert results.run_id.tolist() == [handle.id]
+    executed = om.jobs.result(handle.id)
+    assert "x = 41" in executed.cells[2].source  # injected after the parameters cell
+    assert executed.cells[-1].outputs[0]["text"] == "done 41\n"
+    html = om.jobs.export("reports/daily", format="html")
+    assert "<html" in html and "done 41" in html
+
+
+def test_failing_cell_fails_run_and_keeps_result(om):
+    om.jobs.put(make_notebook("raise ValueError('boom ' + str(x))", "print('never')"), "bad")
+    handle = om.runtime.job("bad").run()
+    with pytest.raises(RunFailedError, match="ValueError: boom 1"):
+        handle.result(timeout=120)
+    row = om.jobs.runs("bad").iloc[0]
+    assert row.state == "failed" and "boom 1" in row.error
+    executed = om.jobs.result(handle.id)
+    assert om.jobs.results("bad").failed.tolist() == [True]
+    assert any(o.get("ename") == "ValueError" for c in executed.cells for o in c.get("outputs", []))
+
+
+def test_unknown_kernel_and_unknown_job(om):
+    om.jobs.put(make_notebook(kernel="no-such-kernel"), "alien")
+    handle = om.runtime.job("alien").run()
+    with pytest.raises(RunFailedError, match="no-such-kernel"):
+        handle.result(timeout=60)
+    with pytest.raises(ObjectNotFoundError):
+        om.runtime.job("missing").run()
+    assert om.jobs.runs("missing").empty
+
+
+def test_cell_timeout_fails_run(om):
+    om.jobs.put(make_notebook("import time\ntime.sleep(30)"), "slow")
+    handle = om.runtime.job("slow").run(timeout=1)
+    with pytest.raises(RunFailedError, match=r"(?i)timed? ?out"):
+        handle.result(timeout=60)
