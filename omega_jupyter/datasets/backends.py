@@ -65,14 +65,16 @@ class FrameBackend:
     ) -> Metadata:
         df = self.to_frame(obj)
         kind_meta = self.describe(store, obj, df)
+        if store.db.is_postgres:
+            frames.check_nul_free(kind_meta)
         if append:
             current = store.meta.latest(name)
             if current is not None:
                 return self._append(store, current, df, kind_meta, attributes, progress)
         table = self._table(store, new_table_name(), kind_meta)
-        batches = frames.encode_batches(df, kind_meta, store.settings.chunk_rows)
-        batches = track(batches, progress, len(df))
-        store.bulk.load_new(table, batches, frames.arrow_schema(kind_meta))
+        store.bulk.load_new(
+            table, self._batches(store, df, kind_meta, progress), frames.arrow_schema(kind_meta)
+        )
         try:
             return store.commit_version(
                 name,
@@ -99,8 +101,7 @@ class FrameBackend:
     ) -> Metadata:
         _check_appendable(current, self.kind, kind_meta)
         staging = self._table(store, new_table_name(), kind_meta)
-        batches = frames.encode_batches(df, kind_meta, store.settings.chunk_rows)
-        batches = track(batches, progress, len(df))
+        batches = self._batches(store, df, kind_meta, progress)
         store.bulk.load_new(staging, batches, frames.arrow_schema(kind_meta))
         try:
             with store.db.begin() as conn:
@@ -134,6 +135,15 @@ class FrameBackend:
             with store.db.begin() as conn:
                 store.bulk.drop(conn, staging.name)
             raise
+
+    @staticmethod
+    def _batches(
+        store: DatasetStore, df: pd.DataFrame, kind_meta: dict, progress: Progress | None
+    ) -> Iterator[pa.RecordBatch]:
+        batches = frames.encode_batches(df, kind_meta, store.settings.chunk_rows)
+        if store.db.is_postgres:
+            batches = frames.reject_nul_text(batches, kind_meta)
+        return track(batches, progress, len(df))
 
     @staticmethod
     def _table(store: DatasetStore, name: str, kind_meta: dict) -> sa.Table:

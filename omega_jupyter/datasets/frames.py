@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from omega_jupyter.exceptions import UnsupportedObjectError
+from omega_jupyter.storage.bulk import SQL_ARROW
+from omega_jupyter.storage.metadata import contains_nul
 
 ROW_COLUMN = "_om_row"  # row order, 0..n-1
 INDEX_PREFIX = "_om_ix"
@@ -36,18 +39,6 @@ _RESERVED = {
     "rowid", "oid", "ctid", "xmin", "xmax", "cmin", "cmax", "tableoid",
 }  # fmt: skip
 
-# storage kinds -> Arrow type used for the bulk path
-SQL_ARROW = {
-    "int16": pa.int16(),
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "float32": pa.float32(),
-    "float64": pa.float64(),
-    "bool": pa.bool_(),
-    "text": pa.large_string(),
-    "timestamp": pa.timestamp("us"),
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-}
 _INT_STORAGE = {
     "int8": "int16", "int16": "int16", "int32": "int32", "int64": "int64",
     "uint8": "int16", "uint16": "int32", "uint32": "int64", "uint64": "int64",
@@ -203,8 +194,11 @@ def encode_column(series: pd.Series, spec: dict) -> pa.Array:
     sql = spec["sql"]
     target = SQL_ARROW[sql]
     if "category" in spec:
-        values = series.astype(series.dtype.categories.dtype).reset_index(drop=True)
-        return encode_column(values, spec["category"]["inner"] | {"phys": spec["phys"]})
+        # Encode the categories once and pick them by code: works for any category type and
+        # keeps missing values (code -1) as NULL.
+        categories = _encoded_categories(series.dtype.categories, spec)
+        codes = np.asarray(series.cat.codes)
+        return categories.take(pa.array(codes, mask=codes < 0))
     if spec.get("json"):
         values = [None if _isna(v) else json.dumps(v) for v in series.tolist()]
         return pa.array(values, type=target)
@@ -232,6 +226,12 @@ def encode_column(series: pd.Series, spec: dict) -> pa.Array:
     return pa.array(values, from_pandas=True).cast(target)
 
 
+def _encoded_categories(categories: pd.Index, spec: dict) -> pa.Array:
+    """The categories as stored, in the Arrow type of the column."""
+    inner = spec["category"]["inner"] | {"phys": spec["phys"]}
+    return encode_column(pd.Series(categories, dtype=categories.dtype), inner)
+
+
 def _isna(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
@@ -246,10 +246,10 @@ def decode_column(arr: pa.ChunkedArray | pa.Array, spec: dict) -> Any:
     sql = spec["sql"]
     if "category" in spec:
         cat = spec["category"]
-        inner = decode_column(arr, cat["inner"])
-        categories = _from_json_values(cat["values"])
-        dtype = pd.CategoricalDtype(categories, ordered=cat["ordered"])
-        return pd.Categorical(inner, dtype=dtype)
+        dtype = pd.CategoricalDtype(_from_json_values(cat["values"]), ordered=cat["ordered"])
+        stored = _encoded_categories(dtype.categories, spec)
+        codes = pc.index_in(arr, value_set=stored).fill_null(-1).to_numpy(zero_copy_only=False)
+        return pd.Categorical.from_codes(codes, dtype=dtype)
     if "string" in spec:
         info = spec["string"]
         dtype = pd.StringDtype(info["storage"], na_value=pd.NA if info["na"] == "NA" else np.nan)
@@ -370,6 +370,41 @@ def encode_batches(
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+def check_nul_free(kind_meta: dict) -> None:
+    """Refuse labels and category values with NUL characters (PostgreSQL cannot store them)."""
+    for spec in stored_specs(kind_meta):
+        if contains_nul(spec):
+            raise UnsupportedObjectError(
+                f"{_describe_spec(spec)} has a NUL character ('\\x00') in its name or "
+                "categories, which PostgreSQL cannot store; remove it"
+            )
+    if contains_nul([kind_meta["columns_index"], kind_meta.get("series_name")]):
+        raise UnsupportedObjectError(
+            "a columns or series name has a NUL character ('\\x00'), which PostgreSQL "
+            "cannot store; remove it"
+        )
+
+
+def reject_nul_text(batches: Iterable[pa.RecordBatch], kind_meta: dict) -> Iterator[pa.RecordBatch]:
+    """Pass ``batches`` through, raising if a text value holds NUL (PostgreSQL text cannot)."""
+    text_specs = [s for s in stored_specs(kind_meta) if s["sql"] == "text"]
+    for batch in batches:
+        for spec in text_specs:
+            column = batch.column(spec["phys"])
+            if pc.any(pc.match_substring(column, "\x00")).as_py():
+                raise UnsupportedObjectError(
+                    f"{_describe_spec(spec)} holds text with NUL characters ('\\x00'), which "
+                    "PostgreSQL cannot store; remove them or store the data as bytes"
+                )
+        yield batch
+
+
+def _describe_spec(spec: dict) -> str:
+    if spec["phys"].startswith(INDEX_PREFIX):
+        return f"index level {spec['phys'][len(INDEX_PREFIX) :]} ({spec['name']!r})"
+    return f"column {spec['name']!r}"
+
+
 def arrow_schema(kind_meta: dict) -> pa.Schema:
     fields = [pa.field(ROW_COLUMN, pa.int64(), nullable=False)]
     fields += [pa.field(s["phys"], SQL_ARROW[s["sql"]]) for s in stored_specs(kind_meta)]
@@ -399,11 +434,15 @@ def decode_table(
         index.name = index_meta["name"]
     else:
         levels = index_meta["levels"]
-        arrays = [decode_column(table.column(s["phys"]), s) for s in levels]
+        # Explicit dtypes again: an object ndarray would otherwise be inferred as ``str``.
+        arrays = [
+            pd.Index(values, dtype=_series_dtype(values), copy=False)
+            for values in (decode_column(table.column(s["phys"]), s) for s in levels)
+        ]
         if index_meta["type"] == "multi":
             index = pd.MultiIndex.from_arrays(arrays, names=[s["name"] for s in levels])
         else:
-            index = pd.Index(arrays[0], name=levels[0]["name"])
+            index = arrays[0].rename(levels[0]["name"])
     # Series with explicit dtypes: a bare object ndarray would be inferred as ``str``.
     frame = pd.DataFrame(
         {

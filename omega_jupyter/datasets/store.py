@@ -15,7 +15,7 @@ from omega_jupyter.settings import Settings
 from omega_jupyter.storage.blobs import BlobStore
 from omega_jupyter.storage.bulk import BulkIO
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import Metadata, MetadataStore
+from omega_jupyter.storage.metadata import Metadata, MetadataStore, validate_attributes
 
 WRITE_RETRIES = 8
 
@@ -52,8 +52,7 @@ class DatasetStore:
         ``progress(done, total)`` is called as rows are written.
         """
         validate_name(name)
-        if attributes is not None and not isinstance(attributes, dict):
-            raise TypeError("attributes must be a dict")
+        validate_attributes(attributes, postgres=self.db.is_postgres)
         self.db.ensure_schema()
         backend = self.registry.for_kind(kind) if kind else self.registry.for_object(obj)
         return backend.put(self, obj, name, append, attributes, progress=progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pyarrow as pa
@@ -17,9 +17,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from omega_jupyter.datasets.frames import SQL_ARROW
 from omega_jupyter.storage.engine import Database
 
+# storage kinds -> Arrow type used for the bulk path
+SQL_ARROW = {
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float32": pa.float32(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "text": pa.large_string(),
+    "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+}
 SQL_TYPES: dict[str, Any] = {
     "int16": sa.SmallInteger(),
     "int32": sa.Integer(),
@@ -83,6 +94,12 @@ class BulkIO:
                 cur.execute(ddl)
                 cur.adbc_ingest(table.name, reader, mode="append", db_schema_name=self.schema)
                 aconn.commit()
+            except Exception:
+                # The driver wraps errors raised while producing batches (bad values, NUL in
+                # text): surface the original, which says what is wrong with the data.
+                if counted.error is not None:
+                    raise counted.error from None
+                raise
             finally:
                 cur.close()
         return counted.rows
@@ -153,27 +170,24 @@ class BulkIO:
                 ]
                 yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
-    @contextmanager
-    def _adbc(self) -> Iterator[Any]:
-        import adbc_driver_postgresql.dbapi as adbc_pg
-
-        uri = self.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = adbc_pg.connect(uri)
-        try:
-            yield conn
-        finally:
-            conn.close()
+    def _adbc(self) -> AbstractContextManager[Any]:
+        return self.db.adbc()
 
 
 class _Counter:
     def __init__(self, batches: Iterable[pa.RecordBatch]) -> None:
         self._batches = batches
         self.rows = 0
+        self.error: BaseException | None = None
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
-        for batch in self._batches:
-            self.rows += batch.num_rows
-            yield batch
+        try:
+            for batch in self._batches:
+                self.rows += batch.num_rows
+                yield batch
+        except Exception as exc:
+            self.error = exc
+            raise
 
 
 def _quote(name: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from omega_jupyter.exceptions import ConcurrentWriteError, ObjectNotFoundError
+from omega_jupyter.exceptions import (
+    ConcurrentWriteError,
+    ObjectNotFoundError,
+    UnsupportedObjectError,
+)
 from omega_jupyter.names import ObjectRef
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.schema import objects
@@ -58,6 +63,32 @@ class Metadata:
             kind_meta=dict(m["kind_meta"] or {}),
             attributes=dict(m["attributes"] or {}),
         )
+
+
+def validate_attributes(attributes: object, postgres: bool) -> dict[str, Any] | None:
+    """Return ``attributes`` if they can be stored as JSON, else raise a clear error."""
+    if attributes is None:
+        return None
+    if not isinstance(attributes, dict):
+        raise UnsupportedObjectError(f"attributes must be a dict, not {type(attributes).__name__}")
+    try:
+        json.dumps(attributes, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise UnsupportedObjectError(f"attributes must be JSON-serializable: {exc}") from exc
+    if postgres and contains_nul(attributes):
+        raise UnsupportedObjectError("attributes contain a NUL character ('\\x00')")
+    return attributes
+
+
+def contains_nul(value: Any) -> bool:
+    """True if a JSON value holds NUL anywhere (PostgreSQL's JSONB cannot store it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(contains_nul(v) for v in value)
+    return False
 
 
 def _aware(value: datetime) -> datetime:
