@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import UnsupportedObjectError
 
 
@@ -178,7 +179,8 @@ def test_tz_aware_datetimes(om, unit, tz):
     values = pd.to_datetime(
         ["2024-03-31 01:30:00.000001001", None, "2000-01-01"], utc=True, format="ISO8601"
     )
-    df = pd.DataFrame({"d": pd.Series(values).dt.tz_convert(tz).astype(f"datetime64[{unit}, {tz}]")})
+    series = pd.Series(values).dt.tz_convert(tz).astype(f"datetime64[{unit}, {tz}]")
+    df = pd.DataFrame({"d": series})
     assert_frame_roundtrip(om, df)
 
 
@@ -349,11 +351,15 @@ def test_frame_without_columns(om):
     assert_frame_roundtrip(om, df)
 
 
-def test_frame_larger_than_one_chunk(om):
-    om.settings  # chunk size is a setting; the default is large, use a frame spanning chunks
-    n = 250_001
-    df = pd.DataFrame({"i": np.arange(n), "s": pd.Series(np.arange(n) % 7).astype(str)})
-    assert_frame_roundtrip(om, df)
+def test_frame_spanning_many_chunks(om):
+    small = Omega(om.settings.replace(chunk_rows=1000))
+    n = 10_001
+    df = pd.DataFrame(
+        {"i": np.arange(n), "c": pd.Categorical(np.arange(n) % 7), "s": (np.arange(n) % 5)},
+        index=pd.Index(np.arange(n) * 2, name="k"),
+    )
+    df["s"] = df["s"].astype(str)
+    assert_frame_roundtrip(small, df)
 
 
 @pytest.mark.parametrize(
