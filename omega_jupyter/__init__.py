@@ -20,12 +20,21 @@ __all__ = ["Omega", "Settings", "get_default", "setup"]
 
 _default: Omega | None = None
 _default_lock = threading.Lock()
-_DELEGATED = {"datasets", "db", "settings", "bucket", "jobs", "scripts"}
+_DELEGATED = {
+    "datasets", "db", "settings", "bucket", "models", "runtime", "logger", "jobs", "scripts"
+}
 
 
-def setup(url: str | None = None, bucket: str | None = None, **settings: Any) -> Omega:
-    """An explicit client. ``url`` is a SQLAlchemy URL (default: SQLite in ``OMEGA_HOME``)."""
-    return Omega(**{"database_url": url, "bucket": bucket, **settings})
+def setup(
+    url: str | None = None, bucket: str | None = None, dask: Any = None, **settings: Any
+) -> Omega:
+    """An explicit client. ``url`` is a SQLAlchemy URL (default: SQLite in ``OMEGA_HOME``);
+    ``dask`` a scheduler address or a ``distributed.Client`` for the runtime."""
+    address = dask if dask is None or isinstance(dask, str) else None
+    client = Omega(**{"database_url": url, "bucket": bucket, "dask_address": address, **settings})
+    if address is None and dask is not None:
+        client.runtime.use_client(dask)
+    return client
 
 
 def get_default() -> Omega:

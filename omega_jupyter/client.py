@@ -37,6 +37,18 @@ class Omega:
         return ModelStore(self.db, self.bucket, self.settings)
 
     @cached_property
+    def runtime(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.runtime import Runtime
+
+        return Runtime(self)
+
+    @cached_property
+    def logger(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.logs import OmegaLogger
+
+        return OmegaLogger(self)
+
+    @cached_property
     def jobs(self):  # type: ignore[no-untyped-def]
         from omega_jupyter.jobs import JobStore
 

@@ -28,6 +28,8 @@ class Settings:
     dataset_versions: int = 1
     dask_address: str | None = None
     trust_pickle: bool = False
+    log_retention_days: int = 30  # log lines older than this are pruned
+    log_max_rows: int = 1_000_000  # per bucket; the oldest lines go first
     chunk_rows: int = 100_000
     blob_chunk_bytes: int = 4 * 1024 * 1024
 

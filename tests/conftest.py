@@ -111,3 +111,22 @@ def _isolated_home(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     omega_jupyter.reset_default()
     yield
     omega_jupyter.reset_default()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[object]:
+    """One in-process Dask LocalCluster for the whole session; runtime tests share it.
+
+    Its worker offers a ``GPU`` resource so that routing by resources can be tested.
+    """
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        dashboard_address="127.0.0.1:0",
+        resources={"GPU": 1},
+    )
+    yield cluster
+    cluster.close()

@@ -1,0 +1,205 @@
+"""Run records: one row per runtime call, written before the work is submitted."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from omega_jupyter.exceptions import ConfigurationError, RunNotFoundError
+from omega_jupyter.runtime.tables import FINAL_STATES, RUN_STATES, runs
+from omega_jupyter.storage.engine import Database
+from omega_jupyter.storage.metadata import now
+
+
+@dataclass
+class RunRecord:
+    """One row of ``om_runs``."""
+
+    id: str
+    bucket: str
+    kind: str
+    target: str
+    target_version: int | None
+    action: str
+    parameters: dict
+    state: str
+    trigger: str
+    submitted: datetime
+    started: datetime | None
+    finished: datetime | None
+    worker: str | None
+    attempt: int
+    heartbeat: datetime | None
+    result: Any
+    error: str | None
+    traceback: str | None
+    progress: Any
+    resources: dict | None
+
+    @property
+    def done(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        for key in ("submitted", "started", "finished", "heartbeat"):
+            if data[key] is not None:
+                data[key] = data[key].isoformat()
+        return data
+
+
+class RunStore:
+    """Create, update and query run rows. State changes are conditional on the current state,
+    so a cancelled run is never overwritten by a late worker."""
+
+    def __init__(self, db: Database, bucket: str) -> None:
+        self.db = db
+        self.bucket = bucket
+
+    def create(
+        self,
+        kind: str,
+        target: str,
+        action: str,
+        *,
+        target_version: int | None = None,
+        parameters: dict | None = None,
+        trigger: str = "api",
+        resources: dict | None = None,
+        run_id: str | None = None,
+        state: str = "queued",
+        error: str | None = None,
+    ) -> str:
+        """Insert a run row (``state='failed'`` records a call refused before submission)."""
+        run_id = run_id or uuid.uuid4().hex
+        stamp = now()
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.insert(runs).values(
+                    id=run_id,
+                    bucket=self.bucket,
+                    kind=kind,
+                    target=target,
+                    target_version=target_version,
+                    action=action,
+                    parameters=parameters or {},
+                    state=state,
+                    trigger=trigger,
+                    submitted=stamp,
+                    finished=stamp if state in FINAL_STATES else None,
+                    attempt=0,
+                    resources=resources or None,
+                    error=error,
+                )
+            )
+        return run_id
+
+    def get(self, run_id: str) -> RunRecord:
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == str(run_id))).first()
+        if row is None:
+            raise RunNotFoundError(f"run {run_id!r} does not exist")
+        return _record(row)
+
+    def start(self, run_id: str, worker: str) -> RunRecord:
+        """queued → running; returns the record as it is afterwards (its state tells the caller
+        whether to go on: anything but ``running`` with attempt 1 means stop)."""
+        stamp = now()
+        with self.db.begin() as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise RunNotFoundError(f"run {run_id!r} does not exist")
+            attempt = row.attempt + 1
+            values: dict[str, Any] = {"attempt": attempt, "worker": worker, "heartbeat": stamp}
+            if row.state == "queued":
+                values.update(state="running", started=stamp)
+            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
+        return self.get(run_id)
+
+    def finish(
+        self,
+        run_id: str,
+        state: str,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        traceback: str | None = None,
+        only_from: tuple[str, ...] = ("queued", "running"),
+    ) -> bool:
+        """Move a run to a final state if it is still in one of ``only_from``."""
+        if state not in FINAL_STATES:
+            raise ValueError(f"{state!r} is not a final state")
+        with self.db.begin() as conn:
+            done = conn.execute(
+                sa.update(runs)
+                .where((runs.c.id == run_id) & runs.c.state.in_(only_from))
+                .values(
+                    state=state,
+                    finished=now(),
+                    result=result,
+                    error=error,
+                    traceback=traceback,
+                )
+            ).rowcount
+        return bool(done)
+
+    def beat(self, run_ids: list[str], progress: dict[str, Any] | None = None) -> None:
+        if not run_ids:
+            return
+        with self.db.begin() as conn:
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(run_ids) & (runs.c.state == "running"))
+                .values(heartbeat=now())
+            )
+
+    def set_progress(self, run_id: str, progress: Any) -> None:
+        with self.db.begin() as conn:
+            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(progress=progress))
+
+    def list(
+        self,
+        state: str | list[str] | None = None,
+        target: str | None = None,
+        kind: str | None = None,
+        limit: int | None = 100,
+    ) -> pd.DataFrame:
+        """Runs of this bucket, newest first."""
+        query = sa.select(runs).where(runs.c.bucket == self.bucket)
+        if state is not None:
+            states = [state] if isinstance(state, str) else list(state)
+            unknown = set(states) - set(RUN_STATES)
+            if unknown:
+                raise ConfigurationError(
+                    f"unknown run state(s) {sorted(unknown)}; use {', '.join(RUN_STATES)}"
+                )
+            query = query.where(runs.c.state.in_(states))
+        if target is not None:
+            query = query.where(runs.c.target == target)
+        if kind is not None:
+            query = query.where(runs.c.kind == kind)
+        query = query.order_by(runs.c.submitted.desc(), runs.c.id)
+        if limit:
+            query = query.limit(int(limit))
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            rows = [_record(r).__dict__ for r in conn.execute(query)]
+        columns = [c.name for c in runs.columns]
+        return pd.DataFrame(rows, columns=columns)
+
+
+def _record(row: Any) -> RunRecord:
+    from omega_jupyter.storage.metadata import _aware
+
+    data = dict(row._mapping)
+    for key in ("submitted", "started", "finished", "heartbeat"):
+        if data[key] is not None:
+            data[key] = _aware(data[key])
+    return RunRecord(**data)

@@ -1,0 +1,54 @@
+"""Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from omega_jupyter.storage.schema import BigId, JSONType, metadata_obj
+
+RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+
+runs = sa.Table(
+    "om_runs",
+    metadata_obj,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("bucket", sa.String(63), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),  # model, job, script
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("target_version", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("parameters", JSONType, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("submitted", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("worker", sa.String(255), nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("heartbeat", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("result", JSONType, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("traceback", sa.Text, nullable=True),
+    sa.Column("progress", JSONType, nullable=True),
+    sa.Column("resources", JSONType, nullable=True),
+    sa.Index("ix_om_runs_bucket_submitted", "bucket", "submitted"),
+    sa.Index("ix_om_runs_state", "state"),
+)
+
+logs = sa.Table(
+    "om_logs",
+    metadata_obj,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("bucket", sa.String(63), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("levelname", sa.String(16), nullable=False),
+    sa.Column("logger", sa.String(255), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("extra", JSONType, nullable=True),
+    sa.Index("ix_om_logs_bucket_id", "bucket", "id"),
+    sa.Index("ix_om_logs_run", "run_id"),
+    sa.Index("ix_om_logs_created", "created"),
+)

@@ -1,0 +1,242 @@
+"""Worker-side task functions. A task gets references (database settings, names, versions),
+opens its own client, reads the data itself and writes its outcome to the run row."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omega_jupyter.exceptions import ModelMethodError, SignatureMismatchError
+from omega_jupyter.logs.capture import capture_output
+from omega_jupyter.logs.logger import current_run
+from omega_jupyter.runtime.runs import RunStore
+from omega_jupyter.runtime.worker import (
+    blas_pinned,
+    client_from_payload,
+    heartbeat,
+    worker_name,
+)
+
+INLINE_LIMIT = 100_000  # array elements returned inline as JSON; larger results become datasets
+SAVING_ACTIONS = {"fit", "partial_fit", "fit_transform", "gridsearch"}
+
+
+def execute_run(spec: dict[str, Any]) -> Any:
+    """Run one recorded model action; the run row tells the outcome (also if this raises)."""
+    om = client_from_payload(spec["settings"])
+    runs = RunStore(om.db, om.bucket)
+    run_id = spec["run_id"]
+    token = current_run.set(run_id)
+    try:
+        record = runs.start(run_id, worker_name())
+        if record.state != "running" or record.attempt > 1:
+            if record.state == "running":
+                # The scheduler re-ran the task: the worker of the first attempt died.
+                runs.finish(
+                    run_id,
+                    "failed",
+                    error=f"the worker running this run died (attempt {record.attempt - 1})",
+                )
+            return {"type": "state", "state": runs.get(run_id).state}
+        with heartbeat(runs, run_id), blas_pinned(), capture_output(om.logger, run_id):
+            result = ACTIONS[spec["action"]](om, spec)
+        runs.finish(run_id, "succeeded", result=result)
+        return result
+    except Exception as exc:
+        # Recorded, not raised: the run row is the outcome, and Dask need not log it again.
+        runs.finish(
+            run_id,
+            "failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
+        return {"type": "state", "state": "failed"}
+    except BaseException as exc:
+        runs.finish(run_id, "failed", error=f"interrupted: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        current_run.reset(token)
+        for name in spec.get("temporary", []):
+            try:
+                om.datasets.drop(name, force=True)
+            except Exception:
+                pass  # cleanup must never hide the run's own outcome
+
+
+# -- inputs ---------------------------------------------------------------------------------
+def _read(om: Any, ref: dict | None) -> tuple[Any, dict | None]:
+    """Read a dataset reference; returns (data, lineage entry)."""
+    if ref is None:
+        return None, None
+    meta = om.datasets.metadata(ref["ref"])
+    data = om.datasets.get(ref["ref"], version=meta.version)
+    entry = {"name": meta.name, "version": meta.version, "ref": ref["ref"], "role": ref["role"]}
+    if ref.get("temporary"):
+        entry = {"name": "(in-memory)", "version": None, "role": ref["role"]}
+    return data, entry
+
+
+def _target(y: Any) -> Any:
+    # A one-column frame as a target makes scikit-learn warn and ravel anyway.
+    if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
+        return y.iloc[:, 0]
+    return y
+
+
+def signature_of(X: Any) -> dict | None:
+    if isinstance(X, pd.DataFrame):
+        return {"columns": [str(c) for c in X.columns], "dtypes": [str(d) for d in X.dtypes]}
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        return {"width": int(X.shape[1]), "dtype": str(X.dtype)}
+    return None
+
+
+def check_signature(X: Any, signature: dict | None, model_name: str) -> Any:
+    """Validate predict input against the fit's signature; reorder columns to match."""
+    if not signature:
+        return X
+    if "columns" in signature and isinstance(X, pd.DataFrame):
+        by_text = {str(c): c for c in X.columns}
+        missing = [c for c in signature["columns"] if c not in by_text]
+        if missing:
+            raise SignatureMismatchError(
+                f"input lacks column(s) {', '.join(missing)} that model {model_name!r} was "
+                f"fitted on (expected: {', '.join(signature['columns'])})"
+            )
+        return X[[by_text[c] for c in signature["columns"]]]
+    width = len(signature["columns"]) if "columns" in signature else signature.get("width")
+    shape = getattr(X, "shape", None)
+    if width is not None and shape is not None and len(shape) == 2 and shape[1] != width:
+        raise SignatureMismatchError(
+            f"input has {shape[1]} columns; model {model_name!r} was fitted on {width}"
+        )
+    return X
+
+
+def _method(model: Any, action: str, spec: dict) -> Any:
+    method = getattr(model, action, None)
+    if not callable(method):
+        raise ModelMethodError(
+            f"model {spec['target']!r} ({type(model).__qualname__}) has no method {action!r}"
+        )
+    return method
+
+
+# -- outputs --------------------------------------------------------------------------------
+def encode_result(om: Any, value: Any, spec: dict) -> Any:
+    """Small values inline (JSON); frames, series and large arrays stored as datasets."""
+    name = spec.get("result_name")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray) and name is None and value.size <= INLINE_LIMIT:
+        try:
+            data = json.loads(json.dumps(value.tolist()))
+            return {"type": "ndarray", "dtype": str(value.dtype), "data": data}
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, np.ndarray | pd.Series | pd.DataFrame):
+        stored = value
+        as_kind = type(value).__name__
+        if isinstance(value, np.ndarray) and value.dtype.hasobject:
+            stored = pd.DataFrame(value if value.ndim == 2 else {"value": value})
+        meta = om.datasets.put(stored, name or f"_results/{spec['run_id']}")
+        return {"type": "dataset", "name": meta.name, "version": meta.version, "as": as_kind}
+    return {"type": "value", "value": json.loads(json.dumps(value, default=str))}
+
+
+def _save(om: Any, spec: dict, model: Any, datasets: list, signature: dict | None, **extra: Any):
+    lineage = {
+        "action": spec["action"],
+        "run_id": spec["run_id"],
+        "source_version": spec["version"],
+        "datasets": [d for d in datasets if d],
+        **extra,
+    }
+    source = om.models.meta.resolve(_model_ref(spec))
+    meta = om.models.put(
+        model,
+        spec["target"],
+        serializer=source.kind_meta.get("format", "skops"),
+        lineage=json.loads(json.dumps(lineage, default=str)),
+        signature=signature or source.kind_meta.get("signature"),
+    )
+    return {"type": "model", "model": meta.name, "version": meta.version}
+
+
+def _model_ref(spec: dict) -> Any:
+    from omega_jupyter.names import parse_ref
+
+    return parse_ref(f"{spec['target']}@{spec['version']}")
+
+
+def _load_model(om: Any, spec: dict) -> Any:
+    meta = om.models.meta.resolve(_model_ref(spec))
+    # Read-only actions share a cached instance; anything that fits gets its own copy.
+    return om.models.load(meta, cached=spec["action"] not in SAVING_ACTIONS), meta
+
+
+# -- actions --------------------------------------------------------------------------------
+def _fit(om: Any, spec: dict) -> Any:
+    model, _meta = _load_model(om, spec)
+    X, x_entry = _read(om, spec.get("X"))
+    Y, y_entry = _read(om, spec.get("Y"))
+    method = _method(model, spec["action"], spec)
+    args = (X,) if Y is None else (X, _target(Y))
+    output = method(*args, **spec.get("kwargs", {}))
+    saved = _save(om, spec, model, [x_entry, y_entry], signature_of(X), kwargs=spec.get("kwargs"))
+    if spec["action"] == "fit_transform":
+        return {**encode_result(om, output, spec), "model_version": saved["version"]}
+    return saved
+
+
+def _apply(om: Any, spec: dict) -> Any:
+    model, meta = _load_model(om, spec)
+    method = _method(model, spec["action"], spec)
+    X, _x = _read(om, spec.get("X"))
+    X = check_signature(X, meta.kind_meta.get("signature"), spec["target"])
+    if spec["action"] == "score":
+        Y, _y = _read(om, spec.get("Y"))
+        return encode_result(om, method(X, _target(Y), **spec.get("kwargs", {})), spec)
+    return encode_result(om, method(X, **spec.get("kwargs", {})), spec)
+
+
+def _gridsearch(om: Any, spec: dict) -> Any:
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    model, _meta = _load_model(om, spec)
+    X, x_entry = _read(om, spec.get("X"))
+    Y, y_entry = _read(om, spec.get("Y"))
+    search = GridSearchCV(model, spec["parameters"], **spec.get("kwargs", {}))
+    y = None if Y is None else _target(Y)
+    # The grid's fits become Dask tasks; joblib's dask backend uses this worker's client and
+    # secedes from the worker's thread pool while it waits for them.
+    with joblib.parallel_config(backend="dask"):
+        search.fit(X, y)
+    saved = _save(
+        om,
+        spec,
+        search.best_estimator_,
+        [x_entry, y_entry],
+        signature_of(X),
+        best_params=search.best_params_,
+        best_score=float(search.best_score_),
+    )
+    return saved
+
+
+ACTIONS = {
+    "fit": _fit,
+    "partial_fit": _fit,
+    "fit_transform": _fit,
+    "predict": _apply,
+    "predict_proba": _apply,
+    "decision_function": _apply,
+    "transform": _apply,
+    "score": _apply,
+    "gridsearch": _gridsearch,
+}

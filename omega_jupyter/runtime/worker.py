@@ -1,0 +1,131 @@
+"""What a worker process needs around a task: its own client, heartbeats, BLAS pinning."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omega_jupyter.settings import Settings
+
+if TYPE_CHECKING:
+    from omega_jupyter.client import Omega
+    from omega_jupyter.runtime.runs import RunStore
+
+HEARTBEAT_SECONDS = 5.0
+
+_clients: dict[tuple, Omega] = {}
+_clients_lock = threading.Lock()
+
+
+def settings_payload(settings: Settings) -> dict[str, Any]:
+    """Settings as plain data for a task (workers rebuild the client from it, not from env)."""
+    data = dataclasses.asdict(settings)
+    data["home"] = str(settings.home)
+    return data
+
+
+def client_from_payload(payload: dict[str, Any]) -> Omega:
+    """The worker's client for these settings, cached per process."""
+    from omega_jupyter.client import Omega
+
+    key = tuple(sorted((k, repr(v)) for k, v in payload.items()))
+    with _clients_lock:
+        om = _clients.get(key)
+        if om is None:
+            known = {f.name for f in dataclasses.fields(Settings)}
+            values = {k: v for k, v in payload.items() if k in known}
+            values["home"] = Path(values["home"])
+            om = _clients[key] = Omega(Settings(**values))
+        return om
+
+
+def worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        address = get_worker().address
+    except (ImportError, ValueError):
+        address = socket.gethostname()
+    return f"{address} pid={os.getpid()}"
+
+
+# -- heartbeats: one thread per process beats every active run ---------------------------------
+class _Heart:
+    def __init__(self) -> None:
+        self.active: dict[str, RunStore] = {}
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, run_id: str, store: RunStore) -> None:
+        with self.lock:
+            self.active[run_id] = store
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="omega-heartbeat")
+                self.thread.daemon = True
+                self.thread.start()
+
+    def remove(self, run_id: str) -> None:
+        with self.lock:
+            self.active.pop(run_id, None)
+
+    def _loop(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(HEARTBEAT_SECONDS):
+            with self.lock:
+                groups: dict[int, tuple[RunStore, list[str]]] = {}
+                for run_id, store in self.active.items():
+                    groups.setdefault(id(store.db), (store, []))[1].append(run_id)
+            for store, run_ids in groups.values():
+                try:
+                    store.beat(run_ids)
+                except Exception:
+                    pass  # a missed beat is retried on the next tick
+
+
+_heart = _Heart()
+
+
+@contextmanager
+def heartbeat(store: RunStore, run_id: str) -> Iterator[None]:
+    _heart.add(run_id, store)
+    try:
+        yield
+    finally:
+        _heart.remove(run_id)
+
+
+# -- BLAS: one thread per worker thread ---------------------------------------------------------
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_limiter: Any = None
+_controller: Any = None
+
+
+@contextmanager
+def blas_pinned() -> Iterator[None]:
+    """Limit BLAS to one thread while any task runs: on 2 cores, 2 BLAS threads per worker
+    thread oversubscribe the CPU (a fit measured 7x slower). The limit is process-wide, hence
+    counted: the last task to finish restores it."""
+    global _blas_depth, _blas_limiter, _controller
+    with _blas_lock:
+        if _blas_depth == 0:
+            if _controller is None:
+                from threadpoolctl import ThreadpoolController
+
+                _controller = ThreadpoolController()
+            _blas_limiter = _controller.limit(limits=1, user_api="blas")
+        _blas_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
