@@ -159,6 +159,8 @@ def test_name_modifiers_and_filters(om_cli, sales_csv: Path) -> None:
     # text columns keep number-looking values as text
     assert [r["region"] for r in get("sales", "-f", "code=007")] == ["north"]
     assert [r["region"] for r in get("sales", "-f", "region__startswith=n")] == ["north"]
+    csv = ok(om_cli("datasets", "get", "sales[region,units]", "-", "-f", "units__lt=10"))
+    assert csv.splitlines() == ["region,units", "north,5", "east,7"]
     assert get("sales", "-f", "units__gt=1000") == []
     assert "0 rows" in ok(om_cli("datasets", "get", "sales", "-f", "units__gt=1000"))
 
@@ -224,6 +226,14 @@ def test_global_options_anywhere(database_url: str, bucket: str, sales_csv: Path
     )
     assert json.loads(before.stdout) == json.loads(after.stdout)
     assert [d["name"] for d in json.loads(after.stdout)] == ["sales"]
+
+
+def test_tables_show_text_literally(om_cli, tmp_path: Path) -> None:
+    pd.DataFrame({"[b]tag": ["[red]x[/red]", "a;b'c"]}).to_csv(tmp_path / "m.csv", index=False)
+    ok(om_cli("datasets", "put", str(tmp_path / "m.csv"), "team/markup"))
+    shown = ok(om_cli("datasets", "get", "team/markup"))
+    assert "[b]tag" in shown and "[red]x[/red]" in shown and "a;b'c" in shown
+    assert "team/markup" in ok(om_cli("datasets", "ls", "team/*"))
 
 
 def test_buckets_are_isolated(om_cli, database_url: str, sales_csv: Path) -> None:

@@ -88,7 +88,7 @@ def get(
         Path | None,
         typer.Argument(
             metavar="FILE",
-            help="Write here (.csv, .parquet, .json …; files: any name, '-' stdout).",
+            help="Write here (.csv, .parquet, .json …; files: any name); '-' for stdout.",
         ),
     ] = None,
     filter_: Annotated[
@@ -114,7 +114,7 @@ def get(
         if file is None:
             _print_frame(st, om, name, meta, filters, limit)
         else:
-            _write_frame(st, om, name, file, filters)
+            _write_frame(st, om, name, meta, file, filters)
         return
     if filters:
         raise InvalidFilterError(f"--filter applies to DataFrames, not to kind {meta.kind}")
@@ -144,6 +144,7 @@ def _print_frame(
             close()
     if head is None:  # nothing matched: an empty table with the stored columns
         head = pd.DataFrame(columns=[c["name"] for c in meta.kind_meta.get("columns", [])])
+    head = _plain_index(head, meta)
     if st.json:
         output.emit_json(output.frame_records(head))
         return
@@ -153,20 +154,34 @@ def _print_frame(
     output.frame_table(head, title=f"{meta.name} (version {meta.version})", caption=caption)
 
 
-def _write_frame(st: CliState, om: Any, name: str, target: Path, filters: dict) -> None:
-    fmt = files.table_format(target)
+def _write_frame(
+    st: CliState, om: Any, name: str, meta: Metadata, target: Path, filters: dict
+) -> None:
+    to_stdout = str(target) == "-"
+    fmt = "csv" if to_stdout else files.table_format(target)
     if fmt is None:
         raise ValueError(
-            f"cannot write a DataFrame to {target.name}: use one of {files.known_extensions()}"
+            f"cannot write a DataFrame to {target.name}: use one of {files.known_extensions()} "
+            "(or '-' for CSV on stdout)"
         )
     with output.progress_bar(st, f"get {name}") as progress:
-        df = om.datasets.get(name, progress=progress, **filters)
+        df = _plain_index(om.datasets.get(name, progress=progress, **filters), meta)
+    if to_stdout:  # the CSV is the output: no message after it
+        output.frame_for_output(df).to_csv(sys.stdout, index=False)
+        return
     files.write_frame(df, target, fmt)
     output.emit(
         st,
         {"name": name, "file": str(target), "rows": len(df)},
         f"wrote {len(df)} rows of {name!r} to {target}",
     )
+
+
+def _plain_index(df: pd.DataFrame | pd.Series, meta: Metadata) -> pd.DataFrame | pd.Series:
+    """Drop row positions a filter left in a default index: they were never the user's data."""
+    if meta.kind_meta.get("index", {}).get("type") == "range":
+        return df.reset_index(drop=True)
+    return df
 
 
 def _get_file(st: CliState, om: Any, name: str, meta: Metadata, target: Path | None) -> None:

@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.progress import Progress as ProgressCallback
@@ -84,12 +85,19 @@ def table(
     caption: str | None = None,
 ) -> None:
     """Print ``rows`` (dicts) as a rich table with ``columns`` in that order."""
-    out = Table(title=title, caption=caption, show_lines=False)
+    # Text, not str: values and names such as "sales[a,b]" must not be read as rich markup.
+    # Title and caption as lines of their own: inside the table they would wrap to its width.
+    out = Table(show_lines=False)
     for name in columns:
-        out.add_column(str(name), overflow="fold")
+        out.add_column(Text(str(name)), overflow="fold")
     for row in rows:
-        out.add_row(*(cell(row.get(name)) for name in columns))
-    console().print(out)
+        out.add_row(*(Text(cell(row.get(name))) for name in columns))
+    con = console()
+    if title:
+        con.print(Text(title, style="bold"))
+    con.print(out)
+    if caption:
+        con.print(Text(caption, style="dim"))
 
 
 def frame_table(df: pd.DataFrame, title: str | None = None, caption: str | None = None) -> None:
