@@ -28,6 +28,9 @@ from omega_jupyter.cli import errors
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.cli.datasets import app as datasets_app
 from omega_jupyter.cli.db import app as db_app
+from omega_jupyter.cli.models import app as models_app
+from omega_jupyter.cli.runtime import app as runtime_app
+from omega_jupyter.cli.runtime import cluster_app
 from omega_jupyter.cli.serve import apikey_app, serve
 
 try:  # typer vendors click from 0.2x on; its exceptions derive from TyperException
@@ -119,6 +122,9 @@ def root(
 # Sub-apps: one import above and one line here each.
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(db_app, name="db")
+app.add_typer(models_app, name="models")
+app.add_typer(runtime_app, name="runtime")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(apikey_app, name="apikey")
 app.command("serve")(serve)
 

@@ -185,15 +185,20 @@ class ModelStore:
                     _cache.popitem(last=False)
         return model
 
-    def _load(self, meta: Metadata) -> Any:
-        km = meta.kind_meta
+    def read_bytes(self, meta: Metadata) -> bytes:
+        """The stored file of a version (skops or joblib format), checked against its sha256."""
         with self.blobs.open(meta.location or "") as reader:
             data = reader.readall()
-        if hashlib.sha256(data).hexdigest() != km.get("sha256"):
+        if hashlib.sha256(data).hexdigest() != meta.kind_meta.get("sha256"):
             raise UntrustedModelError(
                 f"model {meta.name!r} version {meta.version}: stored bytes do not match their "
                 "sha256; refusing to load"
             )
+        return data
+
+    def _load(self, meta: Metadata) -> Any:
+        km = meta.kind_meta
+        data = self.read_bytes(meta)
         model = _serializer(km.get("format", "")).loads(data, self.settings.trust_pickle)
         warn_on_version_mismatch(meta.name, meta.version, km.get("versions", {}))
         return model
