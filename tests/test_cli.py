@@ -14,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from omega_jupyter.cli import app, hoist_global_options
+from omega_jupyter.cli.context import CliState
 from omega_jupyter.cli.files import ProgressReader, table_format
+from omega_jupyter.cli.output import progress_bar
 from omega_jupyter.cli.params import parse_filters
 from omega_jupyter.exceptions import InvalidFilterError
 from omega_jupyter.storage import migrate
@@ -416,6 +418,30 @@ def test_hoist_global_options() -> None:
         "--",
         "--debug",
     ]
+
+
+def test_progress_bar_only_when_asked() -> None:
+    with progress_bar(CliState(progress=False), "x") as callback:
+        assert callback is None
+    with progress_bar(CliState(progress=True), "x", unit="bytes") as callback:
+        assert callback is not None
+        callback(0, None)
+        callback(50, 100)
+        callback(100, 100)
+    with progress_bar(CliState(), "x") as callback:  # stderr is not a terminal under pytest
+        assert callback is None
+
+
+def test_every_command_speaks_json(om_cli, sales_csv: Path, tmp_path: Path) -> None:
+    put = json.loads(ok(om_cli("--json", "datasets", "put", str(sales_csv), "sales")))
+    assert put["name"] == "sales" and put["version"] == 1 and put["rows"] == 4
+    out = tmp_path / "s.parquet"
+    got = json.loads(ok(om_cli("--json", "datasets", "get", "sales", str(out))))
+    assert got == {"name": "sales", "file": str(out), "rows": 4}
+    dropped = json.loads(ok(om_cli("--json", "datasets", "drop", "sales")))
+    assert dropped == {"name": "sales", "dropped": True}
+    again = json.loads(ok(om_cli("--json", "datasets", "drop", "sales", "--force")))
+    assert again == {"name": "sales", "dropped": False}
 
 
 def test_progress_reader_reports_bytes(tmp_path: Path) -> None:

@@ -274,6 +274,7 @@ def info(
 def _print_info(data: dict) -> None:
     nested = ("columns", "index", "versions", "attributes")
     fields = [{"field": k, "value": v} for k, v in data.items() if k not in nested]
+    fields[[f["field"] for f in fields].index("size")]["value"] = output.human_size(data["size"])
     fields.append({"field": "attributes", "value": data["attributes"]})
     output.table(fields, ["field", "value"], title=f"dataset {data['name']}")
     if data["columns"]:
