@@ -275,6 +275,9 @@ def test_malformed_csv_stores_nothing(om_cli, sales_csv: Path, tmp_path: Path) -
     (tmp_path / "empty.csv").write_text("")
     assert "empty.csv as CSV" in failed(om_cli("datasets", "put", str(tmp_path / "empty.csv"), "e"))
     (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
+    (tmp_path / "scalar.json").write_text('{"a": 1, "b": "x"}')
+    line = failed(om_cli("datasets", "put", str(tmp_path / "scalar.json"), "j"))
+    assert "scalar.json as JSON" in line and "--kind python.data" in line
     assert "as PARQUET" in failed(om_cli("datasets", "put", str(tmp_path / "broken.parquet"), "p"))
 
 

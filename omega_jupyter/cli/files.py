@@ -61,7 +61,8 @@ def read_table(path: Path, fmt: str) -> pd.DataFrame:
     except (OSError, MemoryError):
         raise
     except Exception as exc:  # pandas and pyarrow raise many types for malformed input
-        raise ValueError(f"cannot read {path} as {fmt.upper()}: {exc}") from exc
+        hint = " (use --kind python.data for JSON that is not a table)" if "json" in fmt else ""
+        raise ValueError(f"cannot read {path} as {fmt.upper()}: {exc}{hint}") from exc
 
 
 def read_python_data(path: Path, fmt: str | None) -> Any:
