@@ -33,14 +33,19 @@ def kernel_env(settings: Any, bucket: str) -> dict[str, str]:
     return env
 
 
-def _kernel_manager_class(extra_env: dict[str, str]) -> type:
-    """A kernel manager that starts its kernel with ``extra_env`` added to the environment."""
+def _kernel_manager_class(extra_env: dict[str, str], cwd: str) -> type:
+    """A kernel manager that starts its kernel in ``cwd`` with ``extra_env`` added.
+
+    The working directory goes to the kernel process only: papermill's own ``cwd`` changes
+    the directory of the whole worker process, which concurrent runs in threads would race on.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             env = dict(kw.pop("env", None) or os.environ)
             env.update(extra_env)
+            kw["cwd"] = cwd
             await super().start_kernel(env=env, **kw)
 
     return RunKernelManager
@@ -147,9 +152,8 @@ def _execute(
                 parameters=parameters,
                 kernel_name=kernel,
                 progress_bar=False,
-                cwd=cwd,
                 execution_timeout=spec.get("timeout"),
-                kernel_manager_class=_kernel_manager_class(env),
+                kernel_manager_class=_kernel_manager_class(env, cwd),
             )
         except PapermillExecutionError as exc:
             cell = f"cell {exc.exec_count}" if exc.exec_count else "a cell"

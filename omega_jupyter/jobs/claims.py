@@ -1,0 +1,224 @@
+"""Claiming due schedule slots exactly once, and reconciling runs whose heartbeat stopped.
+
+Any number of scheduler loops may call these against one database. A due schedule row is
+locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (``BEGIN IMMEDIATE`` serializes
+writers on SQLite); the slot row's unique (schedule_id, slot) key is the final guard: a slot
+whose row exists was taken, whoever tried second gets nothing. The run row is created in the
+same transaction as the slot row, so a claimed slot always has its run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from omega_jupyter.jobs import when as when_
+from omega_jupyter.jobs.tables import runs, schedule_slots, schedules
+from omega_jupyter.storage.engine import Database
+from omega_jupyter.storage.metadata import _aware
+
+MAX_SLOTS_PER_CLAIM = 100  # missed='all' after a long downtime runs at most this many at once
+MAX_GRACE = timedelta(seconds=60)
+MIN_GRACE = timedelta(seconds=1)
+
+
+@dataclass
+class Claim:
+    """A run created for a slot (or a retry), to be submitted by the loop that claimed it."""
+
+    run_id: str
+    bucket: str
+    kind: str
+    target: str
+    parameters: dict
+    scheduled_for: datetime
+    schedule_id: int
+    skipped: list[datetime] = field(default_factory=list)
+
+
+def grace(cron: str, slot: datetime, timezone: str | None) -> timedelta:
+    """How late a slot may start and still count as on time: half a period, 1-60 s."""
+    following = when_.next_times(cron, slot, 1, timezone)[0]
+    return max(MIN_GRACE, min(MAX_GRACE, (following - slot) / 2))
+
+
+def choose_slots(row: Any, now: datetime) -> tuple[list[datetime], list[datetime]]:
+    """(slots to run, slots skipped) among the due slots of a schedule row, per ``missed``."""
+    first = _aware(row.next_due)
+    due = [first, *when_.slots_between(row.cron, first, now, row.timezone, MAX_SLOTS_PER_CLAIM)]
+    newest = due[-1]
+    if row.missed == "all":
+        return due[-MAX_SLOTS_PER_CLAIM:], due[:-MAX_SLOTS_PER_CLAIM]
+    on_time = now - newest <= grace(row.cron, newest, row.timezone)
+    if row.missed == "skip" and not on_time:
+        return [], due
+    return [newest], due[:-1]
+
+
+def new_run_values(
+    run_id: str, row: Any, slot: datetime, stamp: datetime, parameters: dict | None = None
+) -> dict:
+    return {
+        "id": run_id,
+        "bucket": row.bucket,
+        "kind": row.kind,
+        "target": row.target,
+        "action": "run",
+        "parameters": parameters if parameters is not None else dict(row.parameters or {}),
+        "state": "queued",
+        "trigger": "schedule",
+        "submitted": stamp,
+        "attempt": 0,
+        "schedule_id": row.id,
+        "scheduled_for": slot,
+    }
+
+
+class ScheduleClaimer:
+    """Claims due slots for one scheduler loop (``loop_id`` is recorded with every claim)."""
+
+    def __init__(self, db: Database, loop_id: str, buckets: list[str] | None = None) -> None:
+        self.db = db
+        self.loop_id = loop_id
+        self.buckets = buckets
+
+    def _due_query(self, now: datetime, limit: int) -> sa.Select:
+        query = (
+            sa.select(schedules)
+            .where(schedules.c.enabled & (schedules.c.next_due <= now))
+            .order_by(schedules.c.next_due)
+            .limit(limit)
+        )
+        if self.buckets is not None:
+            query = query.where(schedules.c.bucket.in_(self.buckets))
+        if self.db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    def claim(self, now: datetime, limit: int = 50) -> list[Claim]:
+        """Claim every due slot (per each schedule's missed policy); returns the new runs."""
+        self.db.ensure_schema()
+        claims: list[Claim] = []
+        with self.db.begin() as conn:
+            for row in conn.execute(self._due_query(now, limit)).fetchall():
+                claims.extend(self._claim_schedule(conn, row, now))
+        return claims
+
+    def _claim_schedule(self, conn: Connection, row: Any, now: datetime) -> list[Claim]:
+        to_run, skipped = choose_slots(row, now)
+        claims = []
+        for slot in to_run:
+            run_id = uuid.uuid4().hex
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        sa.insert(schedule_slots).values(
+                            schedule_id=row.id,
+                            slot=slot,
+                            state="submitted",
+                            run_id=run_id,
+                            claimed_by=self.loop_id,
+                            claimed_at=now,
+                        )
+                    )
+                    conn.execute(sa.insert(runs).values(**new_run_values(run_id, row, slot, now)))
+            except sa.exc.IntegrityError:
+                continue  # another loop already ran this slot
+            params = dict(row.parameters or {})
+            claims.append(Claim(run_id, row.bucket, row.kind, row.target, params, slot, row.id))
+        if claims:
+            claims[0].skipped = skipped
+        newest = max(to_run + skipped)
+        following = when_.next_times(row.cron, max(newest, now), 1, row.timezone)[0]
+        conn.execute(
+            sa.update(schedules)
+            .where(schedules.c.id == row.id)
+            .values(next_due=following, last_slot=newest)
+        )
+        return claims
+
+    def next_due(self) -> datetime | None:
+        """The earliest next due time of the enabled schedules this loop serves."""
+        query = sa.select(sa.func.min(schedules.c.next_due)).where(schedules.c.enabled)
+        if self.buckets is not None:
+            query = query.where(schedules.c.bucket.in_(self.buckets))
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            value = conn.execute(query).scalar()
+        return _aware(value) if value is not None else None
+
+
+class RunReconciler:
+    """Marks runs whose heartbeat stopped as failed; retries scheduled ones per max_retries."""
+
+    def __init__(
+        self,
+        db: Database,
+        stale_after: float = 60.0,
+        queued_after: float = 600.0,
+        buckets: list[str] | None = None,
+    ) -> None:
+        self.db = db
+        self.stale_after = timedelta(seconds=stale_after)
+        self.queued_after = timedelta(seconds=queued_after)
+        self.buckets = buckets
+
+    def reconcile(self, now: datetime) -> list[Claim]:
+        """Fail stale runs (one conditional transaction each: one loop wins); returns retries."""
+        running_cutoff, queued_cutoff = now - self.stale_after, now - self.queued_after
+        stale = (
+            (runs.c.state == "running")
+            & (sa.func.coalesce(runs.c.heartbeat, runs.c.submitted) < running_cutoff)
+        ) | ((runs.c.state == "queued") & (runs.c.submitted < queued_cutoff))
+        query = sa.select(runs.c.id).where(stale & runs.c.kind.in_(("job", "script")))
+        if self.buckets is not None:
+            query = query.where(runs.c.bucket.in_(self.buckets))
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            candidates = [r.id for r in conn.execute(query)]
+        retries = []
+        for run_id in candidates:
+            with self.db.begin() as conn:
+                retry = self._fail_one(conn, run_id, stale, now)
+            if retry is not None:
+                retries.append(retry)
+        return retries
+
+    def _fail_one(self, conn: Connection, run_id: str, stale: Any, now: datetime) -> Claim | None:
+        message = (
+            f"the run's heartbeat stopped (no beat for over {self.stale_after.total_seconds():g}"
+            " s): its worker or scheduler died"
+        )
+        done = conn.execute(
+            sa.update(runs)
+            .where((runs.c.id == run_id) & stale)
+            .values(state="failed", finished=now, error=message)
+        ).rowcount
+        if not done:
+            return None  # another loop reconciled it, or it beat meanwhile
+        run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+        if run.schedule_id is None:
+            return None
+        row = conn.execute(sa.select(schedules).where(schedules.c.id == run.schedule_id)).first()
+        if row is None:
+            return None
+        attempts = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(runs)
+            .where(
+                (runs.c.schedule_id == run.schedule_id)
+                & (runs.c.scheduled_for == run.scheduled_for)
+            )
+        ).scalar_one()
+        if attempts > row.max_retries:
+            return None
+        retry_id = uuid.uuid4().hex
+        slot = _aware(run.scheduled_for)
+        values = new_run_values(retry_id, row, slot, now, dict(run.parameters or {}))
+        conn.execute(sa.insert(runs).values(**values))
+        return Claim(retry_id, run.bucket, run.kind, run.target, values["parameters"], slot, row.id)

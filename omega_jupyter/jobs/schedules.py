@@ -1,0 +1,169 @@
+"""Schedules in the database: one per job or script, with its next due time.
+
+Every change bumps a counter in ``om_scheduler_state`` that running loops poll (~1 s) so a new
+or changed schedule is picked up at once instead of after a long sleep.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
+from omega_jupyter.jobs import when as when_
+from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
+from omega_jupyter.names import validate_name
+from omega_jupyter.storage.engine import Database
+from omega_jupyter.storage.metadata import _aware, now
+
+CHANGES_KEY = "changes"
+
+
+def bump_changes(conn: Connection) -> None:
+    """Increment the change counter (creating it on first use) inside ``conn``'s transaction."""
+    done = conn.execute(
+        sa.update(scheduler_state)
+        .where(scheduler_state.c.key == CHANGES_KEY)
+        .values(value=scheduler_state.c.value + 1)
+    ).rowcount
+    if not done:
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.insert(scheduler_state).values(key=CHANGES_KEY, value=1))
+        except sa.exc.IntegrityError:
+            bump_changes(conn)
+
+
+def read_changes(conn: Connection) -> int:
+    value = conn.execute(
+        sa.select(scheduler_state.c.value).where(scheduler_state.c.key == CHANGES_KEY)
+    ).scalar()
+    return int(value or 0)
+
+
+def validate_policy(missed: str, max_retries: Any) -> int:
+    if missed not in MISSED_POLICIES:
+        raise InvalidScheduleError(
+            f"missed={missed!r} is not a policy; use one of {', '.join(MISSED_POLICIES)}"
+        )
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidScheduleError(f"max_retries must be an integer >= 0, not {max_retries!r}")
+    return max_retries
+
+
+class ScheduleStore:
+    """Schedules of one bucket (jobs and scripts alike, told apart by ``kind``)."""
+
+    def __init__(self, db: Database, bucket: str) -> None:
+        self.db = db
+        self.bucket = bucket
+
+    def put(
+        self,
+        kind: str,
+        target: str,
+        when: str,
+        parameters: dict | None = None,
+        missed: str = "once",
+        max_retries: int = 0,
+        timezone: str | None = None,
+        start: datetime | None = None,
+    ) -> dict:
+        """Create or replace the schedule of ``target``; returns it with its next times."""
+        validate_name(target)
+        cron = when_.to_cron(when)
+        when_.zone(timezone)
+        validate_policy(missed, max_retries)
+        if parameters is not None and not isinstance(parameters, dict):
+            raise InvalidScheduleError("parameters must be a dict")
+        stamp = start or now()
+        next_due = when_.next_times(cron, stamp, 1, timezone)[0]
+        values = {
+            "cron": cron,
+            "text": str(when).strip(),
+            "timezone": timezone,
+            "parameters": parameters or {},
+            "missed": missed,
+            "max_retries": max_retries,
+            "enabled": True,
+            "next_due": next_due,
+            "last_slot": None,
+            "modified": stamp,
+        }
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            key = self._key(kind, target)
+            updated = conn.execute(sa.update(schedules).where(key).values(**values)).rowcount
+            if not updated:
+                conn.execute(
+                    sa.insert(schedules).values(
+                        bucket=self.bucket, kind=kind, target=target, created=stamp, **values
+                    )
+                )
+            bump_changes(conn)
+        return self.get(kind, target)
+
+    def _key(self, kind: str, target: str) -> sa.ColumnElement[bool]:
+        return (
+            (schedules.c.bucket == self.bucket)
+            & (schedules.c.kind == kind)
+            & (schedules.c.target == target)
+        )
+
+    def delete(self, kind: str, target: str, missing_ok: bool = False) -> bool:
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            done = conn.execute(sa.delete(schedules).where(self._key(kind, target))).rowcount
+            if done:
+                bump_changes(conn)
+        if not done and not missing_ok:
+            raise ObjectNotFoundError(f"{kind} {target!r} has no schedule")
+        return bool(done)
+
+    def get(self, kind: str, target: str) -> dict:
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(schedules).where(self._key(kind, target))).first()
+        if row is None:
+            raise ObjectNotFoundError(f"{kind} {target!r} has no schedule")
+        return describe_row(row)
+
+    def frame(self, kind: str | None = None, target: str | None = None) -> pd.DataFrame:
+        query = sa.select(schedules).where(schedules.c.bucket == self.bucket)
+        if kind:
+            query = query.where(schedules.c.kind == kind)
+        if target:
+            query = query.where(schedules.c.target == target)
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            rows = [describe_row(r, upcoming=1) for r in conn.execute(query.order_by("target"))]
+        columns = ["kind", "name", "when", "cron", "description", "next_due", "missed"]
+        columns += ["max_retries", "timezone", "parameters"]
+        return pd.DataFrame(rows, columns=columns)
+
+
+def describe_row(row: Any, upcoming: int = 5) -> dict:
+    """A schedule row as a dict with its description and next times."""
+    m = row._mapping
+    next_due = _aware(m["next_due"])
+    times = [next_due]
+    if upcoming > 1:
+        times += when_.next_times(m["cron"], next_due, upcoming - 1, m["timezone"])
+    return {
+        "id": m["id"],
+        "kind": m["kind"],
+        "name": m["target"],
+        "when": m["text"],
+        "cron": m["cron"],
+        "description": when_.describe(m["cron"]),
+        "next_due": next_due,
+        "next_times": times,
+        "missed": m["missed"],
+        "max_retries": m["max_retries"],
+        "timezone": m["timezone"],
+        "parameters": dict(m["parameters"] or {}),
+    }

@@ -1,0 +1,164 @@
+"""Schedules: text → cron, the schedule API, exactly-once claiming, missed policies, reconciling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
+from omega_jupyter.jobs import when
+from omega_jupyter.jobs.claims import RunReconciler, ScheduleClaimer
+from omega_jupyter.jobs.tables import runs, schedule_slots
+from tests.test_jobs import make_notebook
+
+T0 = datetime(2030, 1, 7, 8, 0, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("*/5 * * * *", "*/5 * * * *"),
+        ("every minute", "* * * * *"),
+        ("every 5 minutes", "*/5 * * * *"),
+        ("hourly", "0 * * * *"),
+        ("daily at 06:00", "0 6 * * *"),
+        ("weekdays at 08:30", "30 8 * * 1-5"),
+        ("Mondays and Fridays at 06:00", "0 6 * * 1,5"),
+        ("every 2 hours on weekends", "0 */2 * * 0,6"),
+        ("every 2 seconds", "* * * * * */2"),
+    ],
+)
+def test_text_to_cron(text, cron):
+    assert when.to_cron(text) == cron
+    assert when.describe(cron)
+
+
+@pytest.mark.parametrize("text", ["", "sometimes", "daily at 25:00", "* * * * 9", "every 0 hours"])
+def test_unparsable_text_shows_examples(text):
+    with pytest.raises(InvalidScheduleError, match="weekdays at 08:30"):
+        when.to_cron(text)
+
+
+def test_schedule_api(om):
+    om.jobs.put(make_notebook(), "report")
+    info = om.jobs.schedule("report", "weekdays at 08:30", parameters={"x": 2}, missed="skip")
+    assert info["cron"] == "30 8 * * 1-5" and "Monday through Friday" in info["description"]
+    times = info["next_times"]
+    assert len(times) == 5 and times == sorted(times)
+    assert all(t.weekday() < 5 and (t.hour, t.minute) == (8, 30) for t in times)
+    frame = om.jobs.schedules()
+    assert frame.name.tolist() == ["report"] and frame.missed.tolist() == ["skip"]
+    # bad input changes nothing
+    for bad in (
+        dict(when="whenever"),
+        dict(when="hourly", missed="sometimes"),
+        dict(when="hourly", max_retries=-1),
+        dict(when="hourly", timezone="Mars/Base"),
+    ):
+        with pytest.raises(InvalidScheduleError):
+            om.jobs.schedule("report", **bad)
+    assert om.jobs.schedules().when.tolist() == ["weekdays at 08:30"]
+    with pytest.raises(ObjectNotFoundError):
+        om.jobs.schedule("nope", "hourly")
+    assert om.jobs.unschedule("report") is True
+    assert om.jobs.schedules().empty
+    with pytest.raises(ObjectNotFoundError):
+        om.jobs.unschedule("report")
+
+
+# -- claiming with an injected clock ---------------------------------------------------------
+def _scheduled(om, when_text="every 2 seconds", missed="once", max_retries=0):
+    om.jobs.put(make_notebook(), "report")
+    om.jobs.schedules_store.put(
+        "job", "report", when_text, missed=missed, max_retries=max_retries, start=T0
+    )
+    return ScheduleClaimer(om.db, "test-loop", buckets=[om.bucket])
+
+
+def _slots(om):
+    with om.db.connect() as conn:
+        rows = conn.execute(
+            sa.select(runs.c.scheduled_for, runs.c.trigger, runs.c.state)
+            .where(runs.c.bucket == om.bucket)
+            .order_by(runs.c.scheduled_for)
+        ).all()
+    return [(r.scheduled_for.replace(tzinfo=UTC), r.trigger, r.state) for r in rows]
+
+
+def test_each_slot_claimed_once(om):
+    claimer = _scheduled(om)
+    other = ScheduleClaimer(om.db, "other-loop", buckets=[om.bucket])
+    assert claimer.claim(T0 + timedelta(seconds=1)) == []  # not due yet
+    first = claimer.claim(T0 + timedelta(seconds=2))
+    assert [c.scheduled_for for c in first] == [T0 + timedelta(seconds=2)]
+    assert other.claim(T0 + timedelta(seconds=2)) == []  # the same slot again: nothing
+    assert claimer.next_due() == T0 + timedelta(seconds=4)
+    assert [c.scheduled_for for c in other.claim(T0 + timedelta(seconds=4))] == [
+        T0 + timedelta(seconds=4)
+    ]
+    assert [s[:2] for s in _slots(om)] == [
+        (T0 + timedelta(seconds=2), "schedule"),
+        (T0 + timedelta(seconds=4), "schedule"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("missed", "expected"),
+    [
+        ("all", [4, 6, 8, 10, 12, 14, 16, 18, 20]),  # every slot of the downtime
+        ("once", [20]),  # one run to catch up
+        ("skip", []),  # the downtime's slots are dropped; the next on-time slot runs
+    ],
+)
+def test_missed_policy_after_downtime(om, missed, expected):
+    claimer = _scheduled(om, missed=missed)
+    claimer.claim(T0 + timedelta(seconds=2))
+    # schedulers down from t=3 to t=21.5: slots 4..20 were missed
+    claims = claimer.claim(T0 + timedelta(seconds=21.5))
+    assert [int((c.scheduled_for - T0).total_seconds()) for c in claims] == expected
+    assert claimer.next_due() == T0 + timedelta(seconds=22)
+    assert [
+        int((c.scheduled_for - T0).total_seconds())
+        for c in claimer.claim(T0 + timedelta(seconds=22))
+    ] == [22]
+    # a slot just due (within grace) is on time, also for 'skip'
+    assert len(claimer.claim(T0 + timedelta(seconds=24.5))) == 1
+
+
+def test_schedule_change_resets_next_due(om):
+    claimer = _scheduled(om)
+    claimer.claim(T0 + timedelta(seconds=2))
+    om.jobs.schedules_store.put("job", "report", "hourly", start=T0 + timedelta(seconds=3))
+    assert claimer.next_due() == T0 + timedelta(hours=1)
+    assert claimer.claim(T0 + timedelta(seconds=30)) == []
+
+
+def test_reconcile_stale_runs_fail_or_retry(om):
+    claimer = _scheduled(om, max_retries=1)
+    (claim,) = claimer.claim(T0 + timedelta(seconds=2))
+    with om.db.begin() as conn:  # the worker started it, then died: heartbeats stop
+        conn.execute(
+            sa.update(runs)
+            .where(runs.c.id == claim.run_id)
+            .values(state="running", heartbeat=T0 + timedelta(seconds=3))
+        )
+    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket])
+    assert reconciler.reconcile(T0 + timedelta(seconds=5)) == []  # still fresh
+    (retry,) = reconciler.reconcile(T0 + timedelta(seconds=20))
+    assert retry.scheduled_for == claim.scheduled_for and retry.run_id != claim.run_id
+    failed = om.runtime.runs_store.get(claim.run_id)
+    assert failed.state == "failed" and "heartbeat" in failed.error
+    assert reconciler.reconcile(T0 + timedelta(seconds=20)) == []  # reconciled once only
+    with om.db.begin() as conn:  # the retry dies too: max_retries=1 is used up
+        conn.execute(
+            sa.update(runs)
+            .where(runs.c.id == retry.run_id)
+            .values(state="running", heartbeat=T0 + timedelta(seconds=21))
+        )
+    assert reconciler.reconcile(T0 + timedelta(seconds=60)) == []
+    states = [s[2] for s in _slots(om)]
+    assert states == ["failed", "failed"]
+    with om.db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schedule_slots)).scalar() >= 1
