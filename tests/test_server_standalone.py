@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from omega_jupyter.server.apikeys import ApiKeyService
-from omega_jupyter.server.routes import all_routes
+from omega_jupyter.server.routes import all_routes, sample_path
 from omega_jupyter.storage.engine import get_database
 
 
@@ -91,12 +91,7 @@ def test_every_route_requires_a_key(server: Server) -> None:
     for pattern, mixin, public in all_routes():
         if public:
             continue
-        path = (
-            pattern.replace("/?", "")
-            .replace("(?P<name>[^/].*?)", "x")
-            .replace("(?P<action>[a-z_]+)", "predict")
-            .replace("(?P<run_id>[^/]+)", "1")
-        )
+        path = sample_path(pattern)
         for verb in ("get", "post", "put", "delete"):
             if not hasattr(mixin, verb):
                 continue

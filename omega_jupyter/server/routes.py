@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -68,3 +69,14 @@ def mount(
         cls = type(mixin.__name__, (mixin, base), attrs)
         specs.append((f"{prefix}/{pattern}$", cls, dict(settings or {})))
     return specs
+
+
+def sample_path(pattern: str) -> str:
+    """A concrete path matching a route ``pattern`` (sample values for its groups)."""
+    samples = {"action": "predict", "run_id": "1"}
+
+    def group(match: re.Match) -> str:
+        return samples.get(match[1], "x")
+
+    path = re.sub(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", group, pattern)
+    return path.replace(r"\.", ".").replace("/?", "")

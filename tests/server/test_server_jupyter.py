@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from omega_jupyter.server.routes import all_routes
+from omega_jupyter.server.routes import all_routes, sample_path
 
 API = "omega/api/v1"
 JSON = {"Content-Type": "application/json"}
@@ -135,13 +135,7 @@ def _example_paths() -> list[tuple[str, str]]:
     """Every (method, path) of the route table, with sample values in the path."""
     out = []
     for pattern, mixin, _public in all_routes():
-        path = (
-            pattern.replace(r"\.", ".")
-            .replace("/?", "")
-            .replace("(?P<name>[^/].*?)", "x")
-            .replace("(?P<action>[a-z_]+)", "predict")
-            .replace("(?P<run_id>[^/]+)", "1")
-        )
+        path = sample_path(pattern)
         for verb in ("get", "post", "put", "delete"):
             if hasattr(mixin, verb):
                 out.append((verb.upper(), path))
