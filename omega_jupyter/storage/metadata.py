@@ -207,11 +207,11 @@ class MetadataStore:
         """
         previous = self.latest(name, conn)
         merged: dict[str, Any] = dict(previous.attributes) if previous else {}
+        merged.pop("tags", None)  # tags point at one version; they never carry over
         if attributes == {}:
             merged = {}
         elif attributes:
             merged.update(attributes)
-        merged.pop("tags", None)  # tags point at one version; they never carry over
         stamp = now()
         meta = Metadata(
             name=name,
