@@ -118,3 +118,8 @@ class InvalidScheduleError(OmegaError, ValueError):
 
 class ScriptPackageError(OmegaError, ValueError):
     """A script package cannot be built, installed or lacks ``run(om, **kwargs)``."""
+
+
+class IngestError(OmegaError, ValueError):
+    """A CSV source cannot be read (unreachable URL, malformed rows, bad encoding, or a row
+    that does not fit the dtypes inferred from the first chunk); nothing was stored."""

@@ -98,11 +98,17 @@ class DatasetStore:
         columns: list | None = None,
         chunksize: int | None = None,
         progress: Progress | None = None,
+        lazy: bool = False,
         **filters: Any,
     ) -> Any:
         """Read a dataset. ``name`` takes modifiers (``sales[a,b]``, ``sales[^c]``, ``sales@2``);
         ``filters`` are ``column__op=value`` (eq ne lt lte gt gte in nin between isnull
-        contains startswith endswith); ``chunksize`` returns an iterator of frames."""
+        contains startswith endswith); ``chunksize`` returns an iterator of frames;
+        ``lazy=True`` returns a :class:`LazyFrame` (see :meth:`getl`)."""
+        if lazy:
+            frame = self.getl(name, version)
+            frame = frame[list(columns)] if columns is not None else frame
+            return frame.query(**filters) if filters else frame
         ref = self._ref(name, version)
         meta = self.meta.resolve(ref)
         backend = self.registry.for_kind(meta.kind)
@@ -115,6 +121,36 @@ class DatasetStore:
             filters=filters,
             progress=progress,
         )
+
+    def getl(self, name: str, version: int | None = None) -> Any:
+        """A lazy frame over a stored DataFrame: pandas-like operations that run in the
+        database; ``.value`` executes (see :mod:`omega_jupyter.datasets.lazy`)."""
+        from omega_jupyter.datasets.lazy import open_lazy
+
+        return open_lazy(self, name, version)
+
+    def read_csv(
+        self,
+        source: Any,
+        name: str,
+        chunksize: int = 100_000,
+        append: bool = False,
+        attributes: dict | None = None,
+        progress: Progress | None = None,
+        **pandas_kwargs: Any,
+    ) -> Metadata:
+        """Stream a CSV (path, ``http(s)://`` URL or file object; ``.gz`` decompressed) into
+        dataset ``name`` in chunks of ``chunksize`` rows, with bounded memory. Dtypes come
+        from the first chunk; the new version becomes visible atomically, like :meth:`put`."""
+        from omega_jupyter.datasets.ingest import read_csv
+
+        return read_csv(
+            self, source, name, chunksize, append, attributes, progress, **pandas_kwargs
+        )
+
+    def to_csv(self, name: str, path: Any, chunksize: int = 100_000, **pandas_kwargs: Any) -> int:
+        """Stream dataset ``name`` into a CSV file (gzip by extension); returns rows written."""
+        return self.getl(name).to_csv(path, chunksize=chunksize, **pandas_kwargs)
 
     def _ref(self, name: str, version: int | None) -> ObjectRef:
         ref = parse_ref(name)

@@ -1,0 +1,57 @@
+"""``LazyFrame.to_dask``: a dask DataFrame whose partitions are row ranges of the query,
+each read from the database by the worker that computes it (only the query travels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from omega_jupyter.datasets.lazy.aggregates import register_sqlite_aggregates
+from omega_jupyter.datasets.lazy.plan import Plan, decode_result
+from omega_jupyter.datasets.lazy.series import unsupported
+
+
+def read_partition(url: str, bucket: str, query: sa.Select, info: dict) -> Any:
+    """Run one partition's query on a worker and decode it (executed by dask)."""
+    from omega_jupyter.datasets import frames
+    from omega_jupyter.storage.bulk import BulkIO
+    from omega_jupyter.storage.engine import get_database
+
+    db = get_database(url)
+    register_sqlite_aggregates(db.engine)
+    schema = frames.arrow_schema(info["kind_meta"])
+    table = BulkIO(db, bucket).read(query, schema)
+    frame = decode_result(table, info)
+    if info["fresh"]:  # positions continue across partitions
+        first = table.column(frames.ROW_COLUMN)[0].as_py() if table.num_rows else 0
+        frame.index = frame.index + first
+    return frame
+
+
+def to_dask(plan: Plan, npartitions: int) -> Any:
+    """Split ``plan`` into ``npartitions`` row ranges (by position in its order)."""
+    try:
+        import dask
+        import dask.dataframe as dd
+    except ImportError as exc:  # pragma: no cover - dask is a dependency
+        raise unsupported("to_dask without dask installed") from exc
+    if int(npartitions) < 1:
+        raise ValueError("npartitions must be >= 1")
+    position = sa.func.row_number().over(order_by=plan.order_clauses()) - 1
+    wrapped, extra = plan.wrap(extra={"_om_pos": position})
+    pos = extra["_om_pos"]
+    total = int(wrapped.scalar(wrapped.count_query()))
+    step = max(-(-total // int(npartitions)), 1)
+    if wrapped.index.kind == "fresh":
+        wrapped = wrapped.evolve(row=pos)
+    ordered = wrapped.evolve(order=(), row=pos) if wrapped.index.kind == "fresh" else wrapped
+    info = ordered.decode_info()
+    empty = decode_result(pa.Table.from_batches([], schema=ordered.arrow_schema()), info)
+    url = plan.store.db.url.render_as_string(hide_password=False)
+    parts = []
+    for start in range(0, max(total, 1), step):
+        part = ordered.evolve(where=(pos >= start, pos < start + step))
+        parts.append(dask.delayed(read_partition)(url, plan.store.bucket, part.select(), info))
+    return dd.from_delayed(parts, meta=empty, verify_meta=False)
