@@ -136,11 +136,13 @@ class Bench:
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{RAW_SCHEMA}"'))
 
     def teardown(self) -> None:
-        self.om.datasets.drop(DATASET, force=True)
-        with self.engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{RAW_SCHEMA}" CASCADE'))
-        self.engine.dispose()
-        self.om.db.dispose()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{RAW_SCHEMA}" CASCADE'))
+            self.om.datasets.drop(DATASET, force=True)
+        finally:
+            self.engine.dispose()
+            self.om.db.dispose()
 
 
 def table_name(prefix: str) -> str:
@@ -282,29 +284,47 @@ def read_methods(b: Bench, table: str, parquet: Path) -> list[Method]:
 # ---------------------------------------------------------------------------------------------
 # memory, in a fresh process so that earlier allocations do not hide the peak
 def memory_probe(op: str, url: str, bucket: str, rows: int) -> dict:
-    """Peak RSS growth of one put (of a fresh frame) or one get (of the stored dataset)."""
+    """Peak RSS growth of one put of a frame, or one get of a stored dataset."""
     om = omega_jupyter.setup(url=url, bucket=bucket)
     warm = f"bench_warmup_{uuid.uuid4().hex[:8]}"
-    om.datasets.put(make_frame(1000), warm)  # load drivers and check the schema first
+    om.datasets.put(make_frame(1000), warm)  # load the drivers and create the schema first
     om.datasets.get(warm)
     om.datasets.drop(warm)
-    if op == "put":
-        df = make_frame(rows)
-        name = f"bench_memory_{uuid.uuid4().hex[:8]}"
-        growth, _ = measure_peak_growth(lambda: om.datasets.put(df, name))
-        om.datasets.drop(name)
+    name = f"bench_memory_{uuid.uuid4().hex[:8]}"
+    df = make_frame(rows)
+    try:
+        if op == "put":
+            growth, _ = measure_peak_growth(lambda: om.datasets.put(df, name))
+        else:
+            om.datasets.put(df, name)
+            del df
+            growth, df = measure_peak_growth(lambda: om.datasets.get(name))
         return {"growth": growth, "frame": frame_bytes(df)}
-    growth, df = measure_peak_growth(lambda: om.datasets.get(DATASET))
-    return {"growth": growth, "frame": frame_bytes(df)}
+    finally:
+        om.datasets.drop(name, force=True)
+        om.db.dispose()
 
 
 def run_memory_probe(op: str, args: argparse.Namespace) -> dict:
+    """Run :func:`memory_probe` in a child process, in its own scratch database unless
+    ``--use-database``: the child imports the package afresh, and its schema must match."""
     cmd = [sys.executable, __file__, "--memory-probe", op, "--rows", str(args.rows)]
-    cmd += ["--url", args.url, "--bucket", args.bucket]
+    cmd += ["--url", args.server_url, "--bucket", args.bucket]
+    cmd += ["--use-database"] if args.use_database else []
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"memory probe for {op} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def probe_main(args: argparse.Namespace) -> int:
+    url = args.url if args.use_database else create_scratch_database(args.url)
+    try:
+        print(json.dumps(memory_probe(args.memory_probe, url, args.bucket, args.rows)))
+    finally:
+        if not args.use_database:
+            drop_database(args.url, url)
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,13 +457,12 @@ def measure(args: argparse.Namespace, b: Bench) -> tuple[list[Method], list[Meth
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.memory_probe:
-        print(json.dumps(memory_probe(args.memory_probe, args.url, args.bucket, args.rows)))
-        return 0
+        return probe_main(args)
     started = time.perf_counter()
     log(f"generating {args.rows:,} rows; {machine_load()}")
     df = make_frame(args.rows)
     log(f"frame: {mib(frame_bytes(df))} in pandas")
-    server_url = args.url
+    server_url = args.server_url = args.url
     if not args.use_database:
         args.url = create_scratch_database(server_url)
         log(f"scratch database {sa.make_url(args.url).database} (dropped at the end)")
