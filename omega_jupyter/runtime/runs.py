@@ -121,7 +121,10 @@ class RunStore:
             if row.state == "queued":
                 values.update(state="running", started=stamp)
             conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
-        return self.get(run_id)
+        record = _record(row)
+        for key, value in values.items():
+            setattr(record, key, value)
+        return record
 
     def finish(
         self,
