@@ -73,9 +73,10 @@ class ModelActionHandler(OmegaMixin):
             result = predict.apply(model, meta, action, X, y)  # small: no thread hop
         else:
             result = await self.call(predict.apply, model, meta, action, X, y)
-        self.reply(
-            {"model": meta.name, "version": meta.version, "result": predict.result_json(result)}
-        )
+        answer = {"model": meta.name, "version": meta.version}
+        answer["result"] = predict.result_json(result)
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(payloads.dumps(answer, clean=False))  # type: ignore[attr-defined]
 
     async def _input(self, om: Any, datax: str | None, datay: str | None) -> tuple[Any, Any]:
         if datax:

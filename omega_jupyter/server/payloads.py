@@ -154,10 +154,8 @@ def frame_from_json(data: Any) -> pd.DataFrame:
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if isinstance(data, list):
-        if any(not isinstance(r, dict) for r in data):
+        if not all(isinstance(r, dict) for r in data):  # JSON object keys are always strings
             raise BadRequestError("records JSON must be a list of objects")
-        if any(not isinstance(k, str) for r in data for k in r):
-            raise BadRequestError("record keys must be strings")
         return pd.DataFrame.from_records(data) if data else pd.DataFrame()
     raise BadRequestError(
         'send records ([{"a": 1}, …] or {"data": [{…}]}) or split '
@@ -189,9 +187,11 @@ def frame_from_body(body: bytes, content_type: str) -> pd.DataFrame:
 
 
 # -- responses --------------------------------------------------------------------------------
-def dumps(obj: Any) -> bytes:
-    """JSON for API responses: numpy scalars, timestamps and NaN (as null) handled."""
-    return json.dumps(_clean(obj), default=_default, separators=(",", ":")).encode()
+def dumps(obj: Any, clean: bool = True) -> bytes:
+    """JSON for API responses: numpy scalars, timestamps and NaN (as null) handled.
+    ``clean=False`` skips the walk that turns NaN/inf into null (the caller did it)."""
+    data = _clean(obj) if clean else obj
+    return json.dumps(data, default=_default, separators=(",", ":")).encode()
 
 
 def _clean(obj: Any) -> Any:

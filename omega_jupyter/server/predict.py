@@ -8,6 +8,8 @@ time. No tornado import here.
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -36,17 +38,17 @@ class ModelCache:
         self._lock = threading.Lock()
 
     def cached_meta(self, om: Omega, name: str) -> Metadata | None:
-        hit = self._refs.get((om.db.safe_url, om.bucket, name))
+        hit = self._refs.get((id(om.db), om.bucket, name))  # Database objects live per process
         return hit[0] if hit is not None and hit[1] > time.monotonic() else None
 
     def resolve(self, om: Omega, name: str) -> Metadata:
         """The version ``name`` points at now (a database read; cached for ``ttl``)."""
         meta = om.models.metadata(name)
-        self._refs[(om.db.safe_url, om.bucket, name)] = (meta, time.monotonic() + self.ttl)
+        self._refs[(id(om.db), om.bucket, name)] = (meta, time.monotonic() + self.ttl)
         return meta
 
     def _key(self, om: Omega, meta: Metadata) -> tuple:
-        return (om.db.safe_url, om.bucket, meta.name, meta.version, meta.kind_meta.get("sha256"))
+        return (id(om.db), om.bucket, meta.name, meta.version, meta.kind_meta.get("sha256"))
 
     def cached_model(self, om: Omega, meta: Metadata) -> Any | None:
         return self._models.get(self._key(om, meta))
@@ -115,7 +117,8 @@ def apply(model: Any, meta: Metadata, action: str, X: Any, y: Any = None) -> Any
     if rows_of(X) == 0:
         raise BadRequestError("the input has no rows")
     signature = meta.kind_meta.get("signature") or {}
-    X = check_signature(X, signature, meta.name)
+    if not (isinstance(X, pd.DataFrame) and _same_columns(X, signature)):
+        X = check_signature(X, signature, meta.name)  # validates, and reorders columns
     if isinstance(X, np.ndarray) and X.ndim == 2 and "columns" in signature:
         X = pd.DataFrame(X, columns=signature["columns"])  # the names the model was fitted with
     if action == "score":
@@ -129,14 +132,26 @@ def apply(model: Any, meta: Metadata, action: str, X: Any, y: Any = None) -> Any
         raise BadRequestError(f"model {meta.name!r} cannot {action} this input: {exc}") from None
 
 
+def _same_columns(X: pd.DataFrame, signature: dict) -> bool:
+    # Reordering copies the frame; skip it when the input already has the fitted order.
+    wanted = signature.get("columns")
+    return wanted is not None and [str(c) for c in X.columns] == wanted
+
+
 def result_json(value: Any) -> Any:
-    """A result as JSON-ready data: arrays as lists, frames as records."""
+    """A result as JSON-ready data (arrays as lists, frames as records, NaN/inf as null)."""
+    if isinstance(value, pd.Series):
+        value = value.to_numpy()
     if isinstance(value, pd.DataFrame):
-        return value.to_dict(orient="records")
-    if isinstance(value, pd.Series | np.ndarray):
+        return json.loads(value.to_json(orient="records", date_format="iso"))
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            value = np.where(np.isfinite(value), value, None)
         return value.tolist()
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
