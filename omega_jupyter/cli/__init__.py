@@ -28,9 +28,14 @@ from omega_jupyter.cli import errors
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.cli.datasets import app as datasets_app
 from omega_jupyter.cli.db import app as db_app
+from omega_jupyter.cli.jobs import app as jobs_app
+from omega_jupyter.cli.jobs import runtime_job
 from omega_jupyter.cli.models import app as models_app
 from omega_jupyter.cli.runtime import app as runtime_app
 from omega_jupyter.cli.runtime import cluster_app
+from omega_jupyter.cli.scheduler import scheduler
+from omega_jupyter.cli.scripts import app as scripts_app
+from omega_jupyter.cli.scripts import runtime_script
 from omega_jupyter.cli.serve import apikey_app, serve
 
 try:  # typer vendors click from 0.2x on; its exceptions derive from TyperException
@@ -127,6 +132,12 @@ app.add_typer(runtime_app, name="runtime")
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(apikey_app, name="apikey")
 app.command("serve")(serve)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(scripts_app, name="scripts")
+app.add_typer(scripts_app, name="script", hidden=True)  # `om script put …` works too
+app.command("scheduler")(scheduler)
+runtime_app.command("job")(runtime_job)
+runtime_app.command("script")(runtime_script)
 
 
 def main() -> None:

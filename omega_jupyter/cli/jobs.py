@@ -1,0 +1,219 @@
+"""``om jobs`` (notebooks, schedules, runs, results) and ``om runtime job``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import nbformat
+import typer
+
+from omega_jupyter.cli import output
+from omega_jupyter.cli.context import CliState, state
+from omega_jupyter.cli.params import parse_value
+from omega_jupyter.exceptions import RunFailedError, RunTimeoutError
+from omega_jupyter.storage.metadata import Metadata
+
+app = typer.Typer(help="Notebooks: store, run, schedule; runs and results.", no_args_is_help=True)
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("-p", "--param", help="Notebook parameter key=value (repeatable)."),
+]
+
+
+def parse_pairs(items: list[str] | None) -> dict[str, Any]:
+    """``["x=1", "name=abc"]`` -> ``{"x": 1, "name": "abc"}`` (numbers, bools, JSON parsed)."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise typer.BadParameter(f"{item!r}: write parameters as key=value")
+        params[key.strip()] = parse_value(raw)
+    return params
+
+
+def summary(meta: Metadata) -> dict[str, Any]:
+    return {
+        "name": meta.name,
+        "version": meta.version,
+        "kernel": meta.kind_meta.get("kernel"),
+        "cells": meta.kind_meta.get("cells"),
+        "size": meta.size,
+        "created": meta.created.isoformat(),
+    }
+
+
+@app.command("put")
+def put(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The .ipynb file.")],
+    name: Annotated[str, typer.Argument(help="Name in the store, e.g. reports/daily.")],
+) -> None:
+    """Store a notebook: ``om jobs put notebook.ipynb mynotebook``."""
+    st = state(ctx)
+    meta = st.client().jobs.put(path, name)
+    output.emit(st, summary(meta), f"stored {meta.name}@{meta.version}")
+
+
+@app.command("get")
+def get(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Notebook name (name@2 for a version).")],
+    path: Annotated[Path, typer.Argument(help="Where to write the .ipynb.")],
+) -> None:
+    """Write a stored notebook to a file."""
+    st = state(ctx)
+    nbformat.write(st.client().jobs.get(name), str(path))
+    output.emit(st, {"name": name, "path": str(path)}, f"wrote {path}")
+
+
+@app.command("ls")
+def ls(
+    ctx: typer.Context,
+    pattern: Annotated[str | None, typer.Argument(help="Glob on names.")] = None,
+) -> None:
+    """List notebooks."""
+    st = state(ctx)
+    rows = [summary(m) for m in st.client().jobs.list(pattern, raw=True)]
+    if st.json:
+        output.emit_json(rows)
+    else:
+        output.table(rows, ["name", "version", "kernel", "cells", "size", "created"])
+
+
+@app.command("info")
+def info(ctx: typer.Context, name: str) -> None:
+    """Metadata of a notebook and its schedule."""
+    st = state(ctx)
+    om = st.client()
+    data = summary(om.jobs.metadata(name))
+    schedules = om.jobs.schedules(name)
+    data["schedule"] = schedules.iloc[0]["when"] if len(schedules) else None
+    if st.json:
+        output.emit_json(data)
+    else:
+        output.table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
+
+
+@app.command("drop")
+def drop(ctx: typer.Context, name: str, force: bool = False) -> None:
+    """Remove a notebook (all versions) and its schedule."""
+    st = state(ctx)
+    dropped = st.client().jobs.drop(name, force=force)
+    output.emit(st, {"name": name, "dropped": dropped}, f"dropped {name}" if dropped else None)
+
+
+@app.command("schedule")
+def schedule(
+    ctx: typer.Context,
+    name: str,
+    when: Annotated[
+        str | None, typer.Argument(help="Cron or text: 'weekdays at 08:30', 'every 5 minutes'.")
+    ] = None,
+    params: ParamOption = None,
+    missed: Annotated[str, typer.Option(help="After downtime: once, skip or all.")] = "once",
+    max_retries: Annotated[int, typer.Option(help="Retries of a run that died.")] = 0,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the cron.")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Show the schedule.")] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the schedule.")] = False,
+) -> None:
+    """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``."""
+    st = state(ctx)
+    jobs = st.client().jobs
+    if delete:
+        jobs.unschedule(name)
+        output.emit(st, {"name": name, "deleted": True}, f"unscheduled {name}")
+        return
+    if when is None or show:
+        if when is not None:
+            raise typer.BadParameter("give WHEN or --show, not both")
+        info = jobs.schedules_store.get("job", name)
+    else:
+        info = jobs.schedule(name, when, parse_pairs(params) or None, missed, max_retries, timezone)
+    if st.json:
+        output.emit_json(info)
+        return
+    output.console().print(f"{name}: {info['when']} ({info['cron']}) — {info['description']}")
+    output.console().print("next: " + ", ".join(t.isoformat() for t in info["next_times"]))
+
+
+@app.command("runs")
+def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
+    """Runs of a notebook, newest first."""
+    st = state(ctx)
+    frame = st.client().jobs.runs(name, limit=limit)
+    if st.json:
+        output.emit_json(output.frame_records(frame))
+        return
+    columns = ["id", "state", "trigger", "scheduled_for", "submitted_at", "finished_at", "error"]
+    frame = frame.assign(error=frame.error.fillna("").str.slice(0, 80))
+    output.table(frame[columns].to_dict("records"), columns)
+
+
+@app.command("results")
+def results(ctx: typer.Context, name: str) -> None:
+    """Executed notebooks of a job."""
+    st = state(ctx)
+    frame = st.client().jobs.results(name)
+    if st.json:
+        output.emit_json(output.frame_records(frame))
+    else:
+        output.table(frame.to_dict("records"), list(frame.columns))
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Result name, run id or job (newest result).")],
+    path: Annotated[Path, typer.Argument(help="File to write.")],
+    format: Annotated[str, typer.Option("--format", help="html, markdown, python, …")] = "html",
+) -> None:
+    """Render an executed notebook with nbconvert."""
+    st = state(ctx)
+    path.write_text(st.client().jobs.export(name, format=format), encoding="utf-8")
+    output.emit(st, {"name": name, "path": str(path)}, f"wrote {path}")
+
+
+# -- om runtime job -----------------------------------------------------------------------------
+def runtime_job(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Stored notebook.")],
+    params: ParamOption = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the run.")] = True,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per cell.")] = None,
+) -> None:
+    """Run a stored notebook on the cluster: ``om runtime job mynotebook -p x=1``."""
+    st = state(ctx)
+    handle = st.client().runtime.job(name).run(parse_pairs(params) or None, timeout=timeout)
+    if not wait:
+        output.emit(st, {"run": handle.id, "state": "queued"}, handle.id)
+        return
+    if not st.json:
+        output.console().print(f"run {handle.id}", markup=False)
+    try:
+        _follow(st, handle)
+        record = handle.wait().record
+    except KeyboardInterrupt:
+        output.console(stderr=True).print(f"detached; run {handle.id} keeps running")
+        raise typer.Exit(0) from None
+    if record.state != "succeeded":
+        raise RunFailedError(f"run {handle.id} {record.state}: {record.error}", handle.id)
+    result = (record.result or {}).get("result")
+    output.emit(st, record.to_dict(), f"succeeded; executed notebook: {result}")
+
+
+def _follow(st: CliState, handle: Any) -> None:
+    """Draw cells done / total from the run's progress until it ends."""
+    with output.progress_bar(st, f"job {handle.id[:8]}", unit="cells") as update:
+        while True:
+            record = handle.runtime.runs_store.get(handle.id)
+            progress = record.progress or {}
+            if update is not None and progress:
+                update(progress.get("cells_done", 0), progress.get("cells_total"))
+            if record.done:
+                return
+            try:
+                handle.wait(timeout=0.5)
+            except RunTimeoutError:
+                continue

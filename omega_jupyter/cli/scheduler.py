@@ -1,0 +1,36 @@
+"""``om scheduler``: run a scheduler loop in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Annotated
+
+import typer
+
+from omega_jupyter.cli import output
+from omega_jupyter.cli.context import state
+
+
+def scheduler(
+    ctx: typer.Context,
+    all_buckets: Annotated[
+        bool, typer.Option("--all-buckets/--this-bucket", help="Serve every bucket.")
+    ] = True,
+    stale_after: Annotated[
+        float, typer.Option(help="Seconds without heartbeat before a run is failed.")
+    ] = 60.0,
+) -> None:
+    """Run scheduled notebooks and scripts. Any number may run against one database."""
+    from omega_jupyter.jobs.scheduler import Scheduler
+
+    st = state(ctx)
+    om = st.client()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    loop = Scheduler(om, buckets=None if all_buckets else [om.bucket], stale_after=stale_after)
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    output.console(stderr=True).print(f"scheduler {loop.loop_id} on {om.db.safe_url}", markup=False)
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        loop.stop()

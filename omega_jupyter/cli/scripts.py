@@ -1,0 +1,107 @@
+"""``om scripts`` (also ``om script``) and ``om runtime script NAME run k=v …``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from omega_jupyter.cli import output
+from omega_jupyter.cli.context import state
+from omega_jupyter.cli.jobs import parse_pairs
+from omega_jupyter.storage.metadata import Metadata
+
+app = typer.Typer(help="Script packages: run(om, **kwargs) on the cluster.", no_args_is_help=True)
+
+
+def summary(meta: Metadata) -> dict[str, Any]:
+    return {
+        "name": meta.name,
+        "version": meta.version,
+        "wheel": meta.kind_meta.get("filename"),
+        "modules": ",".join(meta.kind_meta.get("modules", [])),
+        "size": meta.size,
+        "created": meta.created.isoformat(),
+    }
+
+
+@app.command("put")
+def put(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Package folder, its setup.py or pyproject.toml.")],
+    name: Annotated[str, typer.Argument(help="Name in the store.")],
+) -> None:
+    """Build and store a package: ``om scripts put ./myscript/setup.py myscript``."""
+    st = state(ctx)
+    meta = st.client().scripts.put(path, name)
+    output.emit(
+        st, summary(meta), f"stored {meta.name}@{meta.version} ({meta.kind_meta['filename']})"
+    )
+
+
+@app.command("ls")
+def ls(ctx: typer.Context, pattern: Annotated[str | None, typer.Argument()] = None) -> None:
+    """List script packages."""
+    st = state(ctx)
+    rows = [summary(m) for m in st.client().scripts.list(pattern, raw=True)]
+    if st.json:
+        output.emit_json(rows)
+    else:
+        output.table(rows, ["name", "version", "wheel", "modules", "size", "created"])
+
+
+@app.command("info")
+def info(ctx: typer.Context, name: str) -> None:
+    """Metadata of a script package."""
+    st = state(ctx)
+    data = summary(st.client().scripts.metadata(name))
+    if st.json:
+        output.emit_json(data)
+    else:
+        output.table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
+
+
+@app.command("drop")
+def drop(ctx: typer.Context, name: str, force: bool = False) -> None:
+    """Remove a script package (all versions) and its schedule."""
+    st = state(ctx)
+    dropped = st.client().scripts.drop(name, force=force)
+    output.emit(st, {"name": name, "dropped": dropped}, f"dropped {name}" if dropped else None)
+
+
+@app.command("runs")
+def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
+    """Runs of a script, newest first."""
+    st = state(ctx)
+    frame = st.client().scripts.runs(name, limit=limit)
+    if st.json:
+        output.emit_json(output.frame_records(frame))
+        return
+    columns = ["id", "state", "trigger", "submitted_at", "finished_at", "error"]
+    frame = frame.assign(error=frame.error.fillna("").str.slice(0, 80))
+    output.table(frame[columns].to_dict("records"), columns)
+
+
+def runtime_script(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Stored script package.")],
+    action: Annotated[str, typer.Argument(help="run")] = "run",
+    kwargs: Annotated[list[str] | None, typer.Argument(help="key=value arguments.")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
+) -> None:
+    """Run a script on the cluster: ``om runtime script myscript run day=2024-01-01``."""
+    st = state(ctx)
+    if action != "run":
+        raise typer.BadParameter(f"unknown action {action!r}; scripts have: run")
+    handle = st.client().runtime.script(name).run(**parse_pairs(kwargs))
+    if not wait:
+        output.emit(st, {"run": handle.id, "state": "queued"}, handle.id)
+        return
+    value = handle.result()
+    if st.json:
+        output.emit_json({"run": handle.id, "result": value})
+    else:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        output.console().print(text, markup=False)

@@ -1,0 +1,65 @@
+"""The exact command forms: om jobs put / om runtime job / om scripts put / om runtime script."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from typer.testing import CliRunner
+
+from omega_jupyter.cli import app
+from tests.test_jobs import make_notebook
+from tests.test_scripts import RUN, make_package
+
+
+@pytest.fixture
+def om_cli(database_url: str, bucket: str):
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, ["--url", database_url, "--bucket", bucket, *args])
+
+    return run
+
+
+def ok(result) -> str:
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result.stdout
+
+
+def test_jobs_put_run_schedule_runs(om_cli, om, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    nbformat.write(make_notebook("print('x is', x)"), "notebook.ipynb")
+    nbformat.write(make_notebook("raise KeyError('missing thing')"), "bad.ipynb")
+    assert "stored mynotebook@1" in ok(om_cli("jobs", "put", "notebook.ipynb", "mynotebook"))
+    out = ok(om_cli("runtime", "job", "mynotebook", "-p", "x=7"))
+    run_id = out.split()[1]
+    assert "succeeded" in out
+    assert om.jobs.result(run_id).cells[-1].outputs[0]["text"] == "x is 7\n"
+    ok(om_cli("jobs", "put", "bad.ipynb", "bad"))
+    failed = om_cli("runtime", "job", "bad")
+    assert failed.exit_code == 1 and "missing thing" in failed.stderr
+    assert "error:" in om_cli("runtime", "job", "nosuch").stderr
+    queued = json.loads(ok(om_cli("--json", "runtime", "job", "mynotebook", "--no-wait")))
+    om.runtime.run(queued["run"]).wait(120)
+    ok(om_cli("jobs", "schedule", "mynotebook", "weekdays at 08:30", "--missed", "skip"))
+    shown = ok(om_cli("jobs", "schedule", "mynotebook", "--show"))
+    assert "Monday through Friday" in shown and "next:" in shown
+    bad = om_cli("jobs", "schedule", "mynotebook", "whenever")
+    assert bad.exit_code == 1 and "every 5 minutes" in bad.stderr
+    ok(om_cli("jobs", "schedule", "mynotebook", "--delete"))
+    assert om.jobs.schedules().empty
+    runs = json.loads(ok(om_cli("--json", "jobs", "runs", "mynotebook")))
+    assert [r["state"] for r in runs] == ["succeeded", "succeeded"]
+    assert "mynotebook" in ok(om_cli("jobs", "ls"))
+
+
+def test_scripts_put_and_run(om_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_package(tmp_path, "VERSION = 3\n" + RUN)
+    assert "stored myscript@1" in ok(om_cli("scripts", "put", "./myscript/setup.py", "myscript"))
+    assert "myscript" in ok(om_cli("script", "ls"))
+    out = ok(om_cli("runtime", "script", "myscript", "run", "day=2024-01-01", "n=2"))
+    value = json.loads(out.strip().splitlines()[-1])
+    assert value["kwargs"] == {"day": "2024-01-01", "n": 2} and value["version"] == 3
