@@ -15,6 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
 
 from omega_jupyter.server.apikeys import ApiKeyService
 from omega_jupyter.server.routes import all_routes, sample_path
@@ -186,3 +189,28 @@ def test_apikey_cli_ls_and_revoke(server: Server) -> None:
     # This key was never used against the server, so no cache hides the revocation.
     r = requests.get(f"{server.url}/datasets", headers=_auth(key))
     assert r.status_code == 401
+
+
+def test_openapi_fuzz_finds_no_server_error(server: Server) -> None:
+    """Requests generated from the OpenAPI document (with a valid key) never get a 5xx."""
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    headers = {"Authorization": f"Bearer {server.key(_b())}"}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 8
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def check(case) -> None:
+            case.call_and_validate(
+                base_url=server.url, headers=headers, checks=[not_a_server_error]
+            )
+
+        check()
+    assert requests.get(f"{server.url}/ping").ok
