@@ -93,8 +93,9 @@ def compare(left: Column, right: Any, op: str, native: bool) -> Column:
     lhs, rhs = left.expr, other
     if fam == "text" and native and op not in ("eq", "ne"):
         lhs, rhs = lhs.collate("C"), rhs.collate("C")  # code-point order, like Python
-    expr, spec = boolean_result(fn(lhs, rhs), _bool_spec(result, native), op == "ne")
-    return Column(result.name, spec, expr)
+    test = fn(lhs, rhs)
+    expr, spec = boolean_result(test, _bool_spec(result, native), op == "ne")
+    return Column(result.name, spec, expr, where=test if op != "ne" else None)
 
 
 def _safe_compare(fn: Any, series: pd.Series, value: Any) -> pd.Series:
@@ -130,8 +131,15 @@ def logical(left: Column, right: Column | None, op: str, native: bool) -> Column
         return Column(result.name, spec_for(result.dtype, native), sa.not_(left.expr))
     fn = operator.and_ if op == "and" else operator.or_
     result = fn(proto(left), proto(right))
-    expr = sa.and_(left.expr, right.expr) if op == "and" else sa.or_(left.expr, right.expr)
-    return Column(result.name, spec_for(result.dtype, native), expr)
+    combine = sa.and_ if op == "and" else sa.or_
+    expr = combine(left.expr, right.expr)
+    # for WHERE, NULL and FALSE act alike under AND/OR, so the plain tests can be combined
+    where = (
+        combine(left.where, right.where)
+        if left.where is not None and right.where is not None
+        else None
+    )
+    return Column(result.name, spec_for(result.dtype, native), expr, where=where)
 
 
 def arithmetic(left: Column, right: Any, op: str, native: bool, reflected: bool = False) -> Column:
@@ -181,7 +189,7 @@ def isin(col: Column, values: Any, native: bool) -> Column:
     if len(present) < len(encoded):
         expr = sa.or_(expr, col.expr.is_(None))
     spec = spec_for(proto(col).isin(values).dtype, native)
-    return Column(col.label, spec, sa.func.coalesce(expr, sa.false()))
+    return Column(col.label, spec, sa.func.coalesce(expr, sa.false()), where=expr)
 
 
 def isnull(col: Column, native: bool, negate: bool = False) -> Column:

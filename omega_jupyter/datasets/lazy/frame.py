@@ -92,7 +92,8 @@ class LazyFrame(LazyBase):
             raise unsupported("a mask built from another frame (build it from this frame)")
         if ex.family(mask._col.spec) != "bool":
             raise InvalidFilterError(f"a mask must be boolean, not {mask._col.spec['dtype']}")
-        plan = self._plan.evolve(where=(*self._plan.where, mask._col.expr), pristine=False)
+        test = mask._col.where if mask._col.where is not None else mask._col.expr
+        plan = self._plan.evolve(where=(*self._plan.where, test), pristine=False)
         return self._with(plan)
 
     def query(self, **filters: Any) -> LazyFrame:

@@ -32,6 +32,7 @@ class Column:
     label: Any
     spec: dict
     expr: Any
+    where: Any = None  # the same test for WHERE, where NULL already counts as false
 
 
 @dataclass(frozen=True)
