@@ -38,6 +38,10 @@ class SchemaMismatchError(OmegaError, ValueError):
     """Appended data does not have the columns and dtypes of the stored data."""
 
 
+class InvalidParameterError(OmegaError, ValueError):
+    """A ``key=value`` parameter is malformed (the key must be a Python identifier)."""
+
+
 class InvalidFilterError(OmegaError, ValueError):
     """A filter names an unknown column or operator, or has a malformed value."""
 

@@ -10,8 +10,8 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import CliState, state
-from omega_jupyter.cli.params import parse_value
-from omega_jupyter.exceptions import RunFailedError, RunTimeoutError
+from omega_jupyter.exceptions import InvalidParameterError, RunFailedError, RunTimeoutError
+from omega_jupyter.params import parse_pairs as parse_key_values
 from omega_jupyter.storage.metadata import Metadata
 
 app = typer.Typer(help="Notebooks: store, run, schedule; runs and results.", no_args_is_help=True)
@@ -24,13 +24,10 @@ ParamOption = Annotated[
 
 def parse_pairs(items: list[str] | None) -> dict[str, Any]:
     """``["x=1", "name=abc"]`` -> ``{"x": 1, "name": "abc"}`` (numbers, bools, JSON parsed)."""
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise typer.BadParameter(f"{item!r}: write parameters as key=value")
-        params[key.strip()] = parse_value(raw)
-    return params
+    try:
+        return parse_key_values(items)
+    except InvalidParameterError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def summary(meta: Metadata) -> dict[str, Any]:
