@@ -27,6 +27,7 @@ class Method:
     cleanup: Callable[[int, Any], None] | None = None
     role: str = "baseline"  # "ours", "baseline" (raw database path), "reference", "slow"
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of this process (client side)
 
     @property
     def median(self) -> float:
@@ -46,11 +47,15 @@ def run_rounds(methods: list[Method], repeat: int, log: Callable[[str], None]) -
     for trial in range(repeat):
         for method in methods:
             gc.collect()
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             result = method.run(trial)
             elapsed = time.perf_counter() - start
             method.times.append(elapsed)
-            log(f"  round {trial + 1}/{repeat}  {method.name:<38} {elapsed:8.3f} s")
+            method.cpu.append(time.process_time() - cpu_start)
+            log(
+                f"  round {trial + 1}/{repeat}  {method.name:<38} {elapsed:8.3f} s"
+                f"  (client CPU {method.cpu[-1]:.3f} s)"
+            )
             if method.cleanup is not None:
                 method.cleanup(trial, result)
             del result
@@ -145,7 +150,8 @@ def format_table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def timing_rows(methods: list[Method], ours: Method) -> list[list[str]]:
-    """Rows of median seconds, spread, and ours / this method."""
+    """Rows of median wall seconds, spread, median CPU seconds spent in this process (less
+    sensitive to other load than wall time, but blind to the server's work), ours / this."""
     rows = []
     for method in methods:
         ratio = "-" if method is ours else f"{ours.median / method.median:.2f}x"
@@ -157,13 +163,23 @@ def timing_rows(methods: list[Method], ours: Method) -> list[list[str]]:
                 f"{min(method.times):.3f}",
                 f"{max(method.times):.3f}",
                 f"{100 * method.spread:.0f}%",
+                f"{statistics.median(method.cpu):.3f}",
                 ratio,
             ]
         )
     return rows
 
 
-TIMING_HEADERS = ["method", "role", "median s", "min s", "max s", "spread", "ours / this"]
+TIMING_HEADERS = [
+    "method",
+    "role",
+    "median s",
+    "min s",
+    "max s",
+    "spread",
+    "client CPU s",
+    "ours / this",
+]
 
 
 def machine_load() -> str:

@@ -442,6 +442,7 @@ def measure(args: argparse.Namespace, b: Bench) -> tuple[list[Method], list[Meth
     run_rounds(reads, 1, lambda _: None)  # first reads of fresh tables pay for hint bits
     for method in reads:
         method.times.clear()
+        method.cpu.clear()
     run_rounds(reads, args.repeat, log)
     print_timings(args, writes, reads)  # before the probes: a failed probe keeps the timings
     memory = None
