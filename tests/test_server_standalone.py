@@ -26,7 +26,9 @@ from omega_jupyter.storage.engine import get_database
 
 def _om(*args: str, env: dict) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-c", "from omega_jupyter.cli import main; main()", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"om {' '.join(args)}: {done.stderr}"
+    return done
 
 
 class Server:

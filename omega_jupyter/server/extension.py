@@ -47,13 +47,18 @@ class OmegaExtensionApp(ExtensionApp):
         None, allow_none=True, config=True, help="SQLAlchemy URL (default: OMEGA_DATABASE_URL)."
     )
     bucket = Unicode(None, allow_none=True, config=True, help="Bucket when no Bucket: header.")
+    dask_address = Unicode(
+        None, allow_none=True, config=True, help="Dask scheduler (default: OMEGA_DASK_ADDRESS)."
+    )
     max_body_mb = Int(256, config=True, help="Largest accepted request body, in MiB.")
     run_scheduler = Bool(
         True, config=True, help="Run a scheduler loop in this server (when schedules exist)."
     )
 
     def initialize_settings(self) -> None:
-        client = omega_jupyter.setup(url=self.database_url, bucket=self.bucket)
+        client = omega_jupyter.setup(
+            url=self.database_url, bucket=self.bucket, dask_address=self.dask_address
+        )
         self.omega_context = ServerContext(client, max_body_bytes=self.max_body_mb * 1024 * 1024)
         base_url = self.serverapp.web_app.settings.get("base_url", "/")
         self.settings.update(

@@ -30,12 +30,18 @@ def register(pattern: str, mixin: type, public: bool = False) -> None:
 
 def all_routes() -> list[tuple[str, type, bool]]:
     _load_optional()
-    return [*ROUTES, *_extra_routes]
+    # Patterns that start with a group (the short predict form) go last: named routes win.
+    extra = sorted(_extra_routes, key=lambda route: route[0].startswith("("))
+    return [*ROUTES, *extra]
 
 
 def _load_optional() -> None:
     """Import the handler modules of services that may not be installed yet."""
-    for module in ("omega_jupyter.server.model_handlers", "omega_jupyter.server.job_handlers"):
+    for module in (
+        "omega_jupyter.server.model_handlers",
+        "omega_jupyter.server.job_handlers",
+        "omega_jupyter.server.panel_handlers",
+    ):
         try:
             __import__(module)
         except ImportError as exc:

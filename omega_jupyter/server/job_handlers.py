@@ -1,0 +1,251 @@
+"""REST routes of jobs (notebooks), their schedules, runs, scripts and logs.
+
+Running a notebook or script always answers 202 with ``Location: …/runs/{id}``: the work runs
+on the cluster and the run resource tells its state, progress and error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from omega_jupyter.exceptions import BadRequestError, ObjectNotFoundError
+from omega_jupyter.server import openapi, payloads, resources
+from omega_jupyter.server.handlers import OmegaMixin
+from omega_jupyter.server.routes import NAME, register
+
+RUN_ID = r"(?P<run_id>[^/]+)"
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON-ready records (timestamps as ISO text, missing values as null)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+def _object(body: Any, what: str) -> dict:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequestError(f"{what} must be a JSON object")
+    return body
+
+
+class _Lists(OmegaMixin):
+    """``GET /{store}``: names matching ``?name=``, paginated."""
+
+    store = ""
+
+    async def get(self) -> None:
+        limit, offset = self.paging()
+        om = self.om
+        pattern = self.arg("name")
+
+        def listing() -> dict:
+            metas = getattr(om, self.store).list(pattern, raw=True)
+            return resources.page([resources.summary(m) for m in metas], limit, offset)
+
+        self.reply(await self.call(listing))
+
+
+class JobsHandler(_Lists):
+    resource = store = "jobs"
+
+
+class ScriptsHandler(_Lists):
+    resource = store = "scripts"
+
+
+class JobHandler(OmegaMixin):
+    resource = "jobs"
+
+    async def get(self, name: str) -> None:
+        om = self.om
+        self.reply(await self.call(om.jobs.get, name))
+
+    async def put(self, name: str) -> None:
+        om = self.om
+        notebook = self.json_body()
+        meta = await self.call(om.jobs.put, notebook, name)
+        self.reply(resources.summary(meta), 201)
+
+    async def delete(self, name: str) -> None:
+        om = self.om
+        await self.call(om.jobs.drop, name)
+        self.reply({"name": name, "deleted": True})
+
+
+class _Runner(OmegaMixin):
+    def accepted(self, run_id: str) -> None:
+        location = f"{self.settings.get('omega_api_prefix', '/api/v1')}/runs/{run_id}"
+        self.set_header("Location", location)  # type: ignore[attr-defined]
+        self.reply({"run": run_id, "location": location}, 202)
+
+    def body_object(self, what: str) -> dict:
+        return _object(self.json_body() if self.request.body else None, what)
+
+
+class JobRunHandler(_Runner):
+    resource = "jobs"
+
+    async def post(self, name: str) -> None:
+        body = self.body_object("the body")
+        parameters = _object(body.get("parameters", body), "parameters")
+        om = self.om
+        handle = await self.call(lambda: om.runtime.job(name).run(parameters=parameters))
+        self.accepted(handle.id)
+
+
+class ScriptRunHandler(_Runner):
+    resource = "scripts"
+
+    async def post(self, name: str) -> None:
+        kwargs = self.body_object("the body (keyword arguments of run)")
+        om = self.om
+        handle = await self.call(lambda: om.runtime.script(name).run(**kwargs))
+        self.accepted(handle.id)
+
+
+class ScheduleHandler(OmegaMixin):
+    resource = "jobs"
+
+    async def get(self, name: str) -> None:
+        om = self.om
+
+        def schedule() -> dict:
+            om.jobs.metadata(name)
+            found = records(om.jobs.schedules(name))
+            if not found:
+                raise ObjectNotFoundError(f"job {name!r} has no schedule")
+            return found[0]
+
+        self.reply(await self.call(schedule))
+
+    async def put(self, name: str) -> None:
+        body = _object(self.json_body(), "the schedule")
+        allowed = {"when", "parameters", "missed", "max_retries", "timezone"}
+        unknown = set(body) - allowed
+        if unknown or "when" not in body:
+            raise BadRequestError(f"send {{'when': …}} plus any of {sorted(allowed - {'when'})}")
+        om = self.om
+        self.reply(await self.call(om.jobs.schedule, name, **body), 200)
+
+    async def delete(self, name: str) -> None:
+        om = self.om
+        if not await self.call(om.jobs.unschedule, name):
+            raise ObjectNotFoundError(f"job {name!r} has no schedule")
+        self.reply({"name": name, "unscheduled": True})
+
+
+class RunsHandler(OmegaMixin):
+    resource = "runs"
+
+    async def get(self) -> None:
+        limit = payloads.int_param(self.arg("limit"), "limit", 100, minimum=1)
+        state, target = self.arg("state"), self.arg("job") or self.arg("target")
+        om = self.om
+
+        def listing() -> dict:
+            frame = om.runtime.runs(state=state, target=target, limit=limit)
+            return {"items": records(frame), "total": len(frame), "limit": limit}
+
+        self.reply(await self.call(listing))
+
+
+class RunHandler(OmegaMixin):
+    resource = "runs"
+
+    async def get(self, run_id: str) -> None:
+        om = self.om
+        self.reply(await self.call(lambda: om.runtime.runs_store.get(run_id).to_dict()))
+
+
+class RunNotebookHandler(OmegaMixin):
+    resource = "runs"
+
+    async def get(self, run_id: str) -> None:
+        om = self.om
+
+        def notebook() -> Any:
+            om.runtime.runs_store.get(run_id)  # unknown run: 404
+            return om.jobs.result(run_id)
+
+        self.reply(await self.call(notebook))
+
+
+class RunCancelHandler(OmegaMixin):
+    resource = "runs"
+
+    async def post(self, run_id: str) -> None:
+        om = self.om
+        cancelled = await self.call(lambda: om.runtime.run(run_id).cancel())
+        self.reply({"run": run_id, "cancelled": bool(cancelled)})
+
+
+class LogsHandler(OmegaMixin):
+    resource = "logs"
+
+    async def get(self) -> None:
+        limit = payloads.int_param(self.arg("limit"), "limit", 1000, minimum=1)
+        level, run, since = self.arg("level"), self.arg("run"), self.arg("since")
+        om = self.om
+
+        def lines() -> dict:
+            frame = om.logger.dataframe(level=level, run=run, since=since, limit=limit)
+            return {"items": records(frame), "total": len(frame), "limit": limit}
+
+        self.reply(await self.call(lines))
+
+
+register(r"jobs/?", JobsHandler)
+register(rf"jobs/{NAME}/run", JobRunHandler)
+register(rf"jobs/{NAME}/schedule", ScheduleHandler)
+register(rf"jobs/{NAME}", JobHandler)
+register(r"scripts/?", ScriptsHandler)
+register(rf"scripts/{NAME}/run", ScriptRunHandler)
+register(r"runs/?", RunsHandler)
+register(rf"runs/{RUN_ID}/notebook", RunNotebookHandler)
+register(rf"runs/{RUN_ID}/cancel", RunCancelHandler)
+register(rf"runs/{RUN_ID}", RunHandler)
+register(r"logs/?", LogsHandler)
+
+_N = [openapi.NAME_PARAM]
+_RUN = [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_OBJ = {"content": {"application/json": {"schema": {"type": "object"}}}}
+_LIST = [openapi.PATTERN, *openapi.PAGING]
+_S = {"type": "string"}
+_RUNS_Q = [
+    {"name": "job", "in": "query", "schema": _S},
+    {"name": "state", "in": "query", "schema": _S},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+]
+_LOGS_Q = [
+    {"name": "run", "in": "query", "schema": _S},
+    {"name": "level", "in": "query", "schema": _S},
+    {"name": "since", "in": "query", "schema": _S},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+]
+op = openapi.op
+openapi.add_paths(
+    {
+        "/jobs": {"get": op("List notebooks", _LIST)},
+        "/jobs/{name}": {
+            "get": op("The notebook (nbformat JSON)", _N),
+            "put": op("Store a notebook (nbformat JSON)", _N, _OBJ, ok=201),
+            "delete": op("Drop a notebook", _N),
+        },
+        "/jobs/{name}/run": {"post": op("Run with {parameters}: 202 + Location", _N, _OBJ, 202)},
+        "/jobs/{name}/schedule": {
+            "get": op("The schedule", _N),
+            "put": op("Set {when, parameters, missed, max_retries, timezone}", _N, _OBJ),
+            "delete": op("Remove the schedule", _N),
+        },
+        "/scripts": {"get": op("List script packages", _LIST)},
+        "/scripts/{name}/run": {"post": op("Run with keyword arguments: 202", _N, _OBJ, 202)},
+        "/runs": {"get": op("Runs, newest first", _RUNS_Q)},
+        "/runs/{run_id}": {"get": op("State, progress, error", _RUN)},
+        "/runs/{run_id}/notebook": {"get": op("The executed notebook", _RUN)},
+        "/runs/{run_id}/cancel": {"post": op("Cancel a run", _RUN)},
+        "/logs": {"get": op("Log lines, oldest first", _LOGS_Q)},
+    }
+)
