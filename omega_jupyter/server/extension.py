@@ -6,6 +6,8 @@ authorization (``@authorized`` on ``omega_jupyter:<resource>``); XSRF checks sta
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import tornado.web
@@ -52,7 +54,7 @@ class OmegaExtensionApp(ExtensionApp):
     )
     max_body_mb = Int(256, config=True, help="Largest accepted request body, in MiB.")
     run_scheduler = Bool(
-        True, config=True, help="Run a scheduler loop in this server (when schedules exist)."
+        True, config=True, help="Run a scheduler loop (notebook schedules) in this server."
     )
 
     def initialize_settings(self) -> None:
@@ -66,10 +68,28 @@ class OmegaExtensionApp(ExtensionApp):
             omega_api_prefix=f"{base_url.rstrip('/')}/{API_PATH}",
         )
 
+        if self.run_scheduler:
+            self._start_scheduler(client)
+
+    def _start_scheduler(self, client: Any) -> None:
+        """A scheduler loop in a daemon thread; other loops (``om scheduler``, other servers)
+        may run too: due slots are claimed so that each runs once."""
+        from omega_jupyter.jobs.scheduler import Scheduler
+
+        self.scheduler = Scheduler(client)
+        self.scheduler_thread = threading.Thread(
+            target=self.scheduler.run, name="omega-scheduler", daemon=True
+        )
+        self.scheduler_thread.start()
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(mount(API_PATH, JupyterBase, jupyter_guard, guard_public=True))
 
     async def stop_extension(self) -> None:
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is not None:
+            scheduler.stop()
+            await asyncio.to_thread(self.scheduler_thread.join, 10)
         context = getattr(self, "omega_context", None)
         if context is not None:
             context.close()

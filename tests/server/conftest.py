@@ -19,6 +19,11 @@ def jp_server_config(database_url: str, bucket: str) -> Config:
     return Config(
         {
             "ServerApp": {"jpserver_extensions": {"omega_jupyter.server": True}},
-            "OmegaExtensionApp": {"database_url": database_url, "bucket": bucket, "max_body_mb": 1},
+            "OmegaExtensionApp": {
+                "database_url": database_url,
+                "bucket": bucket,
+                "max_body_mb": 1,
+                "run_scheduler": False,
+            },
         }
     )

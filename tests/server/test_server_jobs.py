@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import nbformat
 import pytest
@@ -110,6 +111,41 @@ async def test_bad_job_input(jp_fetch, method, path, body, params, status) -> No
     assert len(json.loads(nb)["cells"]) == 2
 
 
+async def test_the_extension_runs_a_scheduler_loop(jp_fetch) -> None:
+    status, _ = await call(jp_fetch, "ping")
+    assert status == 200
+    loops = [t for t in threading.enumerate() if t.name == "omega-scheduler" and t.is_alive()]
+    assert loops
+
+
 async def test_scripts_list(jp_fetch) -> None:
     status, body = await call(jp_fetch, "scripts")
     assert status == 200 and json.loads(body)["items"] == []
+
+
+async def test_async_predict_is_a_run(jp_fetch, database_url: str, bucket: str) -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import omega_jupyter
+    from omega_jupyter.runtime.tasks import signature_of
+
+    X = pd.DataFrame(np.arange(20.0).reshape(10, 2), columns=["a", "b"])
+    model = LogisticRegression().fit(X, [0, 1] * 5)
+    om = omega_jupyter.setup(url=database_url, bucket=bucket)
+    om.models.put(model, "m", signature=signature_of(X))
+    om.datasets.put(X, "X")
+    status, body = await call(
+        jp_fetch, "model/m/predict", "POST", None, datax="X", **{"async": "true"}
+    )
+    assert status == 202, body
+    run_id = json.loads(body)["run"]
+    for _ in range(600):
+        _, out = await call(jp_fetch, f"runs/{run_id}")
+        run = json.loads(out)
+        if run["state"] in ("succeeded", "failed", "cancelled"):
+            break
+        await asyncio.sleep(0.2)
+    assert run["state"] == "succeeded", run["error"]
+    assert run["result"]["data"] == model.predict(X).tolist()
