@@ -21,6 +21,7 @@ from omega_jupyter.datasets import frames
 from omega_jupyter.datasets.filters import compile_filters
 from omega_jupyter.datasets.registry import BackendRegistry
 from omega_jupyter.exceptions import (
+    ConcurrentWriteError,
     InvalidFilterError,
     SchemaMismatchError,
     UnknownColumnError,
@@ -30,6 +31,9 @@ from omega_jupyter.names import ObjectRef
 from omega_jupyter.progress import Progress, track
 from omega_jupyter.storage.bulk import new_table_name
 from omega_jupyter.storage.metadata import Metadata
+
+WRITE_RETRIES = 8
+DROP_AFTER_COMMIT = "omega_drop_after_commit"  # see DatasetStore.transaction
 
 if TYPE_CHECKING:
     from omega_jupyter.datasets.store import DatasetStore
@@ -213,8 +217,13 @@ class FrameBackend:
         return frame
 
     def drop_physical(self, store: DatasetStore, conn: Connection, meta: Metadata) -> None:
-        if meta.location:
+        if not meta.location:
+            return
+        pending = conn.info.get(DROP_AFTER_COMMIT)
+        if pending is None:
             store.bulk.drop(conn, meta.location)
+        else:  # inside DatasetStore.transaction: dropped once the new state is visible
+            pending.append(meta.location)
 
 
 class SeriesBackend(FrameBackend):
@@ -336,30 +345,25 @@ class BlobBackend:
         source, kind_meta = self.encode(obj)
         try:
             # The chunks and the metadata row commit together: all or nothing.
-            for _attempt in range(8):
-                with store.db.begin() as conn:
-                    blob_id, size, digest = store.blobs.write(conn, source)
-                    kind_meta = dict(kind_meta, sha256=digest)
-                    try:
+            for _attempt in range(WRITE_RETRIES):
+                try:
+                    with store.transaction() as conn:
+                        blob_id, size, digest = store.blobs.write(conn, source)
                         return store.meta.add_version(
                             conn,
                             name,
                             self.kind,
                             location=blob_id,
-                            kind_meta=kind_meta,
+                            kind_meta=dict(kind_meta, sha256=digest),
                             attributes=attributes,
                             size=size,
                             keep=store.settings.dataset_versions,
                             drop_physical=store._drop_physical,
                         )
-                    except Exception as exc:
-                        from omega_jupyter.exceptions import ConcurrentWriteError
-
-                        if not isinstance(exc, ConcurrentWriteError) or not hasattr(source, "seek"):
-                            raise
-                        conn.rollback()
-                        source.seek(0)
-            raise UnsupportedObjectError(f"gave up writing {name!r}: too many concurrent writers")
+                except ConcurrentWriteError:
+                    if not _rewind(source):
+                        raise
+            raise ConcurrentWriteError(f"gave up writing {name!r}: too many concurrent writers")
         finally:
             if getattr(source, "_omega_owned", False):
                 source.close()
@@ -463,6 +467,15 @@ class FileBackend(BlobBackend):
     def get(self, store: DatasetStore, meta: Metadata, *, ref: ObjectRef, **kw: Any) -> Any:
         self._reject_query(ref, kw.get("columns"), None, kw.get("filters"))
         return io.BufferedReader(store.blobs.open(meta.location or ""), buffer_size=1 << 20)
+
+
+def _rewind(source: Any) -> bool:
+    """Seek ``source`` back to its start for another attempt; False if it cannot."""
+    try:
+        source.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
 
 
 @cache

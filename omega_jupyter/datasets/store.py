@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from omega_jupyter.datasets.backends import DROP_AFTER_COMMIT
 from omega_jupyter.datasets.registry import BackendRegistry
 from omega_jupyter.exceptions import ConcurrentWriteError, ObjectNotFoundError
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
@@ -18,6 +22,7 @@ from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import Metadata, MetadataStore, validate_attributes
 
 WRITE_RETRIES = 8
+READ_RETRIES = 10
 
 
 class DatasetStore:
@@ -71,7 +76,7 @@ class DatasetStore:
         """Make a prepared version visible (one short transaction, retried on conflicts)."""
         for _attempt in range(WRITE_RETRIES):
             try:
-                with self.db.begin() as conn:
+                with self.transaction() as conn:
                     return self.meta.add_version(
                         conn,
                         name,
@@ -89,6 +94,24 @@ class DatasetStore:
 
     def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
         self.registry.for_kind(meta.kind).drop_physical(self, conn, meta)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction; data tables of versions it removes are dropped after commit.
+
+        Dropping a table waits for its readers and, on PostgreSQL, makes later readers queue
+        behind it: done inside the transaction, it would keep the old version current while
+        waiting. After commit, readers have already moved to the new version.
+        """
+        pending: list[str] = []
+        with self.db.begin() as conn:
+            conn.info[DROP_AFTER_COMMIT] = pending
+            try:
+                yield conn
+            finally:
+                conn.info.pop(DROP_AFTER_COMMIT, None)
+        for table in pending:
+            self.bulk.drop_when_unused(table)
 
     # -- reading --------------------------------------------------------------------------
     def get(
@@ -110,17 +133,31 @@ class DatasetStore:
             frame = frame[list(columns)] if columns is not None else frame
             return frame.query(**filters) if filters else frame
         ref = self._ref(name, version)
-        meta = self.meta.resolve(ref)
-        backend = self.registry.for_kind(meta.kind)
-        return backend.get(
-            self,
-            meta,
-            ref=ref,
-            columns=columns,
-            chunksize=chunksize,
-            filters=filters,
-            progress=progress,
-        )
+        for attempt in range(READ_RETRIES):
+            meta = self.meta.resolve(ref)
+            backend = self.registry.for_kind(meta.kind)
+            try:
+                result = backend.get(
+                    self,
+                    meta,
+                    ref=ref,
+                    columns=columns,
+                    chunksize=chunksize,
+                    filters=filters,
+                    progress=progress,
+                )
+                # Start a chunked read now: once reading, the version's table cannot go away.
+                return _started(result) if isinstance(result, Generator) else result
+            except Exception:
+                # A concurrent put or drop removed the version between resolving it and
+                # reading it: read whatever is current now.
+                if attempt + 1 < READ_RETRIES and self._gone(meta):
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _gone(self, meta: Metadata) -> bool:
+        return all(kept.id != meta.id for kept in self.meta.versions(meta.name))
 
     def getl(self, name: str, version: int | None = None) -> Any:
         """A lazy frame over a stored DataFrame: pandas-like operations that run in the
@@ -192,7 +229,7 @@ class DatasetStore:
         """Remove every version of ``name``. Missing: error, or False with ``force=True``."""
         validate_name(name)
         self.db.ensure_schema()
-        with self.db.begin() as conn:
+        with self.transaction() as conn:
             metas = self.meta.versions(name, conn)
             if not metas:
                 if force:
@@ -204,3 +241,12 @@ class DatasetStore:
 
     def __repr__(self) -> str:
         return f"DatasetStore(bucket={self.bucket!r}, db={self.db.safe_url!r})"
+
+
+def _started(chunks: Generator) -> Iterator[Any]:
+    """``chunks`` with its first item already read (errors surface here, not later)."""
+    first = next(chunks, _END)
+    return chain([] if first is _END else [first], chunks)
+
+
+_END = object()

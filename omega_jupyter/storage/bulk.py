@@ -7,6 +7,7 @@ int32 and float32). SQLite uses the stdlib driver with ``executemany`` in one tr
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -16,6 +17,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.util import find_tables
 
 from omega_jupyter.storage.engine import Database
 
@@ -43,6 +45,8 @@ SQL_TYPES: dict[str, Any] = {
     "timestamptz": sa.DateTime(timezone=True),
 }
 _PG_DIALECT = postgresql.psycopg.dialect(paramstyle="numeric_dollar")
+DROP_LOCK_TIMEOUT = "30s"
+log = logging.getLogger(__name__)
 
 
 def new_table_name() -> str:
@@ -126,6 +130,22 @@ class BulkIO:
     def drop(self, conn: Connection, name: str) -> None:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {self.qualified(name)}"))
 
+    def drop_when_unused(self, name: str) -> bool:
+        """Drop a table no metadata row points at any more, in its own short transaction.
+
+        Waits for readers still streaming it, at most ``DROP_LOCK_TIMEOUT``; returns False
+        (the table is left behind, unreachable) if they take longer.
+        """
+        try:
+            with self.db.begin() as conn:
+                if self.db.is_postgres:
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
+                self.drop(conn, name)
+        except sa.exc.OperationalError:
+            log.warning("table %s is still being read; left in place", self.qualified(name))
+            return False
+        return True
+
     def qualified(self, name: str) -> str:
         return f"{_quote(self.schema)}.{_quote(name)}" if self.schema else _quote(name)
 
@@ -150,6 +170,11 @@ class BulkIO:
         with self._adbc() as aconn:
             cur = aconn.cursor()
             try:
+                # A replaced version's table is dropped once its readers are done. Lock first
+                # and never wait: if a drop is already queued, fail now (the caller reads the
+                # new version) instead of waiting for the drop and then failing anyway.
+                for table in _data_tables(query):
+                    cur.execute(f"LOCK TABLE {table} IN ACCESS SHARE MODE NOWAIT")
                 cur.execute(str(compiled), params or None)
                 reader = cur.fetch_record_batch()
                 for batch in reader:
@@ -188,6 +213,16 @@ class _Counter:
         except Exception as exc:
             self.error = exc
             raise
+
+
+def _data_tables(query: sa.Select) -> list[str]:
+    """The qualified names of the data tables ``query`` reads (``t_…``), sorted."""
+    names = {
+        f"{_quote(t.schema)}.{_quote(t.name)}" if t.schema else _quote(t.name)
+        for t in find_tables(query, include_joins=True, include_aliases=True)
+        if isinstance(t, sa.Table) and t.name.startswith("t_")
+    }
+    return sorted(names)
 
 
 def _quote(name: str | None) -> str:

@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from omega_jupyter.exceptions import ConfigurationError, DatabaseUnavailableError
-from omega_jupyter.storage import migrate
 
 _engines: dict[str, Database] = {}
 _engines_lock = threading.Lock()
@@ -70,6 +69,8 @@ class Database:
             return
         with self._lock:
             if not self._schema_checked:
+                from omega_jupyter.storage import migrate  # Alembic is slow to import
+
                 with self.connect() as conn:
                     migrate.ensure_current(conn)
                     conn.commit()
