@@ -53,6 +53,13 @@ def reset_default() -> None:
         _default = None
 
 
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """jupyter-server finds the REST extension here (enabled by jupyter_server_config.d)."""
+    from omega_jupyter.server import _jupyter_server_extension_points as points
+
+    return points()
+
+
 class _OmegaModule(types.ModuleType):
     def __getitem__(self, bucket: str) -> Omega:
         return get_default()[bucket]

@@ -60,6 +60,12 @@ class Omega:
 
         return ScriptStore(self.db, self.bucket, self.settings)
 
+    @cached_property
+    def streams(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.streams import StreamStore
+
+        return StreamStore(self.db, self.bucket, self.settings)
+
     def __getitem__(self, bucket: str) -> Omega:
         """A client for another bucket of the same database."""
         return Omega(self.settings.replace(bucket=validate_bucket(bucket)))

@@ -127,3 +127,15 @@ class ScriptPackageError(OmegaError, ValueError):
 class IngestError(OmegaError, ValueError):
     """A CSV source cannot be read (unreachable URL, malformed rows, bad encoding, or a row
     that does not fit the dtypes inferred from the first chunk); nothing was stored."""
+
+
+class StreamNotFoundError(ObjectNotFoundError):
+    """No stream of that name exists in the bucket (or it was dropped while being read)."""
+
+
+class InvalidMessageError(UnsupportedObjectError):
+    """A stream message is not JSON-serializable (or holds what the database cannot store)."""
+
+
+class InvalidOffsetError(OmegaError, ValueError):
+    """A stream offset or limit is not a non-negative integer."""

@@ -18,7 +18,7 @@ def jp_server_config(database_url: str, bucket: str) -> Config:
     """A Jupyter server with the extension enabled on the parametrized database."""
     return Config(
         {
-            "ServerApp": {"jpserver_extensions": {"omega_jupyter.server": True}},
+            "ServerApp": {"jpserver_extensions": {"omega_jupyter": True}},
             "OmegaExtensionApp": {
                 "database_url": database_url,
                 "bucket": bucket,

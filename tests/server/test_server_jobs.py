@@ -18,7 +18,7 @@ from .test_server_jupyter import call
 def jp_server_config(database_url: str, bucket: str, dask_cluster) -> Config:
     return Config(
         {
-            "ServerApp": {"jpserver_extensions": {"omega_jupyter.server": True}},
+            "ServerApp": {"jpserver_extensions": {"omega_jupyter": True}},
             "OmegaExtensionApp": {
                 "database_url": database_url,
                 "bucket": bucket,

@@ -150,3 +150,15 @@ async def test_every_route_requires_jupyter_auth(jp_fetch, creds) -> None:
         status, body = await call(jp_fetch, path, method, headers={"Authorization": creds})
         assert status == 403, (method, path, status)
         assert json.loads(body)["error"] == "forbidden"
+
+
+def test_shipped_config_enables_the_extension() -> None:
+    import importlib
+    from pathlib import Path
+
+    config = Path(__file__).parents[2] / "jupyter-config/server-config/omega_jupyter.json"
+    enabled = json.loads(config.read_text())["ServerApp"]["jpserver_extensions"]
+    for module, on in enabled.items():
+        assert on
+        points = importlib.import_module(module)._jupyter_server_extension_points()
+        assert points[0]["app"].name == "omega_jupyter"
