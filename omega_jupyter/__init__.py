@@ -21,7 +21,8 @@ __all__ = ["Omega", "Settings", "get_default", "setup"]
 _default: Omega | None = None
 _default_lock = threading.Lock()
 _DELEGATED = {
-    "datasets", "db", "settings", "bucket", "models", "runtime", "logger", "jobs", "scripts"
+    "datasets", "db", "settings", "bucket", "models", "runtime", "logger", "jobs", "scripts",
+    "streams",
 }
 
 
