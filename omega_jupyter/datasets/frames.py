@@ -221,6 +221,8 @@ def encode_column(series: pd.Series, spec: dict) -> pa.Array:
         )
         return arr.cast(pa.int64(), safe=False)  # bit pattern kept; decoded by a cast back
     if sql == "text":
+        if isinstance(series.dtype, pd.StringDtype):
+            return pa.array(series.array).cast(target)  # Arrow to Arrow, no Python objects
         return pa.array(series.to_numpy(dtype=object, na_value=None), type=target)
     values = series.array if spec.get("nullable") else series.to_numpy()
     return pa.array(values, from_pandas=True).cast(target)
@@ -253,7 +255,8 @@ def decode_column(arr: pa.ChunkedArray | pa.Array, spec: dict) -> Any:
     if "string" in spec:
         info = spec["string"]
         dtype = pd.StringDtype(info["storage"], na_value=pd.NA if info["na"] == "NA" else np.nan)
-        return pd.array(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+        # Straight from Arrow: no Python string objects (pandas' str dtype is Arrow-backed).
+        return dtype.__from_arrow__(arr.cast(pa.large_string()))
     if sql == "text":
         values = arr.to_numpy(zero_copy_only=False)
         if spec.get("json"):
