@@ -16,7 +16,7 @@ from omega_jupyter.client import Omega
 from omega_jupyter.settings import Settings
 
 __version__ = "0.1.0"
-__all__ = ["Omega", "Settings", "get_default", "setup"]
+__all__ = ["Omega", "Settings", "get_default", "load_ipython_extension", "setup"]
 
 _default: Omega | None = None
 _default_lock = threading.Lock()
@@ -52,6 +52,13 @@ def reset_default() -> None:
     global _default
     with _default_lock:
         _default = None
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext omega_jupyter``: registers the ``%om``/``%%om`` magics."""
+    from omega_jupyter.magics import register  # IPython is imported only here
+
+    register(ipython)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -42,6 +42,11 @@ class InvalidParameterError(OmegaError, ValueError):
     """A ``key=value`` parameter is malformed (the key must be a Python identifier)."""
 
 
+class InvalidQueryError(OmegaError, ValueError):
+    """A SQL query over datasets is not one read-only SELECT, or names something that is not
+    a dataset; nothing was run."""
+
+
 class InvalidFilterError(OmegaError, ValueError):
     """A filter names an unknown column or operator, or has a malformed value."""
 
@@ -139,3 +144,35 @@ class InvalidMessageError(UnsupportedObjectError):
 
 class InvalidOffsetError(OmegaError, ValueError):
     """A stream offset or limit is not a non-negative integer."""
+
+
+def one_line(text: str) -> str:
+    """Collapse a (possibly multi-line) message into a single line."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def describe_error(exc: BaseException, more: str = "") -> str:
+    """The one line a user sees for ``exc`` on any surface (CLI, magics). Unexpected errors get
+    their type name and ``more`` (how that surface shows the traceback)."""
+    from sqlalchemy.exc import DBAPIError  # kept out of import time: this module stays light
+
+    if isinstance(exc, OmegaError):
+        return one_line(str(exc))
+    if isinstance(exc, DBAPIError):
+        reason = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+        return f"database error: {reason[0] if reason else type(exc).__name__}"
+    if isinstance(exc, FileNotFoundError):
+        return f"no such file: {exc.filename or exc}"
+    if isinstance(exc, IsADirectoryError):
+        return f"is a directory: {exc.filename or exc}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {exc.filename or exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    if isinstance(exc, KeyError):
+        return one_line(str(exc.args[0]) if exc.args else "not found")
+    if isinstance(exc, ValueError | TypeError):
+        return one_line(str(exc)) or type(exc).__name__
+    suffix = f" ({more})" if more else ""
+    return f"{type(exc).__name__}: {one_line(str(exc))}{suffix}"

@@ -401,7 +401,7 @@ class NdarrayBackend(BlobBackend):
 
     def get(self, store: DatasetStore, meta: Metadata, *, ref: ObjectRef, **kw: Any) -> Any:
         self._reject_query(ref, kw.get("columns"), None, kw.get("filters"))
-        with store.blobs.open(meta.location or "") as reader:
+        with store.blobs.open(meta.location or "", meta.size) as reader:
             return np.lib.format.read_array(io.BufferedReader(reader), allow_pickle=False)
 
 
@@ -425,7 +425,7 @@ class PythonDataBackend(BlobBackend):
 
     def get(self, store: DatasetStore, meta: Metadata, *, ref: ObjectRef, **kw: Any) -> Any:
         self._reject_query(ref, kw.get("columns"), None, kw.get("filters"))
-        with store.blobs.open(meta.location or "") as reader:
+        with store.blobs.open(meta.location or "", meta.size) as reader:
             data = json.loads(reader.readall())
         return tuple(data) if meta.kind_meta.get("type") == "tuple" else data
 
@@ -440,9 +440,8 @@ class FileBackend(BlobBackend):
     priority = 70
 
     def supports(self, obj: Any) -> bool:
-        return isinstance(obj, bytes | bytearray | memoryview) or (
-            hasattr(obj, "read") and not isinstance(obj, io.TextIOBase)
-        )
+        # Text streams are claimed too, so that ``encode`` refuses them with a clear message.
+        return isinstance(obj, bytes | bytearray | memoryview | os.PathLike) or hasattr(obj, "read")
 
     def encode(self, obj: Any) -> tuple[Any, dict]:
         meta: dict[str, Any] = {}
@@ -466,7 +465,9 @@ class FileBackend(BlobBackend):
 
     def get(self, store: DatasetStore, meta: Metadata, *, ref: ObjectRef, **kw: Any) -> Any:
         self._reject_query(ref, kw.get("columns"), None, kw.get("filters"))
-        return io.BufferedReader(store.blobs.open(meta.location or ""), buffer_size=1 << 20)
+        return io.BufferedReader(
+            store.blobs.open(meta.location or "", meta.size), buffer_size=1 << 20
+        )
 
 
 def _rewind(source: Any) -> bool:

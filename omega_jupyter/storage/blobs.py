@@ -10,6 +10,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from omega_jupyter.exceptions import ObjectNotFoundError, UnsupportedObjectError
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.schema import blob_chunks
 
@@ -34,16 +35,16 @@ class BlobStore:
             chunk = _read_full(source, self.chunk_bytes)
             if not chunk:
                 break
-            if isinstance(chunk, str):
-                raise TypeError("file objects must be opened in binary mode ('rb')")
             digest.update(chunk)
             size += len(chunk)
             conn.execute(sa.insert(blob_chunks).values(blob_id=blob_id, seq=seq, data=chunk))
             seq += 1
         return blob_id, size, digest.hexdigest()
 
-    def open(self, blob_id: str) -> BlobReader:
-        return BlobReader(self.db, blob_id)
+    def open(self, blob_id: str, size: int | None = None) -> BlobReader:
+        """A streaming reader; with ``size``, a blob that ends early raises instead of
+        returning truncated data (it was dropped or replaced while being read)."""
+        return BlobReader(self.db, blob_id, size)
 
     def delete(self, conn: Connection, blob_id: str) -> None:
         conn.execute(sa.delete(blob_chunks).where(blob_chunks.c.blob_id == blob_id))
@@ -57,6 +58,8 @@ def _read_full(source: BinaryIO, size: int) -> bytes:
         part = source.read(remaining)
         if not part:
             break
+        if isinstance(part, str):
+            raise UnsupportedObjectError("open files in binary mode ('rb') to store them")
         parts.append(part)
         remaining -= len(part)
     return b"".join(parts) if len(parts) != 1 else parts[0]
@@ -65,10 +68,12 @@ def _read_full(source: BinaryIO, size: int) -> bytes:
 class BlobReader(io.RawIOBase):
     """A read-only, streaming file object over one blob; fetches one chunk at a time."""
 
-    def __init__(self, db: Database, blob_id: str) -> None:
+    def __init__(self, db: Database, blob_id: str, size: int | None = None) -> None:
         super().__init__()
         self._db = db
         self._blob_id = blob_id
+        self._size = size
+        self._fetched = 0
         self._seq = 0
         self._buffer = memoryview(b"")
 
@@ -83,7 +88,13 @@ class BlobReader(io.RawIOBase):
                 )
             ).scalar()
         if data is None:
+            if self._size is not None and self._fetched < self._size:
+                raise ObjectNotFoundError(
+                    f"the stored file ended after {self._fetched} of {self._size} bytes: "
+                    "it was replaced or dropped while being read; read it again"
+                )
             return False
+        self._fetched += len(data)
         self._seq += 1
         self._buffer = memoryview(bytes(data))
         return True
