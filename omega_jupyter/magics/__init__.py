@@ -1,0 +1,37 @@
+"""IPython magics: ``%om`` (line) and ``%%om`` (cell), loaded with ``%load_ext omega_jupyter``.
+
+To load them in every kernel, add to ``ipython_kernel_config.py`` (or ``ipython_config.py``)::
+
+    c.InteractiveShellApp.extensions = ["omega_jupyter"]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omega_jupyter.magics.core import COMMANDS, OmegaMagics
+
+__all__ = ["COMMANDS", "OmegaMagics", "register"]
+
+
+def register(shell: Any) -> OmegaMagics:
+    """Register the magics and the rich display of run handles and metadata on ``shell``."""
+    from omega_jupyter.magics import display
+    from omega_jupyter.runtime.handle import RunHandle
+    from omega_jupyter.storage.metadata import Metadata
+
+    magics = OmegaMagics(shell=shell)
+    shell.register_magics(magics)
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(Metadata, display.metadata_html)
+    formatters["text/plain"].for_type(Metadata, _plain(display.metadata_text))
+    formatters["text/html"].for_type(RunHandle, display.run_html)
+    formatters["text/plain"].for_type(RunHandle, _plain(display.run_text))
+    return magics
+
+
+def _plain(render: Any) -> Any:
+    def printer(obj: Any, p: Any, cycle: bool) -> None:
+        p.text(render(obj))
+
+    return printer

@@ -1,0 +1,44 @@
+"""``%om schedule JOB "WHEN" [-p k=v …] [--missed once|skip|all]`` (``--delete``, ``--show``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from omega_jupyter.magics import display
+from omega_jupyter.magics.context import CommandContext
+from omega_jupyter.magics.parser import CommandParser
+from omega_jupyter.params import parse_pairs
+
+
+def schedule(ctx: CommandContext, argv: list[str]) -> Any:
+    """Schedule a notebook: cron or text such as "weekdays at 08:30", "every 5 minutes"."""
+    parser = CommandParser("schedule", schedule.__doc__ or "")
+    parser.add_argument("job")
+    parser.add_argument("when", nargs="?", help='Quote it: "every 5 minutes".')
+    parser.add_argument("-p", "--param", action="append", default=[], help="key=value")
+    parser.add_argument("--missed", default="once", choices=("once", "skip", "all"))
+    parser.add_argument("--max-retries", type=int, default=0)
+    parser.add_argument("--timezone", help="IANA time zone of the cron, e.g. Europe/Zurich.")
+    parser.add_argument("--delete", action="store_true", help="Remove the schedule.")
+    args = parser.parse(argv)
+    jobs = ctx.om.jobs
+    if args.delete:
+        if args.when is not None:
+            raise UsageError("give WHEN or --delete, not both")
+        removed = jobs.unschedule(args.job)
+        return display.Message(f"unscheduled {args.job}" if removed else f"{args.job} had none")
+    if args.when is None:
+        info = jobs.schedules_store.get("job", args.job)
+    else:
+        info = jobs.schedule(
+            args.job,
+            args.when,
+            parse_pairs(args.param) or None,
+            args.missed,
+            args.max_retries,
+            args.timezone,
+        )
+    rows = [{"field": key, "value": value} for key, value in info.items()]
+    return display.Table(rows, ["field", "value"], title=f"schedule of {args.job}")
