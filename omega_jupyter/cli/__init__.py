@@ -37,6 +37,7 @@ from omega_jupyter.cli.scheduler import scheduler
 from omega_jupyter.cli.scripts import app as scripts_app
 from omega_jupyter.cli.scripts import runtime_script
 from omega_jupyter.cli.serve import apikey_app, serve
+from omega_jupyter.cli.streams import app as streams_app
 
 try:  # typer vendors click from 0.2x on; its exceptions derive from TyperException
     from typer import TyperException as CommandLineError
@@ -135,6 +136,7 @@ app.command("serve")(serve)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(scripts_app, name="scripts")
 app.add_typer(scripts_app, name="script", hidden=True)  # `om script put …` works too
+app.add_typer(streams_app, name="streams")
 app.command("scheduler")(scheduler)
 runtime_app.command("job")(runtime_job)
 runtime_app.command("script")(runtime_script)
