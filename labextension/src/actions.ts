@@ -1,0 +1,338 @@
+/**
+ * What the panel's commands do: preview, insert code, delete, open/save/run/schedule
+ * notebooks, describe models, open/cancel runs. Errors from the server are shown with the
+ * server's message; nothing here holds state besides the runs being watched.
+ */
+import { Dialog, Notification, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { Contents } from '@jupyterlab/services';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Widget } from '@lumino/widgets';
+import { Poll } from '@lumino/polling';
+
+import { DRIVE_NAME, RUNS_DIR } from './drive';
+import { insertCode, isFinal, notebookPath } from './format';
+import { omegaIcon } from './icon';
+import type { OmegaPanel, SectionId } from './panel';
+import { DatasetPreview } from './preview';
+import { ScheduleForm } from './schedule';
+import type { IRun, OmegaService, StoreName } from './service';
+
+const STORE_WORDS: Record<StoreName, string> = {
+  datasets: 'dataset',
+  models: 'model',
+  jobs: 'notebook',
+  scripts: 'script'
+};
+
+/** Show an error from the server (or anywhere) with its message. */
+export function reportError(title: string, error: unknown): void {
+  void showErrorMessage(title, (error as Error)?.message ?? String(error));
+}
+
+function textBody(text: string): Widget {
+  const body = new Widget();
+  body.node.textContent = text;
+  return body;
+}
+
+export class OmegaActions {
+  constructor(
+    private readonly app: JupyterFrontEnd,
+    readonly service: OmegaService,
+    private readonly panel: OmegaPanel,
+    private readonly notebooks: INotebookTracker,
+    private readonly docManager: IDocumentManager
+  ) {
+    this._watch = new Poll({
+      factory: () => this._checkRuns(),
+      frequency: { interval: 2000, backoff: true, max: 30000 },
+      name: 'omega_jupyter:runs',
+      standby: () => (this._watched.size ? 'when-hidden' : true)
+    });
+  }
+
+  dispose(): void {
+    this._watch.dispose();
+  }
+
+  /** The object the context menu was opened on (or the given args). */
+  target(args: { store?: string; name?: string }): { store: SectionId; name: string } | null {
+    if (args.store && args.name) {
+      return { store: args.store as SectionId, name: args.name };
+    }
+    const last = this.panel.lastSelected;
+    return last && (!args.store || args.store === last.store) ? last : null;
+  }
+
+  async previewDataset(name: string): Promise<void> {
+    const content = new DatasetPreview(name);
+    const widget = new MainAreaWidget({ content });
+    widget.id = `omega-preview-${encodeURIComponent(name)}-${Date.now()}`;
+    widget.title.label = name;
+    widget.title.caption = `omega dataset ${name}`;
+    widget.title.icon = omegaIcon;
+    widget.title.closable = true;
+    this.app.shell.add(widget, 'main');
+    this.app.shell.activateById(widget.id);
+    try {
+      content.showPreview(await this.service.previewDataset(name, 100));
+    } catch (error) {
+      content.showError((error as Error).message);
+    }
+  }
+
+  /** Put the code that loads `name` into a new cell below the active one. */
+  insertCode(store: string, name: string): boolean {
+    const panel = this.notebooks.currentWidget;
+    if (!panel) {
+      Notification.warning('Open a notebook first: the code goes into the active notebook.', {
+        autoClose: 5000
+      });
+      return false;
+    }
+    const notebook = panel.content;
+    NotebookActions.insertBelow(notebook);
+    const cell = notebook.activeCell;
+    if (cell) {
+      cell.model.sharedModel.setSource(insertCode(store, name));
+    }
+    this.app.shell.activateById(panel.id);
+    return true;
+  }
+
+  async drop(store: StoreName, name: string): Promise<void> {
+    const word = STORE_WORDS[store];
+    const answer = await showDialog({
+      title: `Delete ${word}`,
+      body: textBody(`Delete the ${word} "${name}" and all its versions? This cannot be undone.`),
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      if (store === 'datasets') {
+        await this.service.dropDataset(name);
+      } else if (store === 'jobs') {
+        await this.service.dropNotebook(name);
+      } else {
+        throw new Error(`deleting ${word}s is done with: om ${store} drop ${name}`);
+      }
+      Notification.success(`Deleted ${word} ${name}`, { autoClose: 3000 });
+    } catch (error) {
+      reportError(`Could not delete ${name}`, error);
+    }
+    await this.panel.section(store).model.refresh().catch(() => undefined);
+  }
+
+  async describeModel(name: string): Promise<void> {
+    try {
+      const details = await this.service.modelDetails(name);
+      const body = new Widget();
+      body.addClass('jp-omega-model');
+      const fields: [string, unknown][] = [
+        ['Version', details.version],
+        ['Class', details.class],
+        ['Format', details.format],
+        ['Tags', (details.tags as string[] | undefined)?.join(', ') || '—'],
+        ['Versions', details.versions],
+        ['Signature', details.signature ?? '—'],
+        ['Lineage', details.lineage ?? '—']
+      ];
+      for (const [label, value] of fields) {
+        const h = document.createElement('h3');
+        h.textContent = label;
+        const pre = document.createElement('pre');
+        pre.textContent = typeof value === 'string' ? value : JSON.stringify(value, null, 1);
+        body.node.append(h, pre);
+      }
+      await showDialog({ title: `Model ${name}`, body, buttons: [Dialog.okButton()] });
+    } catch (error) {
+      reportError(`Could not describe model ${name}`, error);
+    }
+  }
+
+  async predict(model: string): Promise<void> {
+    const input = document.createElement('input');
+    input.placeholder = 'dataset name';
+    const body = new Widget({ node: input });
+    const answer = await showDialog({
+      title: `Predict with ${model}`,
+      body,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Predict' })]
+    });
+    if (!answer.button.accept || !input.value.trim()) {
+      return;
+    }
+    try {
+      const out = await this.service.predict(model, input.value.trim());
+      const text = JSON.stringify(out.result, null, 1);
+      await showDialog({
+        title: `Predictions of ${model}`,
+        body: textBody(text.length > 5000 ? `${text.slice(0, 5000)} …` : text),
+        buttons: [Dialog.okButton()]
+      });
+    } catch (error) {
+      reportError(`Predict with ${model} failed`, error);
+    }
+  }
+
+  openNotebook(name: string): void {
+    this.docManager.openOrReveal(`${DRIVE_NAME}:${notebookPath(name)}`);
+  }
+
+  openRun(runId: string): void {
+    this.docManager.openOrReveal(`${DRIVE_NAME}:${RUNS_DIR}/${runId}.ipynb`);
+  }
+
+  /** Store the notebook open in `panel` (or at a file path) as a new version of a job. */
+  async saveToOmega(source: NotebookPanel | string): Promise<string | null> {
+    const path = typeof source === 'string' ? source : source.context.path;
+    const local = this.docManager.services.contents.localPath(path);
+    const base = local.replace(/\.ipynb$/, '');
+    const input = document.createElement('input');
+    input.value = base;
+    input.setAttribute('aria-label', 'Name in omega');
+    const answer = await showDialog({
+      title: 'Save to omega',
+      body: new Widget({ node: input }),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save' })],
+      focusNodeSelector: 'input'
+    });
+    const name = input.value.trim();
+    if (!answer.button.accept || !name) {
+      return null;
+    }
+    try {
+      let content: unknown;
+      if (typeof source === 'string') {
+        const model: Contents.IModel = await this.docManager.services.contents.get(path, {
+          content: true,
+          type: 'notebook'
+        });
+        content = model.content;
+      } else {
+        content = source.context.model.toJSON();
+      }
+      const summary = await this.service.putNotebook(name, content);
+      Notification.success(`Saved ${name} to omega (version ${summary.version})`, {
+        autoClose: 4000
+      });
+      await this.panel.section('jobs').model.refresh().catch(() => undefined);
+      return name;
+    } catch (error) {
+      reportError(`Could not save ${name} to omega`, error);
+      return null;
+    }
+  }
+
+  async runNow(store: 'jobs' | 'scripts', name: string): Promise<string | null> {
+    try {
+      const accepted =
+        store === 'jobs' ? await this.service.runNotebook(name) : await this.service.runScript(name);
+      Notification.info(`Started ${name} (run ${accepted.run})`, { autoClose: 3000 });
+      this.watch(accepted.run, name);
+      this._refreshRuns();
+      return accepted.run;
+    } catch (error) {
+      reportError(`Could not run ${name}`, error);
+      return null;
+    }
+  }
+
+  async schedule(name: string): Promise<void> {
+    let existing = null;
+    try {
+      existing = await this.service.getSchedule(name);
+    } catch {
+      existing = null; // no schedule yet
+    }
+    let parameters: Awaited<ReturnType<OmegaService['parameters']>>['parameters'] = [];
+    try {
+      parameters = (await this.service.parameters(name)).parameters;
+    } catch (error) {
+      reportError(`Could not read the parameters of ${name}`, error);
+      return;
+    }
+    const form = new ScheduleForm(this.service, name, existing, parameters);
+    const buttons = [Dialog.cancelButton(), Dialog.okButton({ label: 'Save schedule' })];
+    if (existing) {
+      buttons.splice(1, 0, Dialog.warnButton({ label: 'Remove schedule' }));
+    }
+    const answer = await showDialog({ title: `Schedule ${name}`, body: form, buttons });
+    if (answer.button.label === 'Remove schedule') {
+      try {
+        await this.service.deleteSchedule(name);
+        Notification.success(`Removed the schedule of ${name}`, { autoClose: 3000 });
+      } catch (error) {
+        reportError(`Could not remove the schedule of ${name}`, error);
+      }
+      return;
+    }
+    if (!answer.button.accept || !answer.value) {
+      return;
+    }
+    try {
+      const saved = await this.service.setSchedule(name, answer.value);
+      Notification.success(`Scheduled ${name}: ${saved.description}`, { autoClose: 5000 });
+    } catch (error) {
+      reportError(`Could not schedule ${name}`, error);
+    }
+  }
+
+  async cancelRun(runId: string): Promise<void> {
+    try {
+      const out = await this.service.cancelRun(runId);
+      Notification.info(out.cancelled ? `Cancelled run ${runId}` : `Run ${runId} had already ended`, {
+        autoClose: 3000
+      });
+    } catch (error) {
+      reportError(`Could not cancel run ${runId}`, error);
+    }
+    this._refreshRuns();
+  }
+
+  /** Notify when run `id` (started from the panel) ends. */
+  watch(id: string, label: string): void {
+    this._watched.set(id, label);
+    void this._watch.refresh();
+  }
+
+  private async _checkRuns(): Promise<void> {
+    for (const [id, label] of [...this._watched]) {
+      let run: IRun;
+      try {
+        run = await this.service.run(id);
+      } catch (error) {
+        if ((error as { status?: number }).status === 404) {
+          this._watched.delete(id);
+          continue;
+        }
+        throw error;
+      }
+      if (!isFinal(run.state)) {
+        continue;
+      }
+      this._watched.delete(id);
+      this._refreshRuns();
+      const open = { label: 'Open result', callback: () => this.openRun(id) };
+      const actions = run.kind === 'notebook' || run.kind === 'job' ? [open] : [];
+      if (run.state === 'succeeded') {
+        Notification.success(`${label} finished (run ${id})`, { autoClose: 8000, actions });
+      } else {
+        const why = run.error ? `: ${run.error}` : '';
+        Notification.error(`${label} ${run.state}${why}`, { autoClose: false, actions });
+      }
+    }
+  }
+
+  private _refreshRuns(): void {
+    void this.panel.section('runs').model.refresh().catch(() => undefined);
+  }
+
+  private _watched = new Map<string, string>();
+  private _watch: Poll;
+}

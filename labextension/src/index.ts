@@ -1,0 +1,305 @@
+/**
+ * omega_jupyter in JupyterLab: the side panel, its commands and context menus, the `omega:`
+ * contents drive and "Save to omega".
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Dialog, ICommandPalette, ToolbarButton, showDialog } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Widget } from '@lumino/widgets';
+
+import { OmegaActions, reportError } from './actions';
+import { OmegaApiError } from './api';
+import { startItemDrag } from './drag';
+import { OmegaDrive } from './drive';
+import { omegaIcon } from './icon';
+import { OmegaPanel, SectionId } from './panel';
+import { OmegaService, StoreName } from './service';
+
+const PLUGIN_ID = 'omega-jupyter:plugin';
+
+export namespace CommandIDs {
+  export const open = 'omega:open-panel';
+  export const refresh = 'omega:refresh';
+  export const preview = 'omega:preview-dataset';
+  export const insert = 'omega:insert-code';
+  export const drop = 'omega:delete';
+  export const describeModel = 'omega:describe-model';
+  export const predict = 'omega:predict';
+  export const openNotebook = 'omega:open-notebook';
+  export const runNow = 'omega:run-now';
+  export const schedule = 'omega:schedule';
+  export const saveCurrent = 'omega:save-to-omega';
+  export const saveFile = 'omega:save-file-to-omega';
+  export const openRun = 'omega:open-run';
+  export const cancelRun = 'omega:cancel-run';
+}
+
+type Args = { store?: string; name?: string };
+
+/** Check that the server extension answers; a clear dialog when it does not. */
+async function checkServer(service: OmegaService): Promise<void> {
+  try {
+    await service.ping();
+  } catch (error) {
+    const missing = error instanceof OmegaApiError && error.serverMissing;
+    const body = new Widget();
+    body.node.textContent = (error as Error).message;
+    await showDialog({
+      title: missing
+        ? 'omega server extension not found'
+        : 'omega: the server does not answer',
+      body,
+      buttons: [Dialog.okButton()]
+    });
+  }
+}
+
+function addCommands(
+  app: JupyterFrontEnd,
+  actions: OmegaActions,
+  panel: OmegaPanel,
+  notebooks: INotebookTracker,
+  browsers: IFileBrowserFactory | null
+): void {
+  const { commands } = app;
+  const target = (args: Args, store?: SectionId) =>
+    actions.target({ store: store ?? args.store, name: args.name });
+  const has = (store?: SectionId) => (args: Args) => target(args, store) !== null;
+
+  commands.addCommand(CommandIDs.open, {
+    label: 'Show the omega panel',
+    execute: () => app.shell.activateById(panel.id)
+  });
+  commands.addCommand(CommandIDs.refresh, {
+    label: 'Refresh omega',
+    icon: undefined,
+    execute: () => panel.refresh(true).catch(error => reportError('omega refresh failed', error))
+  });
+  commands.addCommand(CommandIDs.preview, {
+    label: 'Preview',
+    isEnabled: has('datasets'),
+    execute: args => {
+      const t = target(args as Args, 'datasets');
+      return t ? actions.previewDataset(t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.insert, {
+    label: 'Insert code',
+    caption: 'Insert the code that loads this object into the active notebook',
+    isEnabled: has(),
+    execute: args => {
+      const t = target(args as Args);
+      return t ? actions.insertCode(t.store, t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.drop, {
+    label: 'Delete…',
+    isEnabled: args => {
+      const t = target(args as Args);
+      return t !== null && (t.store === 'datasets' || t.store === 'jobs');
+    },
+    execute: args => {
+      const t = target(args as Args);
+      return t ? actions.drop(t.store as StoreName, t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.describeModel, {
+    label: 'Versions, tags, lineage and signature',
+    isEnabled: has('models'),
+    execute: args => {
+      const t = target(args as Args, 'models');
+      return t ? actions.describeModel(t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.predict, {
+    label: 'Predict on a dataset…',
+    isEnabled: has('models'),
+    execute: args => {
+      const t = target(args as Args, 'models');
+      return t ? actions.predict(t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.openNotebook, {
+    label: 'Open',
+    isEnabled: has('jobs'),
+    execute: args => {
+      const t = target(args as Args, 'jobs');
+      return t ? actions.openNotebook(t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.runNow, {
+    label: 'Run now',
+    isEnabled: args => {
+      const t = target(args as Args);
+      return t !== null && (t.store === 'jobs' || t.store === 'scripts');
+    },
+    execute: args => {
+      const t = target(args as Args);
+      return t ? actions.runNow(t.store as 'jobs' | 'scripts', t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.schedule, {
+    label: 'Schedule…',
+    isEnabled: has('jobs'),
+    execute: args => {
+      const t = target(args as Args, 'jobs');
+      return t ? actions.schedule(t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.openRun, {
+    label: 'Open executed notebook',
+    isEnabled: has('runs'),
+    execute: args => {
+      const t = target(args as Args, 'runs');
+      return t ? actions.openRun(t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.cancelRun, {
+    label: 'Cancel run',
+    isEnabled: has('runs'),
+    execute: args => {
+      const t = target(args as Args, 'runs');
+      return t ? actions.cancelRun(t.name) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.saveCurrent, {
+    label: 'Save to omega',
+    caption: 'Store this notebook in omega (a new version)',
+    icon: omegaIcon,
+    isEnabled: () => notebooks.currentWidget !== null,
+    execute: () => {
+      const current = notebooks.currentWidget;
+      return current ? actions.saveToOmega(current) : undefined;
+    }
+  });
+  commands.addCommand(CommandIDs.saveFile, {
+    label: 'Save to omega',
+    icon: omegaIcon,
+    isVisible: () => {
+      const item = browsers?.tracker.currentWidget?.selectedItems().next();
+      return !!item && !item.done && item.value.path.endsWith('.ipynb');
+    },
+    execute: () => {
+      const item = browsers?.tracker.currentWidget?.selectedItems().next();
+      return item && !item.done ? actions.saveToOmega(item.value.path) : undefined;
+    }
+  });
+
+  const menu: [string, string, number][] = [
+    [CommandIDs.preview, 'datasets', 1],
+    [CommandIDs.insert, 'datasets', 2],
+    [CommandIDs.drop, 'datasets', 9],
+    [CommandIDs.describeModel, 'models', 1],
+    [CommandIDs.insert, 'models', 2],
+    [CommandIDs.predict, 'models', 3],
+    [CommandIDs.openNotebook, 'jobs', 1],
+    [CommandIDs.runNow, 'jobs', 2],
+    [CommandIDs.schedule, 'jobs', 3],
+    [CommandIDs.insert, 'jobs', 4],
+    [CommandIDs.drop, 'jobs', 9],
+    [CommandIDs.runNow, 'scripts', 1],
+    [CommandIDs.insert, 'scripts', 2],
+    [CommandIDs.openRun, 'runs', 1],
+    [CommandIDs.cancelRun, 'runs', 2],
+    [CommandIDs.insert, 'runs', 3]
+  ];
+  for (const [command, store, rank] of menu) {
+    app.contextMenu.addItem({
+      command,
+      selector: `.jp-omega-item[data-store="${store}"]`,
+      rank
+    });
+  }
+  app.contextMenu.addItem({
+    command: CommandIDs.saveFile,
+    selector: '.jp-DirListing-item[data-file-type="notebook"]',
+    rank: 20
+  });
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'The omega side panel: datasets, models, notebooks, scripts and runs.',
+  autoStart: true,
+  requires: [INotebookTracker, IDocumentManager],
+  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, IFileBrowserFactory],
+  activate: (
+    app: JupyterFrontEnd,
+    notebooks: INotebookTracker,
+    docManager: IDocumentManager,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    browsers: IFileBrowserFactory | null
+  ) => {
+    const service = new OmegaService(app.serviceManager.serverSettings);
+    app.serviceManager.contents.addDrive(new OmegaDrive(service));
+
+    let actions: OmegaActions;
+    const panel = new OmegaPanel({
+      service,
+      refreshInterval: 10,
+      onActivate: (store, key) => {
+        const commands: Record<SectionId, string> = {
+          datasets: CommandIDs.preview,
+          models: CommandIDs.describeModel,
+          jobs: CommandIDs.openNotebook,
+          scripts: CommandIDs.insert,
+          runs: CommandIDs.openRun
+        };
+        void app.commands.execute(commands[store], { store, name: key });
+      },
+      onDragStart: (store, key, event) => startItemDrag(store, key, event, panel)
+    });
+    panel.title.icon = omegaIcon;
+    panel.title.caption = 'omega: datasets, models, notebooks, scripts and runs';
+    app.shell.add(panel, 'left', { rank: 600 });
+    if (restorer) {
+      restorer.add(panel, 'omega-jupyter-panel');
+    }
+    actions = new OmegaActions(app, service, panel, notebooks, docManager);
+    addCommands(app, actions, panel, notebooks, browsers);
+
+    if (palette) {
+      for (const command of [CommandIDs.saveCurrent, CommandIDs.refresh, CommandIDs.open]) {
+        palette.addItem({ command, category: 'omega' });
+      }
+    }
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (nbPanel: NotebookPanel) => {
+        const button = new ToolbarButton({
+          icon: omegaIcon,
+          tooltip: 'Save to omega',
+          label: '',
+          onClick: () => void actions.saveToOmega(nbPanel)
+        });
+        button.addClass('jp-omega-save-button');
+        nbPanel.toolbar.insertAfter('save', 'omega-save', button);
+        return button;
+      }
+    });
+
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          const apply = () => {
+            panel.setRefreshInterval(settings.get('refreshInterval').composite as number);
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(() => undefined); // defaults apply
+    }
+    void app.restored.then(() => checkServer(service));
+  }
+};
+
+export default plugin;

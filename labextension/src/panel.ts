@@ -1,0 +1,211 @@
+/**
+ * The omega side panel: a search box, a refresh button and one Section per store plus Runs,
+ * refreshed by a Poll that backs off on errors and stands by while the panel is hidden.
+ */
+import { Poll } from '@lumino/polling';
+import { Message } from '@lumino/messaging';
+import { Panel, Widget } from '@lumino/widgets';
+import { refreshIcon, searchIcon } from '@jupyterlab/ui-components';
+
+import { formatBytes, formatDuration, formatTime, runDuration, runProgress } from './format';
+import { SectionModel } from './model';
+import { Section, IItemView } from './section';
+import type { IObjectSummary, IRun, OmegaService, StoreName } from './service';
+
+export type SectionId = StoreName | 'runs';
+
+export const SECTION_LABELS: Record<SectionId, string> = {
+  datasets: 'Datasets',
+  models: 'Models',
+  jobs: 'Notebooks',
+  scripts: 'Scripts',
+  runs: 'Runs'
+};
+
+export interface IPanelOptions {
+  service: OmegaService;
+  /** Seconds between automatic refreshes (0 turns them off). */
+  refreshInterval: number;
+  pageSize?: number;
+  onActivate: (section: SectionId, key: string) => void;
+  onDragStart?: (section: SectionId, key: string, event: MouseEvent) => void;
+}
+
+function objectView(item: IObjectSummary): IItemView {
+  const parts = [`v${item.version}`];
+  if (typeof item.rows === 'number') {
+    parts.push(`${item.rows.toLocaleString()} rows`);
+  }
+  const size = formatBytes(item.size);
+  if (size) {
+    parts.push(size);
+  }
+  return {
+    key: item.name,
+    label: item.name,
+    detail: parts.join(' · '),
+    title: `${item.name}\n${item.kind}, version ${item.version}\nmodified ${formatTime(item.modified)}`
+  };
+}
+
+function runView(run: IRun): IItemView {
+  const progress = runProgress(run);
+  const duration = formatDuration(runDuration(run));
+  const detail = [run.state, progress, duration].filter(Boolean).join(' · ');
+  const lines = [
+    `${run.kind} ${run.target} (${run.action}), run ${run.id}`,
+    `state: ${run.state}, trigger: ${run.trigger}`,
+    `submitted ${formatTime(run.submitted)}`
+  ];
+  if (run.started) {
+    lines.push(`started ${formatTime(run.started)}`);
+  }
+  if (run.finished) {
+    lines.push(`finished ${formatTime(run.finished)} (${duration})`);
+  }
+  if (run.error) {
+    lines.push(`error: ${run.error}`);
+  }
+  return {
+    key: run.id,
+    label: run.target,
+    detail,
+    title: lines.join('\n'),
+    state: run.state
+  };
+}
+
+export class OmegaPanel extends Panel {
+  constructor(readonly options: IPanelOptions) {
+    super();
+    this.id = 'omega-jupyter-panel';
+    this.addClass('jp-omega-panel');
+    this.addWidget(this._toolbar());
+    const pageSize = options.pageSize ?? 50;
+    const service = options.service;
+    for (const id of ['datasets', 'models', 'jobs', 'scripts'] as StoreName[]) {
+      const model = new SectionModel<IObjectSummary>(q => service.list(id, q), pageSize);
+      this._add(id, model, objectView);
+    }
+    const runs = new SectionModel<IRun>(async () => {
+      const page = await service.runs({ limit: pageSize });
+      return { items: page.items, total: page.items.length };
+    }, pageSize);
+    this._add('runs', runs, runView);
+    this._poll = new Poll({
+      factory: () => this.refresh(),
+      frequency: {
+        interval: Math.max(1, options.refreshInterval || 1) * 1000,
+        backoff: true,
+        max: 5 * 60 * 1000
+      },
+      name: 'omega_jupyter:panel',
+      standby: () => this.isHidden || !this.isAttached || 'when-hidden',
+      auto: false
+    });
+    this.setRefreshInterval(options.refreshInterval);
+  }
+
+  get sections(): ReadonlyMap<SectionId, Section<unknown>> {
+    return this._sections;
+  }
+
+  /** The item last clicked or right-clicked, in any section. */
+  get lastSelected(): { store: SectionId; name: string } | null {
+    return this._lastSelected;
+  }
+
+  section(id: SectionId): Section<unknown> {
+    return this._sections.get(id)!;
+  }
+
+  /** Refresh the open sections (all of them with `all`); rejects when any fails. */
+  async refresh(all = false): Promise<void> {
+    const open = [...this._sections.values()].filter(s => all || s.isOpen);
+    const results = await Promise.allSettled(open.map(s => s.model.refresh()));
+    const failed = results.find(r => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) {
+      throw failed.reason;
+    }
+  }
+
+  setRefreshInterval(seconds: number): void {
+    if (seconds > 0) {
+      this._poll.frequency = {
+        interval: seconds * 1000,
+        backoff: true,
+        max: Math.max(seconds * 1000, 5 * 60 * 1000)
+      };
+      void this._poll.start();
+    } else {
+      void this._poll.stop();
+    }
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._poll.dispose();
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    void this._poll.refresh();
+  }
+
+  private _add<T>(id: SectionId, model: SectionModel<T>, view: (item: T) => IItemView): void {
+    const section = new Section<T>({
+      id,
+      label: SECTION_LABELS[id],
+      model,
+      view,
+      open: id === 'datasets',
+      onActivate: (_s, key) => this.options.onActivate(id, key),
+      onSelect: (_s, key) => {
+        this._lastSelected = { store: id, name: key };
+      },
+      onDragStart: (_s, key, event) => this.options.onDragStart?.(id, key, event)
+    });
+    this._sections.set(id, section as Section<unknown>);
+    this.addWidget(section);
+  }
+
+  private _toolbar(): Widget {
+    const bar = new Widget();
+    bar.addClass('jp-omega-toolbar');
+    const box = document.createElement('div');
+    box.className = 'jp-omega-search';
+    const icon = searchIcon.element({ className: 'jp-omega-search-icon' });
+    const input = document.createElement('input');
+    input.type = 'search';
+    input.placeholder = 'Search names';
+    input.setAttribute('aria-label', 'Search omega objects by name');
+    input.className = 'jp-omega-search-input';
+    let timer = 0;
+    input.addEventListener('input', () => {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        for (const section of this._sections.values()) {
+          if (section.options.id !== 'runs') {
+            void section.model.setSearch(input.value).catch(() => undefined);
+          }
+        }
+      }, 250);
+    });
+    box.append(icon, input);
+    const refresh = document.createElement('button');
+    refresh.className = 'jp-omega-refresh jp-Button jp-mod-minimal';
+    refresh.title = 'Refresh';
+    refresh.setAttribute('aria-label', 'Refresh');
+    refresh.append(refreshIcon.element());
+    refresh.addEventListener('click', () => void this.refresh(true).catch(() => undefined));
+    bar.node.append(box, refresh);
+    return bar;
+  }
+
+  private _sections = new Map<SectionId, Section<unknown>>();
+  private _poll: Poll;
+  private _lastSelected: { store: SectionId; name: string } | null = null;
+}

@@ -1,0 +1,196 @@
+/**
+ * The schedule dialog's body: presets or free text/cron, the description and next 5 times
+ * shown live as one types, the notebook's parameters and the missed-run policy.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { formatTime } from './format';
+import type { IParameter, ISchedule, ISchedulePreview, OmegaService } from './service';
+
+export const PRESETS: [string, string][] = [
+  ['every 5 minutes', 'Every 5 minutes'],
+  ['hourly', 'Every hour'],
+  ['daily at 06:00', 'Daily at 06:00'],
+  ['weekdays at 08:30', 'Weekdays at 08:30'],
+  ['mondays at 07:00', 'Mondays at 07:00'],
+  ['0 0 1 * *', 'First day of the month (cron)']
+];
+
+export const MISSED: [string, string][] = [
+  ['once', 'run once for all missed slots'],
+  ['skip', 'skip missed slots'],
+  ['all', 'run every missed slot']
+];
+
+export interface IScheduleValue {
+  when: string;
+  missed: string;
+  timezone: string | null;
+  parameters: Record<string, unknown>;
+}
+
+/**
+ * A parameter's typed text as JSON when it parses (numbers, booleans, lists), else the text
+ * itself: `7` → 7, `"a"` → "a", `abc` → "abc".
+ */
+export function parseParameter(text: string): unknown {
+  const trimmed = text.trim();
+  if (!trimmed) {
+    return '';
+  }
+  try {
+    return JSON.parse(trimmed);
+  } catch {
+    // A Python literal the notebook used as default (True/False/None, single quotes).
+    if (trimmed === 'True' || trimmed === 'False') {
+      return trimmed === 'True';
+    }
+    if (trimmed === 'None') {
+      return null;
+    }
+    const quoted = /^'(.*)'$/s.exec(trimmed);
+    return quoted ? quoted[1] : trimmed;
+  }
+}
+
+export class ScheduleForm extends Widget {
+  constructor(
+    private readonly service: OmegaService,
+    readonly notebook: string,
+    existing: ISchedule | null,
+    parameters: IParameter[]
+  ) {
+    super();
+    this.addClass('jp-omega-schedule');
+    const presets = document.createElement('select');
+    presets.className = 'jp-omega-schedule-presets';
+    presets.setAttribute('aria-label', 'Preset');
+    presets.append(new Option('Presets…', ''));
+    for (const [value, label] of PRESETS) {
+      presets.append(new Option(label, value));
+    }
+    presets.addEventListener('change', () => {
+      if (presets.value) {
+        this._when.value = presets.value;
+        this._update();
+      }
+    });
+    this._when.className = 'jp-omega-schedule-when';
+    this._when.placeholder = "cron or text, e.g. 'weekdays at 08:30'";
+    this._when.setAttribute('aria-label', 'When');
+    this._when.value = existing?.when ?? 'daily at 06:00';
+    this._when.addEventListener('input', () => this._update());
+    this._timezone.className = 'jp-omega-schedule-timezone';
+    this._timezone.placeholder = 'UTC';
+    this._timezone.setAttribute('aria-label', 'Time zone');
+    this._timezone.value =
+      existing?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? '';
+    this._timezone.addEventListener('input', () => this._update());
+    this._description.className = 'jp-omega-schedule-description';
+    this._times.className = 'jp-omega-schedule-times';
+    for (const [value, label] of MISSED) {
+      this._missed.append(new Option(label, value));
+    }
+    this._missed.value = existing?.missed ?? 'once';
+    this._missed.setAttribute('aria-label', 'Missed runs');
+
+    const row = (label: string, ...controls: HTMLElement[]) => {
+      const div = document.createElement('label');
+      div.className = 'jp-omega-form-row';
+      const span = document.createElement('span');
+      span.textContent = label;
+      div.append(span, ...controls);
+      return div;
+    };
+    this.node.append(
+      row('When', this._when, presets),
+      row('Time zone', this._timezone),
+      this._description,
+      this._times,
+      row('Missed runs', this._missed)
+    );
+    if (parameters.length) {
+      const box = document.createElement('fieldset');
+      box.className = 'jp-omega-schedule-parameters';
+      const legend = document.createElement('legend');
+      legend.textContent = 'Parameters';
+      box.append(legend);
+      for (const p of parameters) {
+        const input = document.createElement('input');
+        input.dataset.parameter = p.name;
+        const saved = existing?.parameters?.[p.name];
+        input.value = saved === undefined ? p.default : JSON.stringify(saved);
+        input.title = [p.type, p.help].filter(Boolean).join(' — ');
+        this._parameters.set(p.name, input);
+        box.append(row(p.name, input));
+      }
+      this.node.append(box);
+    }
+    this._update();
+  }
+
+  getValue(): IScheduleValue {
+    const parameters: Record<string, unknown> = {};
+    for (const [name, input] of this._parameters) {
+      parameters[name] = parseParameter(input.value);
+    }
+    return {
+      when: this._when.value.trim(),
+      missed: this._missed.value,
+      timezone: this._timezone.value.trim() || null,
+      parameters
+    };
+  }
+
+  /** The last preview shown (null while the text does not parse). */
+  get preview(): ISchedulePreview | null {
+    return this._preview;
+  }
+
+  private _update(): void {
+    window.clearTimeout(this._timer);
+    this._timer = window.setTimeout(() => void this._fetch(), 200);
+  }
+
+  private async _fetch(): Promise<void> {
+    const ticket = ++this._ticket;
+    const { when, timezone } = this.getValue();
+    try {
+      const preview = await this.service.previewSchedule(when, timezone);
+      if (ticket !== this._ticket) {
+        return;
+      }
+      this._preview = preview;
+      this._description.classList.remove('jp-omega-error');
+      this._description.textContent = `${preview.description} (cron ${preview.cron})`;
+      const items = preview.next_times.map(t => {
+        const li = document.createElement('li');
+        li.textContent = formatTime(t);
+        return li;
+      });
+      const title = document.createElement('div');
+      title.textContent = 'Next runs:';
+      const list = document.createElement('ol');
+      list.append(...items);
+      this._times.replaceChildren(title, list);
+    } catch (error) {
+      if (ticket !== this._ticket) {
+        return;
+      }
+      this._preview = null;
+      this._description.classList.add('jp-omega-error');
+      this._description.textContent = (error as Error).message;
+      this._times.replaceChildren();
+    }
+  }
+
+  private _when = document.createElement('input');
+  private _timezone = document.createElement('input');
+  private _missed = document.createElement('select');
+  private _description = document.createElement('div');
+  private _times = document.createElement('div');
+  private _parameters = new Map<string, HTMLInputElement>();
+  private _preview: ISchedulePreview | null = null;
+  private _timer = 0;
+  private _ticket = 0;
+}

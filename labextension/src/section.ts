@@ -1,0 +1,198 @@
+/**
+ * One collapsible list in the panel (Datasets, Models, Notebooks, Scripts, Runs): a header with
+ * the count and pager, the items, and the section's error line. Rendering only: the data
+ * lives in a SectionModel.
+ */
+import { Widget } from '@lumino/widgets';
+
+import { SectionModel } from './model';
+
+export interface IItemView {
+  /** What commands act on (an object name or a run id). */
+  key: string;
+  label: string;
+  detail: string;
+  title: string;
+  /** A state word for styling (runs), '' for none. */
+  state?: string;
+}
+
+export interface ISectionOptions<T> {
+  id: string;
+  label: string;
+  model: SectionModel<T>;
+  view: (item: T) => IItemView;
+  open?: boolean;
+  onActivate: (section: Section<T>, key: string) => void;
+  onSelect?: (section: Section<T>, key: string) => void;
+  onDragStart?: (section: Section<T>, key: string, event: MouseEvent) => void;
+}
+
+export class Section<T = unknown> extends Widget {
+  constructor(readonly options: ISectionOptions<T>) {
+    super();
+    this.addClass('jp-omega-section');
+    this.id = `jp-omega-section-${options.id}`;
+    this.node.dataset.section = options.id;
+    const header = document.createElement('div');
+    header.className = 'jp-omega-section-header';
+    this._caret.className = 'jp-omega-caret';
+    const title = document.createElement('span');
+    title.className = 'jp-omega-section-title';
+    title.textContent = options.label;
+    this._count.className = 'jp-omega-count';
+    this._pager.className = 'jp-omega-pager';
+    header.append(this._caret, title, this._count, this._pager);
+    header.addEventListener('click', event => {
+      if (!(event.target as HTMLElement).closest('button')) {
+        this.toggle();
+      }
+    });
+    this._list.className = 'jp-omega-list';
+    this._list.setAttribute('role', 'list');
+    this._error.className = 'jp-omega-error';
+    this.node.append(header, this._error, this._list);
+    this.setOpen(options.open ?? false);
+    options.model.changed.connect(this.render, this);
+    this._list.addEventListener('dblclick', this);
+    this._list.addEventListener('keydown', this);
+    this._list.addEventListener('mousedown', this);
+    this._list.addEventListener('contextmenu', this);
+    this.render();
+  }
+
+  get model(): SectionModel<T> {
+    return this.options.model;
+  }
+
+  get isOpen(): boolean {
+    return this._open;
+  }
+
+  /** The key of the item last clicked or right-clicked (what context-menu commands act on). */
+  get selected(): string | null {
+    return this._selected;
+  }
+
+  toggle(): void {
+    this.setOpen(!this._open);
+  }
+
+  setOpen(open: boolean): void {
+    this._open = open;
+    this.node.classList.toggle('jp-mod-open', open);
+    this._caret.textContent = open ? '▾' : '▸';
+    if (open && !this.model.items.length && !this.model.loading) {
+      void this.model.refresh().catch(() => undefined);
+    }
+  }
+
+  handleEvent(event: Event): void {
+    const row = (event.target as HTMLElement).closest<HTMLElement>('.jp-omega-item');
+    if (!row) {
+      return;
+    }
+    const key = row.dataset.key ?? '';
+    switch (event.type) {
+      case 'mousedown':
+      case 'contextmenu':
+        this.select(key);
+        if (event.type === 'mousedown' && (event as MouseEvent).button === 0) {
+          this.options.onDragStart?.(this, key, event as MouseEvent);
+        }
+        break;
+      case 'dblclick':
+        this.options.onActivate(this, key);
+        break;
+      case 'keydown':
+        if ((event as KeyboardEvent).key === 'Enter') {
+          this.options.onActivate(this, key);
+        }
+        break;
+    }
+  }
+
+  select(key: string): void {
+    this._selected = key;
+    this.options.onSelect?.(this, key);
+    for (const row of Array.from(this._list.children) as HTMLElement[]) {
+      row.classList.toggle('jp-mod-selected', row.dataset.key === key);
+    }
+  }
+
+  render(): void {
+    const model = this.model;
+    const items = model.items;
+    const first = items.length ? model.offset + 1 : 0;
+    const last = model.offset + items.length;
+    this._count.textContent = model.loading
+      ? '…'
+      : model.total > items.length
+        ? `${first}–${last} of ${model.total}`
+        : String(model.total);
+    this._renderPager();
+    this._error.textContent = model.error ?? '';
+    this._error.hidden = !model.error;
+    const rows = items.map(item => this._row(this.options.view(item)));
+    if (!rows.length && !model.loading && !model.error) {
+      const empty = document.createElement('li');
+      empty.className = 'jp-omega-empty';
+      empty.textContent = model.search ? 'nothing matches' : 'nothing stored yet';
+      rows.push(empty);
+    }
+    this._list.replaceChildren(...rows);
+  }
+
+  private _renderPager(): void {
+    const model = this.model;
+    this._pager.replaceChildren();
+    if (!model.hasNext && !model.hasPrevious) {
+      return;
+    }
+    const button = (text: string, title: string, enabled: boolean, go: () => Promise<void>) => {
+      const b = document.createElement('button');
+      b.className = 'jp-omega-page-button';
+      b.textContent = text;
+      b.title = title;
+      b.disabled = !enabled;
+      b.addEventListener('click', () => void go().catch(() => undefined));
+      return b;
+    };
+    this._pager.append(
+      button('‹', 'previous page', model.hasPrevious, () => model.previousPage()),
+      button('›', 'next page', model.hasNext, () => model.nextPage())
+    );
+  }
+
+  private _row(view: IItemView): HTMLLIElement {
+    const row = document.createElement('li');
+    row.className = 'jp-omega-item';
+    row.dataset.key = view.key;
+    row.dataset.store = this.options.id;
+    row.tabIndex = 0;
+    row.title = view.title;
+    row.setAttribute('role', 'listitem');
+    if (view.state) {
+      row.dataset.state = view.state;
+    }
+    if (view.key === this._selected) {
+      row.classList.add('jp-mod-selected');
+    }
+    const label = document.createElement('span');
+    label.className = 'jp-omega-item-label';
+    label.textContent = view.label;
+    const detail = document.createElement('span');
+    detail.className = 'jp-omega-item-detail';
+    detail.textContent = view.detail;
+    row.append(label, detail);
+    return row;
+  }
+
+  private _open = false;
+  private _selected: string | null = null;
+  private _caret = document.createElement('span');
+  private _count = document.createElement('span');
+  private _pager = document.createElement('span');
+  private _error = document.createElement('div');
+  private _list = document.createElement('ul');
+}

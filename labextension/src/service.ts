@@ -1,0 +1,260 @@
+/**
+ * OmegaService: one method per REST call the panel makes. The vocabulary mirrors the server's
+ * routes (datasets, models, jobs, scripts, runs, schedules).
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { encodeName, queryString, requestAPI } from './api';
+
+export interface IObjectSummary {
+  name: string;
+  kind: string;
+  version: number;
+  modified: string;
+  size: number | null;
+  rows?: number | null;
+}
+
+export interface IPage<T> {
+  items: T[];
+  total: number;
+  offset?: number;
+  limit?: number;
+}
+
+export interface IColumn {
+  name: string;
+  dtype: string;
+}
+
+export interface IDatasetMetadata {
+  name: string;
+  kind: string;
+  version: number;
+  size: number | null;
+  columns: IColumn[];
+  versions: number[];
+  kind_meta?: { rows?: number };
+  [key: string]: unknown;
+}
+
+export interface IDatasetRows {
+  name: string;
+  version: number;
+  kind: string;
+  count?: number;
+  data: unknown;
+}
+
+export interface IDatasetPreview {
+  metadata: IDatasetMetadata;
+  columns: IColumn[];
+  rows: Record<string, unknown>[];
+  totalRows: number | null;
+}
+
+export interface IRun {
+  id: string;
+  kind: string;
+  target: string;
+  action: string;
+  state: string;
+  trigger: string;
+  submitted: string | null;
+  started: string | null;
+  finished: string | null;
+  error: string | null;
+  progress: { cells_done?: number; cells_total?: number } | null;
+  [key: string]: unknown;
+}
+
+export interface ISchedule {
+  name: string;
+  when: string;
+  cron: string;
+  description: string;
+  next_due?: string;
+  next_times: string[];
+  missed: string;
+  max_retries?: number;
+  timezone?: string | null;
+  parameters: Record<string, unknown>;
+}
+
+export interface ISchedulePreview {
+  when: string;
+  cron: string;
+  description: string;
+  next_times: string[];
+}
+
+export interface IParameter {
+  name: string;
+  type: string;
+  default: string;
+  help: string;
+}
+
+export interface IAccepted {
+  run: string;
+  location: string;
+}
+
+export interface IListQuery {
+  pattern?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export type StoreName = 'datasets' | 'models' | 'jobs' | 'scripts';
+
+export class OmegaService {
+  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+
+  private request<T>(path: string, init: RequestInit = {}): Promise<T> {
+    return requestAPI<T>(path, init, this.settings);
+  }
+
+  private json<T>(path: string, method: string, body?: unknown): Promise<T> {
+    return this.request<T>(path, {
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' }
+    });
+  }
+
+  ping(): Promise<{ ping: string; version: string }> {
+    return this.request('ping');
+  }
+
+  /** One page of a store's objects whose names match `pattern`. */
+  list(store: StoreName, query: IListQuery = {}): Promise<IPage<IObjectSummary>> {
+    const q = queryString({ name: query.pattern, limit: query.limit, offset: query.offset });
+    return this.request(`${store}${q}`);
+  }
+
+  // -- datasets ---------------------------------------------------------------------------
+  datasetMetadata(name: string): Promise<IDatasetMetadata> {
+    return this.request(`datasets/${encodeName(name)}/metadata`);
+  }
+
+  datasetRows(name: string, limit = 100): Promise<IDatasetRows> {
+    return this.request(`datasets/${encodeName(name)}${queryString({ limit, orient: 'records' })}`);
+  }
+
+  /** The first `limit` rows with dtypes, row count and size, for the preview tab. */
+  async previewDataset(name: string, limit = 100): Promise<IDatasetPreview> {
+    const [metadata, rows] = await Promise.all([
+      this.datasetMetadata(name),
+      this.datasetRows(name, limit)
+    ]);
+    return previewOf(metadata, rows);
+  }
+
+  dropDataset(name: string): Promise<unknown> {
+    return this.request(`datasets/${encodeName(name)}`, { method: 'DELETE' });
+  }
+
+  // -- models -----------------------------------------------------------------------------
+  describeModel(name: string): Promise<Record<string, unknown>> {
+    return this.request(`models/${encodeName(name)}`);
+  }
+
+  /** Versions, tags, signature, lineage and library versions of a model. */
+  modelDetails(name: string): Promise<Record<string, unknown>> {
+    return this.request(`panel/models/${encodeName(name)}`);
+  }
+
+  predict(model: string, dataset: string): Promise<{ result: unknown }> {
+    return this.request(`model/${encodeName(model)}/predict${queryString({ datax: dataset })}`);
+  }
+
+  // -- notebooks (jobs) -------------------------------------------------------------------
+  getNotebook(name: string): Promise<Record<string, unknown>> {
+    return this.request(`jobs/${encodeName(name)}`);
+  }
+
+  putNotebook(name: string, notebook: unknown): Promise<IObjectSummary> {
+    return this.json(`jobs/${encodeName(name)}`, 'PUT', notebook);
+  }
+
+  dropNotebook(name: string): Promise<unknown> {
+    return this.request(`jobs/${encodeName(name)}`, { method: 'DELETE' });
+  }
+
+  runNotebook(name: string, parameters: Record<string, unknown> = {}): Promise<IAccepted> {
+    return this.json(`jobs/${encodeName(name)}/run`, 'POST', { parameters });
+  }
+
+  parameters(name: string): Promise<{ parameters: IParameter[] }> {
+    return this.request(`panel/parameters/${encodeName(name)}`);
+  }
+
+  getSchedule(name: string): Promise<ISchedule> {
+    return this.request(`jobs/${encodeName(name)}/schedule`);
+  }
+
+  setSchedule(
+    name: string,
+    schedule: {
+      when: string;
+      parameters?: Record<string, unknown>;
+      missed?: string;
+      timezone?: string | null;
+    }
+  ): Promise<ISchedule> {
+    return this.json(`jobs/${encodeName(name)}/schedule`, 'PUT', schedule);
+  }
+
+  deleteSchedule(name: string): Promise<unknown> {
+    return this.request(`jobs/${encodeName(name)}/schedule`, { method: 'DELETE' });
+  }
+
+  /** Description and next 5 times of `when` (cron or text), without saving anything. */
+  previewSchedule(when: string, timezone?: string | null): Promise<ISchedulePreview> {
+    return this.request(`panel/schedule-preview${queryString({ when, timezone })}`);
+  }
+
+  // -- scripts ----------------------------------------------------------------------------
+  runScript(name: string, kwargs: Record<string, unknown> = {}): Promise<IAccepted> {
+    return this.json(`scripts/${encodeName(name)}/run`, 'POST', kwargs);
+  }
+
+  // -- runs -------------------------------------------------------------------------------
+  runs(query: { limit?: number; job?: string; state?: string } = {}): Promise<IPage<IRun>> {
+    return this.request(`runs${queryString(query)}`);
+  }
+
+  run(id: string): Promise<IRun> {
+    return this.request(`runs/${encodeURIComponent(id)}`);
+  }
+
+  runResult(id: string): Promise<Record<string, unknown>> {
+    return this.request(`runs/${encodeURIComponent(id)}/notebook`);
+  }
+
+  cancelRun(id: string): Promise<{ cancelled: boolean }> {
+    return this.request(`runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  }
+}
+
+/** Combine a dataset's metadata and its first rows into what the preview shows. */
+export function previewOf(metadata: IDatasetMetadata, rows: IDatasetRows): IDatasetPreview {
+  const data = Array.isArray(rows.data) ? (rows.data as Record<string, unknown>[]) : [];
+  let columns = metadata.columns ?? [];
+  if (data.length) {
+    // Index levels come first in each record but are not among the metadata's columns.
+    const known = new Set(columns.map(c => c.name));
+    const extra = Object.keys(data[0])
+      .filter(name => !known.has(name))
+      .map(name => ({ name, dtype: 'index' }));
+    columns = [...extra, ...columns];
+  }
+  const total = metadata.kind_meta?.rows;
+  return {
+    metadata,
+    columns,
+    rows: data,
+    totalRows: typeof total === 'number' ? total : null
+  };
+}

@@ -1,0 +1,78 @@
+"""What the JupyterLab panel asks for beyond the plain resources: a live preview of a
+schedule (description and next times, nothing saved) and the parameters a notebook declares.
+
+Plain functions on a client (no tornado), like ``resources``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from omega_jupyter.client import Omega
+from omega_jupyter.exceptions import BadRequestError
+from omega_jupyter.jobs import when as when_
+
+MAX_WHEN = 200
+
+
+def schedule_preview(
+    when: str | None, timezone: str | None = None, count: int = 5, now: datetime | None = None
+) -> dict[str, Any]:
+    """The cron, human description and next ``count`` times of ``when`` (cron or text)."""
+    text = (when or "").strip()
+    if not text:
+        raise BadRequestError("send ?when=<cron or text>, e.g. 'weekdays at 08:30'")
+    if len(text) > MAX_WHEN:
+        raise BadRequestError(f"a schedule is at most {MAX_WHEN} characters")
+    cron = when_.to_cron(text)
+    after = now or datetime.now(UTC)
+    times = when_.next_times(cron, after, count, timezone or None)
+    return {
+        "when": text,
+        "cron": cron,
+        "description": when_.describe(cron),
+        "timezone": timezone or None,
+        "next_times": [t.isoformat() for t in times],
+    }
+
+
+def notebook_parameters(om: Omega, name: str) -> dict[str, Any]:
+    """The parameters declared in the cell tagged ``parameters`` of notebook ``name``:
+    name, inferred type, default (as source text) and help comment of each."""
+    from papermill.translators import papermill_translators
+
+    node = om.jobs.get(name)
+    cell = next(
+        (c for c in node.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None
+    )
+    if cell is None:
+        return {"name": name, "cell": False, "parameters": []}
+    kernelspec = node.metadata.get("kernelspec", {})
+    language = node.metadata.get("language_info", {}).get("name") or kernelspec.get("language")
+    try:
+        translator = papermill_translators.find_translator(
+            kernelspec.get("name", "python3"), language or "python"
+        )
+    except Exception:  # papermill knows no translator for this language: nothing to infer
+        return {"name": name, "cell": True, "parameters": []}
+    found = translator.inspect(cell)
+    return {
+        "name": name,
+        "cell": True,
+        "parameters": [
+            {"name": p.name, "type": p.inferred_type_name, "default": p.default, "help": p.help}
+            for p in found
+        ],
+    }
+
+
+def model_details(om: Omega, name: str) -> dict[str, Any]:
+    """A model's versions, tags and signature plus its lineage (how it was made)."""
+    from omega_jupyter.server.predict import describe_model
+
+    details = describe_model(om, name)
+    meta = om.models.metadata(name)
+    details["lineage"] = meta.attributes.get("lineage") or {}
+    details["libraries"] = meta.kind_meta.get("versions") or {}
+    return details
