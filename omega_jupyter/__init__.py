@@ -21,7 +21,15 @@ __all__ = ["Omega", "Settings", "get_default", "load_ipython_extension", "setup"
 _default: Omega | None = None
 _default_lock = threading.Lock()
 _DELEGATED = {
-    "datasets", "db", "settings", "bucket", "models", "runtime", "logger", "jobs", "scripts",
+    "datasets",
+    "db",
+    "settings",
+    "bucket",
+    "models",
+    "runtime",
+    "logger",
+    "jobs",
+    "scripts",
     "streams",
 }
 
@@ -71,6 +79,24 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 class _OmegaModule(types.ModuleType):
     def __getitem__(self, bucket: str) -> Omega:
         return get_default()[bucket]
+
+
+def _delegate(name: str) -> property:
+    """``om.<name>`` is the default client's, even after the subpackage of the same name
+    (``omega_jupyter.datasets`` …) was imported and bound on the package by the import system;
+    a module-level ``__getattr__`` alone would then never be asked."""
+
+    def get(module: types.ModuleType) -> Any:
+        return getattr(get_default(), name)
+
+    def bind(module: types.ModuleType, value: Any) -> None:
+        module.__dict__[name] = value  # the import system binding a subpackage
+
+    return property(get, bind)
+
+
+for _name in _DELEGATED:
+    setattr(_OmegaModule, _name, _delegate(_name))
 
 
 def __getattr__(name: str) -> Any:

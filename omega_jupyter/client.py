@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from omega_jupyter.names import validate_bucket
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database, get_database
@@ -71,5 +73,5 @@ class Omega:
         return Omega(self.settings.replace(bucket=validate_bucket(bucket)))
 
     def __repr__(self) -> str:
-        url = self.db.safe_url if "db" in self.__dict__ else self.settings.resolved_database_url
+        url = make_url(self.settings.resolved_database_url).render_as_string(hide_password=True)
         return f"Omega(bucket={self.bucket!r}, database={url!r})"

@@ -60,7 +60,9 @@ def ensure_current(conn: Connection) -> None:
     if current is None:
         if sa.inspect(conn).has_table("om_objects"):
             raise SchemaOutdatedError(
-                "the database has omega_jupyter tables but no schema version; run `om db upgrade`"
+                f"the database has omega_jupyter tables but no schema version ({VERSION_TABLE}):"
+                " it was not created by omega_jupyter's migrations, and `om db upgrade` cannot"
+                " adopt it; use an empty database (OMEGA_DATABASE_URL) or remove the om_* tables"
             )
         command.upgrade(_config(conn), "head")
         return

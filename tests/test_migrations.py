@@ -1,0 +1,107 @@
+"""Schema management: created on first use, upgraded by Alembic, refused when not current."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+import omega_jupyter
+from omega_jupyter.exceptions import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    SchemaOutdatedError,
+)
+from omega_jupyter.storage import migrate
+from omega_jupyter.storage.engine import get_database
+
+
+def revision(url: str) -> str | None:
+    with get_database(url).connect() as conn:
+        return migrate.current_revision(conn)
+
+
+def test_empty_database_is_created_on_first_use(fresh_database_url):
+    engine = sa.create_engine(fresh_database_url)
+    try:
+        assert not sa.inspect(engine).has_table("om_objects")
+    finally:
+        engine.dispose()
+    om = omega_jupyter.setup(url=fresh_database_url, bucket="b")
+    assert om.datasets.list() == []
+    assert revision(fresh_database_url) == migrate.head_revision()
+    om.datasets.put({"a": 1}, "x")
+    assert om.datasets.get("x") == {"a": 1}
+
+
+def test_upgrade_is_idempotent(fresh_database_url):
+    db = get_database(fresh_database_url)
+    head = migrate.head_revision()
+    with db.connect() as conn:
+        assert migrate.upgrade(conn) == (None, head)
+        conn.commit()
+    with db.connect() as conn:
+        assert migrate.upgrade(conn) == (head, head)
+        conn.commit()
+    with db.connect() as conn:
+        migrate.ensure_current(conn)  # no error, nothing to do
+
+
+def test_older_schema_is_refused_until_upgraded(fresh_database_url):
+    db = get_database(fresh_database_url)
+    with db.connect() as conn:
+        migrate.upgrade(conn, "0001")
+        conn.commit()
+    om = omega_jupyter.setup(url=fresh_database_url, bucket="b")
+    with pytest.raises(SchemaOutdatedError, match="om db upgrade"):
+        om.datasets.list()
+    with db.connect() as conn:
+        assert migrate.upgrade(conn)[0] == "0001"
+        conn.commit()
+    assert om.datasets.list() == []
+
+
+def test_tables_without_version_are_refused(fresh_database_url):
+    db = get_database(fresh_database_url)
+    with db.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE om_objects (id integer)"))
+        conn.commit()
+    om = omega_jupyter.setup(url=fresh_database_url, bucket="b")
+    with pytest.raises(SchemaOutdatedError, match="no schema version") as info:
+        om.datasets.list()
+    assert "empty database" in str(info.value)
+
+
+def test_unknown_version_is_refused(fresh_database_url):
+    db = get_database(fresh_database_url)
+    with db.connect() as conn:
+        migrate.upgrade(conn)
+        conn.execute(sa.text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '9999'"))
+        conn.commit()
+    om = omega_jupyter.setup(url=fresh_database_url, bucket="b")
+    with pytest.raises(SchemaOutdatedError, match="newer") as info:
+        om.datasets.put({"a": 1}, "x")
+    assert "upgrade the omega_jupyter package" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://root:s3cret@127.0.0.1:1/x",
+        "postgresql+psycopg://root:s3cret@127.0.0.1:5432/omega_no_such_database",
+    ],
+    ids=["closed-port", "missing-database"],
+)
+def test_unreachable_database(url):
+    om = omega_jupyter.setup(url=url, bucket="b")
+    with pytest.raises(DatabaseUnavailableError) as info:
+        om.datasets.list()
+    message = str(info.value)
+    assert "127.0.0.1" in message and "s3cret" not in message
+    with pytest.raises(DatabaseUnavailableError):
+        om.datasets.put({"a": 1}, "x")
+
+
+@pytest.mark.parametrize("url", ["not a url", "mysql://u@h/db", "oracle://u@h/db"])
+def test_bad_urls(url):
+    with pytest.raises(ConfigurationError):
+        omega_jupyter.setup(url=url, bucket="b").datasets.list()
