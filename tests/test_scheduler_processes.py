@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from omega_jupyter.jobs.tables import runs, schedule_slots
 from tests.test_jobs import make_notebook
+from tests.test_scripts import put_script
 
 T0 = datetime(2030, 1, 7, 8, 0, 0, tzinfo=UTC)
 
@@ -61,12 +62,15 @@ def _runs(om):
         ).all()
 
 
-def _wait(predicate, timeout: float, what: str):
+def _wait(predicate, timeout: float, what: str, procs=()):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
+        for proc in procs:
+            if proc.poll() is not None:
+                raise AssertionError(f"scheduler exited: {proc.communicate()[1][-2000:]}")
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -74,7 +78,7 @@ def _wait(predicate, timeout: float, what: str):
 def test_two_processes_claim_each_slot_exactly_once(om, database_url):
     om.jobs.put(make_notebook(), "report")
     om.jobs.schedules_store.put("job", "report", "every 1 seconds", missed="all", start=T0)
-    count = 150
+    count = 60
     procs = [
         _spawn(CLAIM_LOOP, database_url, om.bucket, f"loop{i}", T0.isoformat(), str(count))
         for i in range(2)
@@ -97,14 +101,16 @@ def test_two_processes_claim_each_slot_exactly_once(om, database_url):
 
 
 def test_two_scheduler_loops_run_each_slot_once(om, database_url, tmp_path):
-    om.jobs.put(make_notebook("y = x + 1"), "tick")
+    # a script: scheduled like a notebook, without a kernel start per run
+    put_script(om, "def run(om, **kw):\n    return kw\n", "tick", tmp_path)
     loops = [
         _spawn(SCHEDULER, database_url, om.bucket, str(tmp_path / f"h{i}"), "60") for i in range(2)
     ]
     try:
-        om.jobs.schedule("tick", "every 2 seconds")
-        _wait(lambda: len(_runs(om)) >= 3, 90, "three scheduled runs")
-        om.jobs.unschedule("tick")
+        # missed="all": a slot claimed late (two loops starting on two cores) still runs
+        om.scripts.schedule("tick", "every 1 seconds", parameters={"n": 1}, missed="all")
+        _wait(lambda: len(_runs(om)) >= 4, 90, "four scheduled runs", loops)
+        om.scripts.unschedule("tick")
         _wait(lambda: all(r.state in ("succeeded", "failed") for r in _runs(om)), 120, "runs")
     finally:
         for proc in loops:
@@ -115,18 +121,19 @@ def test_two_scheduler_loops_run_each_slot_once(om, database_url, tmp_path):
     slots = [r.scheduled_for for r in rows]
     assert len(slots) == len(set(slots)), "a slot ran twice"
     gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(slots)}
-    assert gaps <= {2.0}, f"a slot was lost: {slots}"
+    assert gaps <= {1.0}, f"a slot was lost: {slots}"
     assert {r.trigger for r in rows} == {"schedule"}
     assert {r.state for r in rows} == {"succeeded"}, [r.error for r in rows]
+    assert all(r.result["value"] == {"n": 1} for r in rows)
 
 
 def test_killed_scheduler_run_is_reconciled(om, database_url, tmp_path):
-    om.jobs.put(make_notebook("import time\ntime.sleep(120)"), "long")
+    put_script(om, "import time\ndef run(om, **kw):\n    time.sleep(120)\n", "long", tmp_path)
     first = _spawn(SCHEDULER, database_url, om.bucket, str(tmp_path / "a"), "60")
     try:
-        om.jobs.schedule("long", "every 2 seconds")
-        _wait(lambda: any(r.state == "running" for r in _runs(om)), 90, "a running run")
-        om.jobs.unschedule("long")
+        om.scripts.schedule("long", "every 2 seconds")
+        _wait(lambda: any(r.state == "running" for r in _runs(om)), 90, "a running run", [first])
+        om.scripts.unschedule("long")
     finally:
         first.send_signal(signal.SIGKILL)  # the loop and its in-process workers die mid-run
         first.communicate(timeout=30)
@@ -136,6 +143,7 @@ def test_killed_scheduler_run_is_reconciled(om, database_url, tmp_path):
             lambda: all(r.state in ("succeeded", "failed") for r in _runs(om)),
             60,
             "reconciliation",
+            [second],
         )
     finally:
         second.terminate()

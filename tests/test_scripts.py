@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 import textwrap
+import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,7 @@ def make_package(root: Path, body: str, name: str = "myscript", version: str = "
     return folder
 
 
+FAILS = "def run(om, **kw):\n    print('about to fail')\n    raise RuntimeError('nope')\n"
 RUN = """
 def run(om, **kwargs):
     print("hello from", om.bucket)
@@ -33,29 +37,30 @@ def run(om, **kwargs):
 """
 
 
-@pytest.fixture(scope="module")
-def packages(tmp_path_factory):
-    """Build the packages once for both databases (a wheel build takes seconds)."""
-    from omega_jupyter.scripts.build import build_wheel
+def make_wheel(folder: Path, body: str, name: str = "myscript", version: str = "0.1") -> Path:
+    """A minimal wheel written directly (a real build takes seconds; one test does that)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(f"{name}/__init__.py", textwrap.dedent(body))
+        zf.writestr(
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        zf.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        zf.writestr(f"{info}/RECORD", "")
+    return wheel
 
-    root = tmp_path_factory.mktemp("pkgs")
-    built = {}
-    for key, body in {
-        "v1": "VERSION = 1\n" + RUN,
-        "v2": "VERSION = 2\n" + RUN,
-        "norun": "def main():\n    return 1\n",
-        "fails": "def run(om, **kw):\n    print('about to fail')\n    raise RuntimeError('nope')\n",
-    }.items():
-        folder = make_package(root / key, body)
-        built[key] = (folder, build_wheel(folder, root / f"{key}-wheel"))
-    return built
 
-
-def _put(om, packages, key, name="myscript"):
+def put_script(om, body: str, name: str = "myscript", tmp: Path | None = None):
+    """Store ``body`` as the package of script ``name`` (module ``myscript``)."""
     from omega_jupyter.scripts.build import top_level_modules
 
-    folder, wheel = packages[key]
-    meta = {"filename": wheel.name, "modules": top_level_modules(wheel), "source": folder.name}
+    tmp = tmp or Path(tempfile.mkdtemp(prefix="omega-wheel-"))
+    wheel = make_wheel(tmp / uuid.uuid4().hex, body)
+    meta = {"filename": wheel.name, "modules": top_level_modules(wheel), "source": "test"}
     return om.scripts._store(wheel, name, meta, None)
 
 
@@ -76,8 +81,8 @@ def test_put_builds_a_wheel_from_setup_py(om, tmp_path):
     assert om.scripts.list() == ["myscript"]
 
 
-def test_run_script_versions_and_output(om, packages):
-    _put(om, packages, "v1")
+def test_run_script_versions_and_output(om):
+    put_script(om, "VERSION = 1\n" + RUN)
     handle = om.runtime.script("myscript").run(day="2024-01-01")
     assert handle.result(timeout=120) == {
         "bucket": om.bucket,
@@ -87,17 +92,17 @@ def test_run_script_versions_and_output(om, packages):
     assert om.datasets.get("script_output") == {"seen": {"day": "2024-01-01"}}
     record = om.runtime.runs_store.get(handle.id)
     assert "hello from" in record.result["output"]
-    _put(om, packages, "v2")  # a new version is installed and imported afresh
+    put_script(om, "VERSION = 2\n" + RUN)  # a new version is installed and imported afresh
     assert om.runtime.script("myscript").run().result(timeout=120)["version"] == 2
     runs = om.scripts.runs("myscript")
     assert runs.state.tolist() == ["succeeded", "succeeded"]
 
 
-def test_script_errors(om, packages):
-    _put(om, packages, "norun", "norun")
+def test_script_errors(om):
+    put_script(om, "def main():\n    return 1\n", "norun")
     with pytest.raises(RunFailedError, match="no run"):
         om.runtime.script("norun").run().result(timeout=120)
-    _put(om, packages, "fails", "fails")
+    put_script(om, FAILS, "fails")
     with pytest.raises(RunFailedError, match="RuntimeError: nope"):
         om.runtime.script("fails").run().result(timeout=120)
     with pytest.raises(ObjectNotFoundError):

@@ -48,16 +48,21 @@ def grace(cron: str, slot: datetime, timezone: str | None) -> timedelta:
 
 
 def choose_slots(row: Any, now: datetime) -> tuple[list[datetime], list[datetime]]:
-    """(slots to run, slots skipped) among the due slots of a schedule row, per ``missed``."""
+    """(slots to run, slots skipped) among the due slots of a schedule row.
+
+    Slots still within their grace time always run; older ones were missed (no loop was
+    running) and follow ``missed``: ``all`` runs them, ``once`` runs the newest unless an
+    on-time slot runs anyway, ``skip`` drops them.
+    """
     first = _aware(row.next_due)
     due = [first, *when_.slots_between(row.cron, first, now, row.timezone, MAX_SLOTS_PER_CLAIM)]
-    newest = due[-1]
     if row.missed == "all":
         return due[-MAX_SLOTS_PER_CLAIM:], due[:-MAX_SLOTS_PER_CLAIM]
-    on_time = now - newest <= grace(row.cron, newest, row.timezone)
-    if row.missed == "skip" and not on_time:
-        return [], due
-    return [newest], due[:-1]
+    on_time = [s for s in due if now - s <= grace(row.cron, s, row.timezone)]
+    missed = [s for s in due if s not in on_time]
+    if row.missed == "once" and missed and not on_time:
+        return missed[-1:], missed[:-1]
+    return on_time, missed
 
 
 def new_run_values(
