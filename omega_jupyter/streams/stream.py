@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -35,6 +36,24 @@ READ_BATCH = 1000  # messages fetched per query while following
 IDLE_CHECK_SECONDS = 1.0  # how often an idle follower checks that its stream still exists
 AGE_PRUNE_SECONDS = 1.0  # at most one age-retention delete per second per handle
 RETRY_MAX_SECONDS = 2.0
+
+
+# PostgreSQL appends in one round trip: the UPDATE locks the stream's row until commit (so
+# concurrent appenders queue and offsets become visible in order), the messages come as one
+# JSON array, and NOTIFY is queued in the same transaction (sent exactly at commit).
+_PG_APPEND = sa.text(
+    """
+    WITH s AS (
+        UPDATE om_streams SET last_offset = last_offset + :n WHERE id = :id
+        RETURNING last_offset
+    ), i AS (
+        INSERT INTO om_stream_messages (stream_id, "offset", created, data)
+        SELECT :id, s.last_offset - :n + e.ord, :created, e.value
+        FROM s, jsonb_array_elements(CAST(:data AS jsonb)) WITH ORDINALITY AS e(value, ord)
+    )
+    SELECT s.last_offset, pg_notify(:channel, s.last_offset::text) FROM s
+    """
+).bindparams(sa.bindparam("created", type_=sa.DateTime(timezone=True)))
 
 
 @dataclass(frozen=True)
@@ -86,6 +105,21 @@ class Stream:
         created = now()
         count = len(values)
         with self.db.begin() as conn:
+            if self.db.is_postgres:
+                last = conn.execute(
+                    _PG_APPEND,
+                    {
+                        "id": self.id,
+                        "n": count,
+                        "created": created,
+                        "data": json.dumps(values, ensure_ascii=False),
+                        "channel": wakeup.channel(self.id),
+                    },
+                ).scalar()
+                if last is None:
+                    raise StreamNotFoundError(f"stream {self.name!r} was dropped")
+                self._apply_retention(conn, last)
+                return int(last)
             # The UPDATE locks the stream's row until commit: concurrent appenders queue here,
             # so offsets are gap-free and become visible in increasing order.
             last = conn.execute(
@@ -105,10 +139,7 @@ class Stream:
                 ],
             )
             self._apply_retention(conn, last)
-            if self.db.is_postgres:
-                conn.execute(sa.select(sa.func.pg_notify(wakeup.channel(self.id), str(last))))
-        if not self.db.is_postgres:
-            wakeup.notify_local(str(self.db.url), self.id)
+        wakeup.notify_local(str(self.db.url), self.id)
         return int(last)
 
     def _apply_retention(self, conn: Any, last: int) -> None:
@@ -278,7 +309,7 @@ class Stream:
         last_check = time.monotonic()
         try:
             while stop is None or not stop.is_set():
-                batch = self._read_retrying(position, stop)
+                batch = self._read_retrying(position, stop, waiter)
                 if batch:
                     for message in batch:
                         yield message
@@ -317,8 +348,11 @@ class Stream:
         except Exception as exc:
             raise DatabaseUnavailableError(f"cannot listen on {self.db.safe_url}: {exc}") from exc
 
-    def _read_retrying(self, position: int, stop: Any) -> list[Message]:
+    def _read_retrying(self, position: int, stop: Any, waiter: Any = None) -> list[Message]:
         """The next batch; waits out a database that is restarting instead of failing."""
+        rows = waiter.select(self.id, position, READ_BATCH) if waiter is not None else None
+        if rows is not None:  # read on the listening connection: no pool checkout
+            return [Message(int(o), d, _aware(c), self.name) for o, c, d in rows]
         delay = 0.05
         while True:
             try:

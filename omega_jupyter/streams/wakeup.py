@@ -62,8 +62,17 @@ class PollingWaiter:
             self._seen = _local_seq[self.key]
         return set()
 
+    def select(self, stream_id: int, after: int, limit: int) -> None:
+        return None  # followers read through the pool
+
     def close(self) -> None:
         pass
+
+
+_SELECT = (
+    'SELECT "offset", created, data FROM om_stream_messages '
+    'WHERE stream_id = %s AND "offset" > %s ORDER BY "offset" LIMIT %s'
+)
 
 
 class ListenWaiter:
@@ -110,6 +119,21 @@ class ListenWaiter:
             time.sleep(min(self._backoff, timeout))
             self._backoff = min(self._backoff * 2, MAX_BACKOFF)
             return set()
+
+    def select(self, stream_id: int, after: int, limit: int) -> list[tuple] | None:
+        """(offset, created, data) of the next messages, read on this connection (cheaper
+        than a pool checkout); None when it is down (the caller reads through the pool)."""
+        import psycopg
+
+        if self.conn is None:
+            return None
+        try:
+            # Notifications that arrive meanwhile are kept in psycopg's backlog for wait().
+            return self.conn.execute(_SELECT, (stream_id, after, limit)).fetchall()
+        except psycopg.Error as exc:
+            log.warning("stream listener lost its connection (%s); reconnecting", exc)
+            self._drop_connection()
+            return None
 
     def _drop_connection(self) -> None:
         if self.conn is not None:
