@@ -162,3 +162,19 @@ def test_reconcile_stale_runs_fail_or_retry(om):
     assert states == ["failed", "failed"]
     with om.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(schedule_slots)).scalar() >= 1
+
+
+def test_scheduler_tick_runs_a_notebook(om):
+    from omega_jupyter.jobs.scheduler import Scheduler
+
+    om.jobs.put(
+        make_notebook("import omega_jupyter as om\nom.datasets.put({'x': x}, 'tick')"), "nb"
+    )
+    info = om.jobs.schedule("nb", "every minute", parameters={"x": 5})
+    loop = Scheduler(om, buckets=[om.bucket])
+    (claim,) = loop.tick(now=info["next_due"] + timedelta(milliseconds=10))
+    assert loop.tick(now=info["next_due"] + timedelta(milliseconds=20)) == []
+    assert om.runtime.run(claim.run_id).wait(120).status == "succeeded"
+    row = om.jobs.runs("nb").iloc[0]
+    assert (row.trigger, row.scheduled_for) == ("schedule", info["next_due"])
+    assert om.datasets.get("tick") == {"x": 5}

@@ -109,9 +109,11 @@ def run_notebook(spec: dict[str, Any]) -> dict:
         return {"state": runs.get(run_id).state}
     capture = OutputCapture(lambda p: runs.set_progress(run_id, p))
     error: tuple[str, str] | None = None
+    # the version recorded at submission runs, even if the notebook was replaced meanwhile
+    ref = f"{name}@{record.target_version}" if record.target_version else name
     try:
         with heartbeat(runs, run_id):
-            error = _execute(om, run_id, name, spec.get("parameters") or {}, spec, capture)
+            error = _execute(om, run_id, ref, spec.get("parameters") or {}, spec, capture)
     except Exception as exc:  # a bad notebook, an unknown kernel, the store unreachable
         error = (f"{type(exc).__name__}: {exc}", tb.format_exc())
     result = _store_result(om, run_id, name, capture, error)
