@@ -76,7 +76,7 @@ class ModelActionHandler(OmegaMixin):
         answer = {"model": meta.name, "version": meta.version}
         answer["result"] = predict.result_json(result)
         self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
-        self.finish(payloads.dumps(answer, clean=False))  # type: ignore[attr-defined]
+        self.finish(payloads.dumps(answer))  # type: ignore[attr-defined]
 
     async def _input(self, om: Any, datax: str | None, datay: str | None) -> tuple[Any, Any]:
         if datax:

@@ -145,8 +145,8 @@ def result_json(value: Any) -> Any:
     if isinstance(value, pd.DataFrame):
         return json.loads(value.to_json(orient="records", date_format="iso"))
     if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            value = np.where(np.isfinite(value), value, None)
+        if value.dtype.kind in "biuf":
+            return np.ascontiguousarray(value)  # serialized as is (NaN/inf as null)
         return value.tolist()
     if isinstance(value, np.generic):
         value = value.item()
