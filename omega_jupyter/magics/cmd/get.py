@@ -51,8 +51,5 @@ def _dataset(ctx: CommandContext, args: Any) -> Any:
         return datasets.get(args.name, lazy=True, **filters)
     if args.limit is not None:
         return datasets.get(args.name, lazy=True, **filters).head(args.limit).value
-    bar = ctx.progress(f"get {args.name}")
-    try:
+    with ctx.progress(f"get {args.name}") as bar:
         return datasets.get(args.name, progress=bar, **filters)
-    finally:
-        bar.close()

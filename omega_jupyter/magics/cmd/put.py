@@ -27,11 +27,8 @@ def put(ctx: CommandContext, argv: list[str]) -> Any:
     if args.tag and store != "models":
         raise UsageError("--tag only applies to models")
     if store == "datasets":
-        bar = ctx.progress(f"put {args.name}")
-        try:
+        with ctx.progress(f"put {args.name}") as bar:
             return ctx.om.datasets.put(obj, args.name, append=args.append, progress=bar)
-        finally:
-            bar.close()
     if store == "models":
         return ctx.om.models.put(obj, args.name, tag=args.tag)
     return getattr(ctx.om, store).put(obj, args.name)

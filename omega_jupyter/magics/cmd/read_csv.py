@@ -16,10 +16,7 @@ def read_csv(ctx: CommandContext, argv: list[str]) -> Any:
     parser.add_argument("--append", action="store_true")
     parser.add_argument("--chunksize", type=int, default=100_000, help="Rows per chunk.")
     args = parser.parse(argv)
-    bar = ctx.progress(f"read_csv {args.name}")
-    try:
+    with ctx.progress(f"read_csv {args.name}") as bar:
         return ctx.om.datasets.read_csv(
             args.source, args.name, chunksize=args.chunksize, append=args.append, progress=bar
         )
-    finally:
-        bar.close()
