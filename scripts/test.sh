@@ -49,4 +49,19 @@ if ((rc == 5)); then
     echo "FAILED: pytest collected no tests (exit code 5)" >&2
     exit 1
 fi
+
+# The JupyterLab panel: build, jest, UI tests in headless Chromium (installs chromium with
+# apt-get when missing). Runs even when pytest failed, so both results are seen.
+# OMEGA_SKIP_UI_TESTS=1 skips it (said loudly) for quick local runs of a few pytest files.
+ui_rc=0
+if [[ -n ${OMEGA_SKIP_UI_TESTS:-} ]]; then
+    echo "NOTE: the JupyterLab panel tests were SKIPPED (OMEGA_SKIP_UI_TESTS is set)" >&2
+else
+    echo "== JupyterLab panel (scripts/ui-test.sh)"
+    bash scripts/ui-test.sh || ui_rc=$?
+fi
+if ((ui_rc != 0)); then
+    echo "FAILED: the JupyterLab panel tests (scripts/ui-test.sh, exit code $ui_rc)" >&2
+    if ((rc == 0)); then rc=$ui_rc; fi
+fi
 exit "$rc"

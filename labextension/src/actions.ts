@@ -233,7 +233,7 @@ export class OmegaActions {
     try {
       const accepted =
         store === 'jobs' ? await this.service.runNotebook(name) : await this.service.runScript(name);
-      Notification.info(`Started ${name} (run ${accepted.run})`, { autoClose: 3000 });
+      Notification.info(`Started ${name} (run ${accepted.run.slice(0, 8)})`, { autoClose: 3000 });
       this.watch(accepted.run, name);
       this._refreshRuns();
       return accepted.run;
@@ -321,7 +321,7 @@ export class OmegaActions {
       const open = { label: 'Open result', callback: () => this.openRun(id) };
       const actions = run.kind === 'notebook' || run.kind === 'job' ? [open] : [];
       if (run.state === 'succeeded') {
-        Notification.success(`${label} finished (run ${id})`, { autoClose: 8000, actions });
+        Notification.success(`${label} finished (run ${id.slice(0, 8)})`, { autoClose: 8000, actions });
       } else {
         const why = run.error ? `: ${run.error}` : '';
         Notification.error(`${label} ${run.state}${why}`, { autoClose: false, actions });

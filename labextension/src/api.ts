@@ -55,9 +55,13 @@ export async function requestAPI<T>(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, API_PATH, path);
+  // 'no-cache' revalidates every GET (tornado answers with ETags) without the timestamp
+  // query parameter ServerConnection appends for 'no-store', which the dataset read route
+  // would take for a column filter.
+  const request = { cache: 'no-cache' as RequestCache, ...init };
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(url, request, settings);
   } catch (error) {
     throw new OmegaApiError(
       `cannot reach the Jupyter server: ${(error as Error).message ?? error}`,

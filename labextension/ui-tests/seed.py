@@ -1,0 +1,29 @@
+"""Objects the UI tests expect in the store (run before the server starts)."""
+
+import nbformat
+import pandas as pd
+
+import omega_jupyter
+
+om = omega_jupyter.setup()
+sales = pd.DataFrame(
+    {
+        "city": ["Zurich", "Geneva", "Basel"],
+        "amount": [120, 340, 560],
+        "when": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"]),
+    }
+)
+om.datasets.put(sales, "sales")
+om.datasets.put(pd.DataFrame({"x": range(5)}), "odd name's (1)")
+
+nb = nbformat.v4.new_notebook()
+nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+params = nbformat.v4.new_code_cell("n = 3  # rows to show\nlabel = 'ui'")
+params.metadata["tags"] = ["parameters"]
+nb.cells = [
+    params,
+    nbformat.v4.new_code_cell("import omega_jupyter as om\ndf = om.datasets.get('sales')"),
+    nbformat.v4.new_code_cell("print(label, df.head(n).amount.sum())"),
+]
+om.jobs.put(nb, "reports/daily")
+print("seeded:", om.datasets.list(), om.jobs.list())
