@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from omega_jupyter.exceptions import InvalidNameError, UnsupportedObjectError
-from omega_jupyter.names import parse_ref
+from omega_jupyter.names import parse_ref, validate_name
 from omega_jupyter.runtime import cluster
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.runs import RunStore
@@ -117,6 +117,7 @@ class Runtime:
         result_name: str | None = None,
         parameters: dict | None = None,
         trigger: str = "api",
+        result_stream: str | None = None,
     ) -> RunHandle:
         """Record a run, then submit it. Bad input (unknown model or dataset, unreachable
         cluster) is recorded as a failed run and raised."""
@@ -126,6 +127,7 @@ class Runtime:
             "Y": _describe_input(Y),
             "kwargs": _jsonable(kwargs or {}),
             "result_name": result_name,
+            **({"result_stream": validate_name(result_stream)} if result_stream else {}),
             **({"parameters": _jsonable(parameters)} if parameters is not None else {}),
         }
         ref = parse_ref(model)
@@ -143,6 +145,7 @@ class Runtime:
                 "Y": self._input(Y, "Y", run_id, temporary),
                 "kwargs": kwargs or {},
                 "result_name": result_name,
+                "result_stream": result_stream,
                 "parameters": parameters,
                 "temporary": temporary,
             }
@@ -245,9 +248,18 @@ class ModelRuntime:
     def fit_transform(self, X: Any, Y: Any = None, **kwargs: Any) -> RunHandle:
         return self._call("fit_transform", X, Y, kwargs=kwargs)
 
-    def predict(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
-        """Predict; ``result_name`` stores the prediction as that dataset."""
-        return self._call("predict", X, kwargs=kwargs, result_name=result_name)
+    def predict(
+        self,
+        X: Any,
+        result_name: str | None = None,
+        result_stream: str | None = None,
+        **kwargs: Any,
+    ) -> RunHandle:
+        """Predict; ``result_name`` stores the prediction as that dataset; ``result_stream``
+        appends the run's outcome (result or error) to that stream when it ends."""
+        return self._call(
+            "predict", X, kwargs=kwargs, result_name=result_name, result_stream=result_stream
+        )
 
     def predict_proba(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
         return self._call("predict_proba", X, kwargs=kwargs, result_name=result_name)

@@ -45,6 +45,7 @@ def execute_run(spec: dict[str, Any]) -> Any:
         with heartbeat(runs, run_id), blas_pinned(), capture_output(om.logger, run_id):
             result = ACTIONS[spec["action"]](om, spec)
         runs.finish(run_id, "succeeded", result=result)
+        publish_outcome(om, spec, "succeeded", result=result)
         return result
     except Exception as exc:
         # Recorded, not raised: the run row is the outcome, and Dask need not log it again.
@@ -54,6 +55,7 @@ def execute_run(spec: dict[str, Any]) -> Any:
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),
         )
+        publish_outcome(om, spec, "failed", error=f"{type(exc).__name__}: {exc}")
         return {"type": "state", "state": "failed"}
     except BaseException as exc:
         runs.finish(run_id, "failed", error=f"interrupted: {type(exc).__name__}: {exc}")
@@ -65,6 +67,19 @@ def execute_run(spec: dict[str, Any]) -> Any:
                 om.datasets.drop(name, force=True)
             except Exception:
                 pass  # cleanup must never hide the run's own outcome
+
+
+def publish_outcome(om: Any, spec: dict, state: str, **outcome: Any) -> None:
+    """Append the run's outcome to ``spec["result_stream"]`` (if asked) so that other
+    components can react; a failure to publish never changes the run's own outcome."""
+    name = spec.get("result_stream")
+    if not name:
+        return
+    event = {"run_id": spec["run_id"], "action": spec["action"], "model": spec["target"]}
+    try:
+        om.streams.put({**event, "version": spec.get("version"), "state": state, **outcome}, name)
+    except Exception as exc:
+        om.logger.warning(f"run {spec['run_id']}: could not publish to stream {name!r}: {exc}")
 
 
 # -- inputs ---------------------------------------------------------------------------------
