@@ -91,7 +91,12 @@ def test_bad_input_is_refused_and_changes_nothing(om) -> None:
     for name in ("", "a[b]", " x", 5):
         with pytest.raises(InvalidNameError):
             om.streams.put({"a": 1}, name)
-    assert om.streams.list() == ["strict"]
+    with pytest.raises(InvalidMessageError):
+        om.streams.put({"x": float("nan")}, "never-made")  # refused input creates nothing
+    with pytest.raises(InvalidMessageError):
+        om.streams.put({"a": 1}, "never-made", many=True)
+    assert om.streams.put([], "empty", many=True) == 0
+    assert om.streams.list() == ["empty", "strict"]
 
 
 def test_nul_text_round_trips_or_is_refused(om) -> None:

@@ -70,6 +70,7 @@ def test_put_ls_tail_info_drop(om_cli, om) -> None:
 def test_bad_input_is_one_line(om_cli, om) -> None:
     assert "not valid JSON" in failed(om_cli("streams", "put", "s", "{nope"))
     assert "not valid JSON" in failed(om_cli("streams", "put", "s", "-", input='1\n{"x"\n'))
+    assert "JSON-serializable" in failed(om_cli("streams", "put", "s", '{"x": NaN}'))
     assert not om.streams.exists("s")  # nothing was created by refused input
     assert "does not exist" in failed(om_cli("streams", "tail", "missing"))
     assert "does not exist" in failed(om_cli("streams", "drop", "missing"))

@@ -35,7 +35,7 @@ def put(
     """Append a message: ``om streams put events '{"user": 1}'``."""
     st = state(ctx)
     items = _parse_json_lines(sys.stdin) if message == "-" else [_parse_json(message)]
-    offset = st.client().streams.get(name, create=True).extend(items)
+    offset = st.client().streams.put(items, name, many=True)
     output.emit(st, {"name": name, "offset": offset, "appended": len(items)}, str(offset))
 
 

@@ -41,6 +41,7 @@ def _load_optional() -> None:
         "omega_jupyter.server.model_handlers",
         "omega_jupyter.server.job_handlers",
         "omega_jupyter.server.panel_handlers",
+        "omega_jupyter.server.stream_handlers",
     ):
         try:
             __import__(module)

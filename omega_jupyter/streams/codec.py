@@ -52,6 +52,11 @@ def normalize(item: Any, postgres: bool) -> Any:
     return value
 
 
+def prepare(items: Any, postgres: bool) -> list[Any]:
+    """Every item normalized (all or nothing: the first refused item raises)."""
+    return [normalize(item, postgres) for item in items]
+
+
 def frame_records(frame: Any) -> list[Any]:
     """One JSON object per row of a DataFrame: missing values become null, timestamps ISO text.
 

@@ -10,12 +10,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from omega_jupyter.exceptions import InvalidOffsetError, StreamNotFoundError
+from omega_jupyter.exceptions import (
+    InvalidMessageError,
+    InvalidOffsetError,
+    StreamNotFoundError,
+)
 from omega_jupyter.names import validate_name
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import _aware, now, validate_attributes
-from omega_jupyter.streams import wakeup
+from omega_jupyter.streams import codec, wakeup
 from omega_jupyter.streams.stream import Stream
 from omega_jupyter.streams.tables import groups, messages, streams
 
@@ -99,10 +103,22 @@ class StreamStore:
             )
         return Stream(self, name, row.id, row)
 
-    def put(self, obj: Any, name: str) -> int:
-        """Append ``obj`` (a DataFrame: one message per row) to ``name``, creating the stream
-        on first use; returns the offset of the last message appended."""
-        return self.create(name).append(obj)
+    def put(self, obj: Any, name: str, many: bool = False) -> int:
+        """Append ``obj`` (a DataFrame: one message per row; ``many=True``: each item of an
+        iterable) to ``name``, creating the stream on first use; returns the offset of the
+        last message appended. Refused input changes nothing (not even creates the stream)."""
+        validate_name(name)
+        if codec.is_frame(obj):
+            items = codec.frame_records(obj)
+        elif many:
+            if isinstance(obj, str | bytes | dict) or not hasattr(obj, "__iter__"):
+                raise InvalidMessageError("many=True needs a list (or iterable) of messages")
+            items = list(obj)
+        else:
+            items = [obj]
+        values = codec.prepare(items, self.db.is_postgres)
+        stream = self.create(name)
+        return stream._insert(values) if values else stream.last_offset()
 
     def getl(self, name: str) -> Any:
         """A lazy frame over the messages of ``name`` (see :meth:`Stream.getl`)."""

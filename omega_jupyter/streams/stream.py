@@ -95,8 +95,7 @@ class Stream:
     def extend(self, items: Iterable[Any]) -> int:
         """Append several items in one transaction; returns the last offset (unchanged
         offset when ``items`` is empty). Nothing is appended if any item is refused."""
-        postgres = self.db.is_postgres
-        values = [codec.normalize(item, postgres) for item in items]
+        values = codec.prepare(items, self.db.is_postgres)
         if not values:
             return self.last_offset()
         return self._insert(values)

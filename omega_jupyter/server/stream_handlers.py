@@ -1,0 +1,99 @@
+"""REST routes of streams: list, read after an offset, append, drop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omega_jupyter.exceptions import BadRequestError
+from omega_jupyter.server import openapi, payloads, resources
+from omega_jupyter.server.handlers import OmegaMixin
+from omega_jupyter.server.routes import NAME, register
+
+READ_LIMIT = 1000  # messages per GET unless ?limit= says otherwise; page on with ?since=
+
+
+def message_record(message: Any) -> dict[str, Any]:
+    return {
+        "offset": message.offset,
+        "timestamp": message.timestamp.isoformat(),
+        "data": message.data,
+    }
+
+
+class StreamsHandler(OmegaMixin):
+    """``GET /streams``: streams matching ``?name=``, paginated."""
+
+    resource = "streams"
+
+    async def get(self) -> None:
+        limit, offset = self.paging()
+        om = self.om
+        pattern = self.arg("name")
+
+        def listing() -> dict:
+            return resources.page(om.streams.list(pattern, raw=True), limit, offset)
+
+        self.reply(await self.call(listing))
+
+
+class StreamHandler(OmegaMixin):
+    """``GET /streams/{name}?since=&limit=``, ``POST /streams/{name}`` (``?batch=true``: the
+    body is an array of messages), ``DELETE /streams/{name}``."""
+
+    resource = "streams"
+
+    async def get(self, name: str) -> None:
+        since = payloads.int_param(self.arg("since"), "since", 0) or 0
+        limit = payloads.int_param(self.arg("limit"), "limit", READ_LIMIT, minimum=1)
+        om = self.om
+
+        def read() -> dict:
+            stream = om.streams.get(name)
+            items = [message_record(m) for m in stream.read(since=since, limit=limit)]
+            last = items[-1]["offset"] if items else since
+            return {"name": name, "messages": items, "next_since": last}
+
+        self.reply(await self.call(read))
+
+    async def post(self, name: str) -> None:
+        body = self.json_body()
+        batch = payloads.bool_param(self.arg("batch"), "batch")
+        if batch and not isinstance(body, list):
+            raise BadRequestError("with ?batch=true the body must be a JSON array of messages")
+        items = body if batch else [body]
+        om = self.om
+
+        def append() -> dict:
+            offset = om.streams.put(items, name, many=True)
+            return {"name": name, "offset": offset, "appended": len(items)}
+
+        self.reply(await self.call(append), 201)
+
+    async def delete(self, name: str) -> None:
+        om = self.om
+        await self.call(om.streams.drop, name)
+        self.reply({"name": name, "deleted": True})
+
+
+register(r"streams/?", StreamsHandler)
+register(rf"streams/{NAME}", StreamHandler)
+
+_N = [openapi.NAME_PARAM]
+_INT = {"type": "integer", "minimum": 0}
+_READ = [
+    *_N,
+    {"name": "since", "in": "query", "schema": _INT, "description": "last offset seen"},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+]
+_WRITE = [*_N, {"name": "batch", "in": "query", "schema": {"type": "boolean"}}]
+_BODY = {"content": {"application/json": {"schema": {}}}}
+openapi.add_paths(
+    {
+        "/streams": {"get": openapi.op("List streams", [openapi.PATTERN, *openapi.PAGING])},
+        "/streams/{name}": {
+            "get": openapi.op("Messages after ?since= (oldest first)", _READ),
+            "post": openapi.op("Append a message (?batch=true: an array)", _WRITE, _BODY, 201),
+            "delete": openapi.op("Drop the stream", _N),
+        },
+    }
+)
