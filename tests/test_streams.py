@@ -307,3 +307,12 @@ def test_lazy_frame_over_messages(om) -> None:
     om.streams.put({"m": "x"}, "mixed")
     with pytest.raises(UnsupportedObjectError, match="one scalar type"):
         om.streams.getl("mixed")
+
+
+def test_put_after_the_stream_was_dropped_elsewhere_makes_it_anew(om) -> None:
+    assert om.streams.put(1, "again") == 1
+    assert om.streams.put(2, "again") == 2
+    other = om[om.bucket]  # another client of the same bucket
+    other.streams.drop("again")
+    assert om.streams.put(3, "again") == 1  # no error, no message lost in a dropped stream
+    assert [m.data for m in other.streams.get("again").read()] == [3]

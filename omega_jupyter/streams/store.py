@@ -34,6 +34,8 @@ class StreamStore:
         self.bucket = bucket
         self.settings = settings
         self.poll_interval = POLL_INTERVAL
+        # Handles used by put(), so appending in a loop is one transaction per call.
+        self._handles: dict[str, Stream] = {}
 
     @cached_property
     def datasets(self) -> Any:
@@ -86,7 +88,8 @@ class StreamStore:
                     changes["attributes"] = attributes
                 conn.execute(sa.update(streams).where(streams.c.id == row.id).values(**changes))
             row = self._row(conn, name)
-        return Stream(self, name, row.id, row)
+        stream = self._handles[name] = Stream(self, name, row.id, row)
+        return stream
 
     def get(self, name: str, create: bool = False) -> Stream:
         """The stream ``name``; missing: :class:`StreamNotFoundError`, or made with ``create``."""
@@ -117,6 +120,12 @@ class StreamStore:
         else:
             items = [obj]
         values = codec.prepare(items, self.db.is_postgres)
+        stream = self._handles.get(name)
+        if stream is not None and values:
+            try:
+                return stream._insert(values)
+            except StreamNotFoundError:
+                pass  # dropped (maybe by another client) since: make it anew
         stream = self.create(name)
         return stream._insert(values) if values else stream.last_offset()
 
@@ -165,6 +174,7 @@ class StreamStore:
         validate_name(name)
         self.db.ensure_schema()
         with self.db.begin() as conn:
+            self._handles.pop(name, None)
             row = self._row(conn, name)
             if row is None:
                 if force:
