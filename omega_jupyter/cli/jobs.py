@@ -117,17 +117,24 @@ def schedule(
 ) -> None:
     """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``."""
     st = state(ctx)
-    jobs = st.client().jobs
+    options = (parse_pairs(params) or None, missed, max_retries, timezone)
+    apply_schedule(st, st.client().jobs, name, when, options, show, delete)
+
+
+def apply_schedule(
+    st: CliState, store: Any, name: str, when: str | None, options: tuple, show: bool, delete: bool
+) -> None:
+    """Create, show or delete the schedule of a job or script and print it."""
     if delete:
-        jobs.unschedule(name)
+        store.unschedule(name)
         output.emit(st, {"name": name, "deleted": True}, f"unscheduled {name}")
         return
     if when is None or show:
         if when is not None:
             raise typer.BadParameter("give WHEN or --show, not both")
-        info = jobs.schedules_store.get("job", name)
+        info = store.schedules_store.get(store.kind, name)
     else:
-        info = jobs.schedule(name, when, parse_pairs(params) or None, missed, max_retries, timezone)
+        info = store.schedule(name, when, *options)
     if st.json:
         output.emit_json(info)
         return

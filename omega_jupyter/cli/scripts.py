@@ -10,7 +10,7 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
-from omega_jupyter.cli.jobs import parse_pairs
+from omega_jupyter.cli.jobs import apply_schedule, parse_pairs
 from omega_jupyter.storage.metadata import Metadata
 
 app = typer.Typer(help="Script packages: run(om, **kwargs) on the cluster.", no_args_is_help=True)
@@ -82,6 +82,26 @@ def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
     columns = ["id", "state", "trigger", "submitted_at", "finished_at", "error"]
     frame = frame.assign(error=frame.error.fillna("").str.slice(0, 80))
     output.table(frame[columns].to_dict("records"), columns)
+
+
+@app.command("schedule")
+def schedule(
+    ctx: typer.Context,
+    name: str,
+    when: Annotated[str | None, typer.Argument(help="Cron or text: 'daily at 06:00'.")] = None,
+    kwargs: Annotated[
+        list[str] | None, typer.Option("-p", "--param", help="run() argument key=value.")
+    ] = None,
+    missed: Annotated[str, typer.Option(help="After downtime: once, skip or all.")] = "once",
+    max_retries: Annotated[int, typer.Option(help="Retries of a run that died.")] = 0,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the cron.")] = None,
+    show: Annotated[bool, typer.Option("--show", help="Show the schedule.")] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the schedule.")] = False,
+) -> None:
+    """Schedule a script: ``om scripts schedule NAME "every 5 minutes" -p day=today``."""
+    st = state(ctx)
+    options = (parse_pairs(kwargs) or None, missed, max_retries, timezone)
+    apply_schedule(st, st.client().scripts, name, when, options, show, delete)
 
 
 def runtime_script(

@@ -37,7 +37,8 @@ class Scheduler:
     """One scheduler loop for a database (all buckets, or those in ``buckets``).
 
     ``clock`` returns the current UTC time (inject one in tests); ``stale_after`` is how long a
-    running run may go without a heartbeat before it is failed (or retried).
+    running run may go without a heartbeat before it is failed (or retried); on stop, the loop
+    waits up to ``drain_seconds`` for the runs it submitted.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
         poll: float = CHANGE_POLL_SECONDS,
         loop_id: str | None = None,
+        drain_seconds: float = 30.0,
     ) -> None:
         self.om = om
         self.db = om.db
@@ -63,6 +65,8 @@ class Scheduler:
         self._last_reconcile: datetime | None = None
         self._last_beat: datetime | None = None
         self.submitted: list[Claim] = []
+        self.drain_seconds = drain_seconds
+        self._inflight: list[Any] = []
 
     # -- one pass ---------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> list[Claim]:
@@ -88,8 +92,9 @@ class Scheduler:
             )
         try:
             runtime = self.om[claim.bucket].runtime
-            submit(runtime, claim.kind, claim.run_id, claim.target, claim.parameters)
+            future = submit(runtime, claim.kind, claim.run_id, claim.target, claim.parameters)
             self.submitted.append(claim)
+            self._inflight = [f for f in self._inflight if not f.done()] + [future]
         except Exception as exc:  # the run row already says why; keep the loop alive
             log.error("could not submit run %s: %s", claim.run_id, exc)
 
@@ -144,6 +149,17 @@ class Scheduler:
         self.stop_event.set()
 
     def _leave(self) -> None:
+        # Runs on this process's own local cluster die with it: give them time to finish.
+        # (On a shared cluster they go on regardless; the rest are reconciled by heartbeat.)
+        pending = [f for f in self._inflight if not f.done()]
+        if pending and self.drain_seconds > 0:
+            from distributed import wait
+
+            log.info("waiting up to %g s for %d run(s)", self.drain_seconds, len(pending))
+            try:
+                wait(pending, timeout=self.drain_seconds)
+            except Exception:
+                pass  # timed out: those runs are reconciled by their stopped heartbeat
         try:
             with self.db.begin() as conn:
                 conn.execute(sa.delete(scheduler_loops).where(scheduler_loops.c.id == self.loop_id))
