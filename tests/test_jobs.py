@@ -140,8 +140,13 @@ def test_unknown_kernel_and_unknown_job(om):
     assert om.jobs.runs("missing").empty
 
 
-def test_cell_timeout_fails_run(om):
+def test_timeouts_fail_run(om):
     om.jobs.put(make_notebook("import time\ntime.sleep(30)"), "slow")
     handle = om.runtime.job("slow").run(timeout=1)
     with pytest.raises(RunFailedError, match=r"(?i)timed? ?out"):
+        handle.result(timeout=60)
+    # no single cell is too slow, the job as a whole is
+    om.jobs.put(make_notebook(*["import time\ntime.sleep(1.2)"] * 3), "slowish")
+    handle = om.runtime.job("slowish").run(timeout=2.5)
+    with pytest.raises(RunFailedError, match=r"exceeded its timeout of 2\.5 s"):
         handle.result(timeout=60)

@@ -6,9 +6,11 @@ environment, so ``import omega_jupyter as om`` inside the notebook talks to the 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
+import threading
 import time
 import traceback as tb
 from collections.abc import Callable
@@ -33,7 +35,35 @@ def kernel_env(settings: Any, bucket: str) -> dict[str, str]:
     return env
 
 
-def _kernel_manager_class(extra_env: dict[str, str], cwd: str) -> type:
+class JobDeadline:
+    """Kills the run's kernel when the whole job exceeds ``seconds`` (counted from kernel
+    start); the execution then fails and the run records the timeout."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._timer: threading.Timer | None = None
+
+    def arm(self, manager: Any) -> None:
+        if not self.seconds:
+            return
+
+        def expire() -> None:
+            self.expired = True
+            process = getattr(getattr(manager, "provisioner", None), "process", None)
+            if process is not None:
+                process.kill()
+
+        self._timer = threading.Timer(self.seconds, expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _kernel_manager_class(extra_env: dict[str, str], cwd: str, deadline: JobDeadline) -> type:
     """A kernel manager that starts its kernel in ``cwd`` with ``extra_env`` added.
 
     The working directory goes to the kernel process only: papermill's own ``cwd`` changes
@@ -47,6 +77,7 @@ def _kernel_manager_class(extra_env: dict[str, str], cwd: str) -> type:
             env.update(extra_env)
             kw["cwd"] = cwd
             await super().start_kernel(env=env, **kw)
+            deadline.arm(self)
 
     return RunKernelManager
 
@@ -142,6 +173,7 @@ def _execute(
     check_kernel(kernel)
     source, target = f"{SCHEME}run-{run_id}/input.ipynb", f"{SCHEME}run-{run_id}/output.ipynb"
     env = kernel_env(om.settings, om.bucket)
+    deadline = JobDeadline(spec.get("timeout"))
     with (
         route(source, om, name=name),
         route(target, om, on_write=capture),
@@ -154,13 +186,21 @@ def _execute(
                 parameters=parameters,
                 kernel_name=kernel,
                 progress_bar=False,
-                execution_timeout=spec.get("timeout"),
-                kernel_manager_class=_kernel_manager_class(env, cwd),
+                # nbclient takes whole seconds per cell; the deadline keeps the exact total
+                execution_timeout=math.ceil(deadline.seconds) if deadline.seconds else None,
+                kernel_manager_class=_kernel_manager_class(env, cwd, deadline),
             )
-        except PapermillExecutionError as exc:
+        except Exception as exc:
+            if deadline.expired:
+                message = f"the job exceeded its timeout of {deadline.seconds:g} s"
+                return (message, f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, PapermillExecutionError):
+                raise
             cell = f"cell {exc.exec_count}" if exc.exec_count else "a cell"
             trace = _ANSI.sub("", "\n".join(exc.traceback))
             return (f"{cell} failed: {exc.ename}: {exc.evalue}", trace)
+        finally:
+            deadline.cancel()
     return None
 
 

@@ -86,8 +86,8 @@ class JobRunner(_TargetRunner):
     def run(self, parameters: dict | None = None, timeout: float | None = None) -> Any:
         """Execute the notebook with papermill on a worker; returns the run's handle.
 
-        ``parameters`` are injected after the cell tagged ``parameters``; ``timeout`` limits
-        each cell (seconds).
+        ``parameters`` are injected after the cell tagged ``parameters``; ``timeout`` (seconds)
+        limits the whole job from kernel start, and so each cell.
         """
         if parameters is not None and not isinstance(parameters, dict):
             raise TypeError("parameters must be a dict")
