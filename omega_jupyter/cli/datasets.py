@@ -56,12 +56,19 @@ def put(
     om = st.client()
     if kind is not None:
         om.datasets.registry.for_kind(kind)  # unknown kinds fail before the file is read
-    obj, kind = files.load(file, kind)
-    if kind == files.FILE_KIND:
-        meta = _put_file(st, om, Path(obj), name, append)
-    else:
+    fmt = files.table_format(file) if file.is_file() else None
+    if fmt in ("csv", "tsv") and kind in (None, "pandas.dataframe"):
+        # Streamed in chunks by the store: any size, bounded memory, one atomic commit.
         with output.progress_bar(st, f"put {name}") as progress:
-            meta = om.datasets.put(obj, name, append=append, kind=kind, progress=progress)
+            sep = "\t" if fmt == "tsv" else ","
+            meta = om.datasets.read_csv(file, name, append=append, progress=progress, sep=sep)
+    else:
+        obj, kind = files.load(file, kind)
+        if kind == files.FILE_KIND:
+            meta = _put_file(st, om, Path(obj), name, append)
+        else:
+            with output.progress_bar(st, f"put {name}") as progress:
+                meta = om.datasets.put(obj, name, append=append, kind=kind, progress=progress)
     info = summary(meta)
     rows = f", {info['rows']} rows" if info["rows"] is not None else ""
     output.emit(st, info, f"stored {name!r} ({meta.kind}, version {meta.version}{rows})")
