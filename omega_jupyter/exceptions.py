@@ -61,6 +61,7 @@ class UnknownColumnError(OmegaError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown column"
 
+
 class UntrustedModelError(OmegaError):
     """A stored model would need pickle (or untrusted types) to load and that is not allowed."""
 

@@ -222,7 +222,10 @@ def encode_column(series: pd.Series, spec: dict) -> pa.Array:
         return arr.cast(pa.int64(), safe=False)  # bit pattern kept; decoded by a cast back
     if sql == "text":
         if isinstance(series.dtype, pd.StringDtype):
-            return pa.array(series.array).cast(target)  # Arrow to Arrow, no Python objects
+            arr = pa.array(series.array)  # Arrow to Arrow, no Python objects
+            if isinstance(arr, pa.ChunkedArray):  # e.g. after pd.concat
+                arr = arr.combine_chunks()
+            return arr.cast(target)
         return pa.array(series.to_numpy(dtype=object, na_value=None), type=target)
     values = series.array if spec.get("nullable") else series.to_numpy()
     return pa.array(values, from_pandas=True).cast(target)
@@ -242,8 +245,10 @@ def _isna(value: Any) -> bool:
 # decode: arrow -> pandas
 def decode_column(arr: pa.ChunkedArray | pa.Array, spec: dict) -> Any:
     """An array (numpy or pandas extension) with exactly the spec's dtype."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    # Chunked arrays are decoded as they are: ``to_numpy`` concatenates straight into the
+    # result, where combining the chunks first would hold one more copy of the column.
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
+        arr = arr.chunk(0)
     dtype_text = spec["dtype"]
     sql = spec["sql"]
     if "category" in spec:
