@@ -211,7 +211,7 @@ def encode_scalar(spec: dict, value: Any, key: str = "") -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
     if "category" in spec:
-        return encode_scalar(spec["category"]["inner"] | {"name": spec["name"]}, value, key)
+        return encode_scalar(spec["category"]["inner"] | {"name": spec.get("name")}, value, key)
     sql = spec["sql"]
     try:
         if "unit" in spec:
