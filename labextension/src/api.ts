@@ -55,9 +55,9 @@ export async function requestAPI<T>(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, API_PATH, path);
-  // 'no-cache' revalidates every GET (tornado answers with ETags) without the timestamp
-  // query parameter ServerConnection appends for 'no-store', which the dataset read route
-  // would take for a column filter.
+  // 'no-cache' revalidates every GET against tornado's ETags (an unchanged answer comes back
+  // as a bodiless 304) instead of ServerConnection's default 'no-store', which appends a
+  // timestamp to the URL and always refetches. The server ignores that timestamp either way.
   const request = { cache: 'no-cache' as RequestCache, ...init };
   let response: Response;
   try {

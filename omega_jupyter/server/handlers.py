@@ -183,12 +183,7 @@ class DatasetHandler(OmegaMixin):
         fmt = payloads.choice_param(self.arg("format"), "format", payloads.FORMATS, "json")
         orient = payloads.choice_param(self.arg("orient"), "orient", payloads.ORIENTS, "records")
         columns = payloads.list_param(self.arg("columns"))
-        args = self.request.query_arguments
-        filters = {
-            k: v[-1].decode("utf-8", "replace")
-            for k, v in args.items()
-            if k not in payloads.READ_PARAMS
-        }
+        filters = payloads.filter_args(self.request.query_arguments)
         om = self.om
         meta, obj = await self.call(
             resources.read_dataset,

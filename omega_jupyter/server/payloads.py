@@ -34,6 +34,24 @@ READ_PARAMS = {"limit", "offset", "columns", "orient", "format", "version"}
 
 
 # -- query strings ----------------------------------------------------------------------------
+def filter_args(args: Mapping[str, list[bytes]]) -> dict[str, str]:
+    """The query arguments of a dataset read that are column filters (the last value of each).
+
+    Leaves out the read parameters and the cache buster JupyterLab's ``ServerConnection``
+    appends to GET URLs (``?1795123456789``: an all-digits key without a value). A digits key
+    with a value is still a filter, so an unknown column of that name stays an error.
+    """
+    return {
+        key: values[-1].decode("utf-8", "replace")
+        for key, values in args.items()
+        if key not in READ_PARAMS and not _is_cache_buster(key, values)
+    }
+
+
+def _is_cache_buster(key: str, values: list[bytes]) -> bool:
+    return key.isascii() and key.isdigit() and not any(values)
+
+
 def int_param(raw: str | None, name: str, default: int | None, minimum: int = 0) -> int | None:
     if raw is None or raw == "":
         return default
