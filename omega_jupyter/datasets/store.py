@@ -7,38 +7,32 @@ from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
-import pandas as pd
 from sqlalchemy.engine import Connection
 
 from omega_jupyter.datasets.backends import DROP_AFTER_COMMIT
 from omega_jupyter.datasets.registry import BackendRegistry
-from omega_jupyter.exceptions import ConcurrentWriteError, ObjectNotFoundError
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
 from omega_jupyter.progress import Progress
 from omega_jupyter.settings import Settings
-from omega_jupyter.storage.blobs import BlobStore
 from omega_jupyter.storage.bulk import BulkIO
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import Metadata, MetadataStore, validate_attributes
+from omega_jupyter.storage.metadata import Metadata, validate_attributes
+from omega_jupyter.storage.objects import VersionedStore
 
-WRITE_RETRIES = 8
 READ_RETRIES = 10
 
 
-class DatasetStore:
+class DatasetStore(VersionedStore):
     """The datasets of one bucket."""
 
     store_name = "datasets"
+    noun = "dataset"
 
     def __init__(self, db: Database, bucket: str, settings: Settings) -> None:
         from omega_jupyter.datasets.backends import default_registry
 
-        self.db = db
-        self.bucket = bucket
-        self.settings = settings
-        self.meta = MetadataStore(db, bucket, self.store_name)
+        super().__init__(db, bucket, settings)
         self.bulk = BulkIO(db, bucket)
-        self.blobs = BlobStore(db, settings.blob_chunk_bytes)
         self.registry: BackendRegistry = default_registry()
 
     # -- writing --------------------------------------------------------------------------
@@ -74,23 +68,20 @@ class DatasetStore:
         keep: int | None,
     ) -> Metadata:
         """Make a prepared version visible (one short transaction, retried on conflicts)."""
-        for _attempt in range(WRITE_RETRIES):
-            try:
-                with self.transaction() as conn:
-                    return self.meta.add_version(
-                        conn,
-                        name,
-                        kind,
-                        location=location,
-                        kind_meta=kind_meta,
-                        attributes=attributes,
-                        size=size,
-                        keep=keep,
-                        drop_physical=self._drop_physical,
-                    )
-            except ConcurrentWriteError:
-                continue
-        raise ConcurrentWriteError(f"gave up writing {name!r}: too many concurrent writers")
+        return self._commit(
+            name,
+            lambda conn: self.meta.add_version(
+                conn,
+                name,
+                kind,
+                location=location,
+                kind_meta=kind_meta,
+                attributes=attributes,
+                size=size,
+                keep=keep,
+                drop_physical=self._drop_physical,
+            ),
+        )
 
     def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
         self.registry.for_kind(meta.kind).drop_physical(self, conn, meta)
@@ -195,52 +186,12 @@ class DatasetStore:
             ref = ObjectRef(ref.name, ref.columns, ref.exclude, int(version))
         return ref
 
-    def metadata(self, name: str) -> Metadata:
-        return self.meta.resolve(parse_ref(name))
-
-    def exists(self, name: str) -> bool:
-        try:
-            self.meta.resolve(parse_ref(name))
-        except ObjectNotFoundError:
-            return False
-        return True
-
-    def list(self, pattern: str | None = None, raw: bool = False) -> list[Any]:
-        """Names (or :class:`Metadata` with ``raw=True``) of the datasets matching a glob."""
-        metas = self.meta.list(pattern)
-        return metas if raw else [m.name for m in metas]
-
-    def versions(self, name: str) -> pd.DataFrame:
-        """The kept versions of ``name``: version, created, kind, size, rows."""
-        metas = self.meta.versions(validate_name(name))
-        if not metas:
-            raise ObjectNotFoundError(f"dataset {name!r} does not exist")
-        return pd.DataFrame(
-            {
-                "version": [m.version for m in metas],
-                "created": [m.created for m in metas],
-                "kind": [m.kind for m in metas],
-                "size": [m.size for m in metas],
-                "rows": [m.kind_meta.get("rows") for m in metas],
-            }
-        )
-
-    def drop(self, name: str, force: bool = False) -> bool:
-        """Remove every version of ``name``. Missing: error, or False with ``force=True``."""
-        validate_name(name)
-        self.db.ensure_schema()
-        with self.transaction() as conn:
-            metas = self.meta.versions(name, conn)
-            if not metas:
-                if force:
-                    return False
-                raise ObjectNotFoundError(f"dataset {name!r} does not exist")
-            for meta in metas:
-                self.meta.delete_version(conn, meta, self._drop_physical)
-        return True
-
-    def __repr__(self) -> str:
-        return f"DatasetStore(bucket={self.bucket!r}, db={self.db.safe_url!r})"
+    def _version_columns(self, metas: list[Metadata]) -> dict[str, list]:
+        """version, created, kind, size, rows."""
+        return {
+            **super()._version_columns(metas),
+            "rows": [m.kind_meta.get("rows") for m in metas],
+        }
 
 
 def _started(chunks: Generator) -> Iterator[Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from pathlib import Path
@@ -11,14 +10,14 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from omega_jupyter.exceptions import ConcurrentWriteError, InvalidNotebookError, ObjectNotFoundError
-from omega_jupyter.names import parse_ref, validate_name
-from omega_jupyter.storage.blobs import BlobStore
+from omega_jupyter.exceptions import InvalidNotebookError
+from omega_jupyter.names import validate_name
+from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import Metadata, MetadataStore
+from omega_jupyter.storage.metadata import Metadata
+from omega_jupyter.storage.objects import VersionedStore
 
 NOTEBOOK_KIND = "jupyter.notebook"
-WRITE_RETRIES = 8
 
 
 def to_notebook(obj: Any) -> NotebookNode:
@@ -64,50 +63,27 @@ def kernel_name(node: NotebookNode) -> str:
     return node.get("metadata", {}).get("kernelspec", {}).get("name") or "python3"
 
 
-class NotebookBlobs:
+class NotebookBlobs(VersionedStore):
     """Notebooks of one store (``jobs`` or ``job_results``) in one bucket."""
 
-    def __init__(self, db: Database, bucket: str, store: str, chunk_bytes: int) -> None:
-        self.db = db
-        self.meta = MetadataStore(db, bucket, store)
-        self.blobs = BlobStore(db, chunk_bytes)
+    def __init__(self, db: Database, bucket: str, settings: Settings, store: str) -> None:
+        super().__init__(db, bucket, settings, store_name=store)
+        self.noun = store[:-1]
 
     def put(
         self, node: NotebookNode, name: str, attributes: dict | None = None, keep: int | None = None
     ) -> Metadata:
         validate_name(name)
-        self.db.ensure_schema()
         data = nbformat.writes(node).encode("utf-8")
         kind_meta = {
             "kernel": kernel_name(node),
             "cells": len(node.cells),
             "nbformat": node.nbformat,
         }
-        for _attempt in range(WRITE_RETRIES):
-            try:
-                with self.db.begin() as conn:
-                    blob_id, size, digest = self.blobs.write(conn, io.BytesIO(data))
-                    return self.meta.add_version(
-                        conn,
-                        name,
-                        NOTEBOOK_KIND,
-                        location=blob_id,
-                        kind_meta={**kind_meta, "sha256": digest},
-                        attributes=attributes,
-                        size=size,
-                        keep=keep,
-                        drop_physical=self._drop_physical,
-                    )
-            except ConcurrentWriteError:
-                continue
-        raise ConcurrentWriteError(f"gave up writing {name!r}: too many concurrent writers")
-
-    def _drop_physical(self, conn: Any, meta: Metadata) -> None:
-        if meta.location:
-            self.blobs.delete(conn, meta.location)
+        return self._put_blob(name, NOTEBOOK_KIND, data, kind_meta, attributes, keep=keep)
 
     def resolve(self, name: str) -> Metadata:
-        return self.meta.resolve(parse_ref(name))
+        return self.metadata(name)
 
     def read_text(self, meta: Metadata) -> str:
         with self.blobs.open(meta.location or "") as reader:
@@ -115,14 +91,3 @@ class NotebookBlobs:
 
     def get(self, name: str) -> NotebookNode:
         return nbformat.reads(self.read_text(self.resolve(name)), as_version=4)
-
-    def drop(self, name: str, force: bool = False) -> bool:
-        versions = self.meta.versions(validate_name(name))
-        if not versions:
-            if force:
-                return False
-            raise ObjectNotFoundError(f"{self.meta.store[:-1]} {name!r} does not exist")
-        with self.db.begin() as conn:
-            for meta in versions:
-                self.meta.delete_version(conn, meta, self._drop_physical)
-        return True

@@ -14,6 +14,7 @@ from omega_jupyter.names import validate_name
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import Metadata
+from omega_jupyter.storage.objects import VersionedStore
 
 RUN_COLUMNS = [
     "id",
@@ -31,19 +32,62 @@ RUN_COLUMNS = [
 EXPORT_FORMATS = ("html", "markdown", "python", "script", "notebook", "latex", "rst", "asciidoc")
 
 
-class JobStore:
-    """The notebooks of one bucket. Names may have folders (``reports/daily``)."""
+class RunnableStore(VersionedStore):
+    """A store whose objects run on workers (``kind`` in the runs and schedules tables):
+    their runs, and schedules that go with them when they are dropped."""
+
+    kind = ""
+
+    def _after_drop(self, name: str) -> None:
+        self.schedules_store.delete(self.kind, name, missing_ok=True)
+
+    def runs(self, name: str, limit: int | None = 100) -> pd.DataFrame:
+        """Runs, newest first (``trigger`` is ``manual`` or ``schedule``)."""
+        return runs_frame(self.db, self.bucket, self.kind, validate_name(name), limit)
+
+    @property
+    def schedules_store(self):  # type: ignore[no-untyped-def]
+        from omega_jupyter.jobs.schedules import ScheduleStore
+
+        return ScheduleStore(self.db, self.bucket)
+
+    def schedule(
+        self,
+        name: str,
+        when: str,
+        parameters: dict | None = None,
+        missed: str = "once",
+        max_retries: int = 0,
+        timezone: str | None = None,
+    ) -> dict:
+        """Run ``name`` on a schedule (cron or text such as ``weekdays at 08:30``)."""
+        self.metadata(name)  # unknown targets are refused before anything is written
+        return self.schedules_store.put(
+            self.kind, name, when, parameters, missed, max_retries, timezone
+        )
+
+    def unschedule(self, name: str) -> bool:
+        return self.schedules_store.delete(self.kind, validate_name(name))
+
+    def schedules(self, name: str | None = None) -> pd.DataFrame:
+        """Schedules: when, description, next due, policy."""
+        return self.schedules_store.frame(self.kind, name)
+
+
+class JobStore(RunnableStore):
+    """The notebooks of one bucket. Names may have folders (``reports/daily``).
+
+    ``drop`` removes every version of a notebook and its schedule (results and runs are kept).
+    """
 
     store_name = "jobs"
+    noun = "job"
     kind = "job"
 
     def __init__(self, db: Database, bucket: str, settings: Settings) -> None:
-        self.db = db
-        self.bucket = bucket
-        self.settings = settings
-        chunk = settings.blob_chunk_bytes
-        self.notebooks = NotebookBlobs(db, bucket, self.store_name, chunk)
-        self.results_store = NotebookBlobs(db, bucket, "job_results", chunk)
+        super().__init__(db, bucket, settings)
+        self.notebooks = NotebookBlobs(db, bucket, settings, self.store_name)
+        self.results_store = NotebookBlobs(db, bucket, settings, "job_results")
 
     # -- notebooks ------------------------------------------------------------------------
     def put(self, obj: Any, name: str, attributes: dict | None = None) -> Metadata:
@@ -58,32 +102,7 @@ class JobStore:
         """The notebook (``name@2`` for an older version)."""
         return self.notebooks.get(name)
 
-    def metadata(self, name: str) -> Metadata:
-        return self.notebooks.resolve(name)
-
-    def exists(self, name: str) -> bool:
-        try:
-            self.notebooks.resolve(name)
-        except ObjectNotFoundError:
-            return False
-        return True
-
-    def list(self, pattern: str | None = None, raw: bool = False) -> list[Any]:
-        metas = self.notebooks.meta.list(pattern)
-        return metas if raw else [m.name for m in metas]
-
-    def drop(self, name: str, force: bool = False) -> bool:
-        """Remove every version of a notebook and its schedule (results and runs are kept)."""
-        dropped = self.notebooks.drop(name, force=force)
-        if dropped:
-            self.schedules_store.delete(self.kind, name, missing_ok=True)
-        return dropped
-
-    # -- runs and results -----------------------------------------------------------------
-    def runs(self, name: str, limit: int | None = 100) -> pd.DataFrame:
-        """Runs of a notebook, newest first (``trigger`` is ``manual`` or ``schedule``)."""
-        return runs_frame(self.db, self.bucket, self.kind, validate_name(name), limit)
-
+    # -- results --------------------------------------------------------------------------
     def results(self, name: str | None = None) -> pd.DataFrame:
         """The executed notebooks (of one job, or all): result name, run id, created, failed."""
         pattern = f"{validate_name(name)}/*" if name else None
@@ -129,35 +148,6 @@ class JobStore:
         exporter = nbconvert.get_exporter(format)()
         body, _resources = exporter.from_notebook_node(node)
         return body
-
-    # -- schedules ------------------------------------------------------------------------
-    @property
-    def schedules_store(self):  # type: ignore[no-untyped-def]
-        from omega_jupyter.jobs.schedules import ScheduleStore
-
-        return ScheduleStore(self.db, self.bucket)
-
-    def schedule(
-        self,
-        name: str,
-        when: str,
-        parameters: dict | None = None,
-        missed: str = "once",
-        max_retries: int = 0,
-        timezone: str | None = None,
-    ) -> dict:
-        """Run the notebook on a schedule (cron or text such as ``weekdays at 08:30``)."""
-        self.metadata(name)  # unknown jobs are refused before anything is written
-        return self.schedules_store.put(
-            self.kind, name, when, parameters, missed, max_retries, timezone
-        )
-
-    def unschedule(self, name: str) -> bool:
-        return self.schedules_store.delete(self.kind, validate_name(name))
-
-    def schedules(self, name: str | None = None) -> pd.DataFrame:
-        """Schedules of notebooks: when, description, next due, policy."""
-        return self.schedules_store.frame(self.kind, name)
 
 
 def runs_frame(

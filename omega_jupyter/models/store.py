@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 from collections import OrderedDict
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from omega_jupyter.exceptions import (
-    ConcurrentWriteError,
     InvalidNameError,
     ObjectNotFoundError,
     UntrustedModelError,
@@ -24,13 +21,10 @@ from omega_jupyter.models.serializers import (
     warn_on_version_mismatch,
 )
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
-from omega_jupyter.settings import Settings
-from omega_jupyter.storage.blobs import BlobStore
-from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import Metadata, MetadataStore
+from omega_jupyter.storage.metadata import Metadata
+from omega_jupyter.storage.objects import VersionedStore
 from omega_jupyter.storage.schema import objects
 
-WRITE_RETRIES = 8
 _CACHE_SIZE = 16
 # Versions are immutable, so a loaded model can be reused by read-only calls (predict) as long
 # as its content hash matches: this keeps repeated predictions from paying for deserialization.
@@ -38,17 +32,11 @@ _cache: OrderedDict[tuple, Any] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-class ModelStore:
+class ModelStore(VersionedStore):
     """The models of one bucket."""
 
     store_name = "models"
-
-    def __init__(self, db: Database, bucket: str, settings: Settings) -> None:
-        self.db = db
-        self.bucket = bucket
-        self.settings = settings
-        self.meta = MetadataStore(db, bucket, self.store_name)
-        self.blobs = BlobStore(db, settings.blob_chunk_bytes)
+    noun = "model"
 
     # -- writing --------------------------------------------------------------------------
     def put(
@@ -82,29 +70,16 @@ class ModelStore:
             kind_meta["signature"] = signature
         attrs = dict(attributes or {})
         attrs["lineage"] = lineage or {}
-        self.db.ensure_schema()
-        for _attempt in range(WRITE_RETRIES):
-            try:
-                with self.db.begin() as conn:
-                    blob_id, size, _digest = self.blobs.write(conn, io.BytesIO(data))
-                    meta = self.meta.add_version(
-                        conn,
-                        name,
-                        f"model.{fmt.name}",
-                        location=blob_id,
-                        kind_meta=kind_meta,
-                        attributes=attrs,
-                        size=size,
-                        keep=None,
-                        drop_physical=self._drop_physical,
-                    )
-                    if tag is not None:
-                        self._move_tag(conn, name, meta.version, tag)
-                        meta.attributes["tags"] = [tag]
-                    return meta
-            except ConcurrentWriteError:
-                continue
-        raise ConcurrentWriteError(f"gave up writing model {name!r}: too many concurrent writers")
+
+        def move_tag(conn: Connection, meta: Metadata) -> None:
+            if tag is not None:
+                self._move_tag(conn, name, meta.version, tag)
+                meta.attributes["tags"] = [tag]
+
+        # The blob's digest is the sha256 computed above: the same bytes.
+        return self._put_blob(
+            name, f"model.{fmt.name}", data, kind_meta, attrs, then=move_tag, what="model "
+        )
 
     def tag(self, name: str, version: int, tag: str) -> Metadata:
         """Point ``tag`` at ``version`` of ``name`` and off any other version, atomically."""
@@ -157,10 +132,6 @@ class ModelStore:
             query = query.with_for_update()  # SQLite: BEGIN IMMEDIATE already serializes writers
         return [Metadata.from_row(r) for r in conn.execute(query)]
 
-    def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
-        if meta.location:
-            self.blobs.delete(conn, meta.location)
-
     # -- reading --------------------------------------------------------------------------
     def metadata(self, name: str) -> Metadata:
         """The version ``name`` refers to (``m``, ``m@3``, ``m@prod``, ``m^``)."""
@@ -203,32 +174,16 @@ class ModelStore:
         warn_on_version_mismatch(meta.name, meta.version, km.get("versions", {}))
         return model
 
-    def exists(self, name: str) -> bool:
-        try:
-            self.metadata(name)
-        except ObjectNotFoundError:
-            return False
-        return True
-
-    def list(self, pattern: str | None = None, raw: bool = False) -> list[Any]:
-        metas = self.meta.list(pattern)
-        return metas if raw else [m.name for m in metas]
-
-    def versions(self, name: str) -> pd.DataFrame:
+    def _version_columns(self, metas: list[Metadata]) -> dict[str, list]:
         """Every version: version, created, tags, size, format, lineage summary."""
-        metas = self.meta.versions(validate_name(name))
-        if not metas:
-            raise ObjectNotFoundError(f"model {name!r} does not exist")
-        return pd.DataFrame(
-            {
-                "version": [m.version for m in metas],
-                "created": [m.created for m in metas],
-                "tags": [",".join(m.attributes.get("tags", [])) for m in metas],
-                "size": [m.size for m in metas],
-                "format": [m.kind_meta.get("format") for m in metas],
-                "lineage": [lineage_summary(m.attributes.get("lineage") or {}) for m in metas],
-            }
-        )
+        return {
+            "version": [m.version for m in metas],
+            "created": [m.created for m in metas],
+            "tags": [",".join(m.attributes.get("tags", [])) for m in metas],
+            "size": [m.size for m in metas],
+            "format": [m.kind_meta.get("format") for m in metas],
+            "lineage": [lineage_summary(m.attributes.get("lineage") or {}) for m in metas],
+        }
 
     def drop(self, name: str, version: int | None = None, force: bool = False) -> bool:
         """Remove every version of ``name`` (or one ``version``). Missing: error, or False."""
@@ -252,9 +207,6 @@ class ModelStore:
         if ref.columns:
             raise InvalidNameError(f"{name!r}: column selections apply to datasets, not models")
         return ref
-
-    def __repr__(self) -> str:
-        return f"ModelStore(bucket={self.bucket!r}, db={self.db.safe_url!r})"
 
 
 def lineage_summary(lineage: dict) -> str:
