@@ -1,6 +1,13 @@
 """IPython magics: ``%om`` (line) and ``%%om`` (cell), loaded with ``%load_ext omega_jupyter``.
 
-To load them in every kernel, add to ``ipython_kernel_config.py`` (or ``ipython_config.py``)::
+To load them in every IPython kernel a Jupyter server starts, switch on the server
+extension's option (``jupyter_server_config.py``, or ``--OmegaExtensionApp.load_magics=True``)::
+
+    c.OmegaExtensionApp.load_magics = True
+
+The server then starts IPython kernels with ``--ext=omega_jupyter`` (other kernels unchanged).
+Kernels started elsewhere (``jupyter console``, nbclient, papermill) load them with this line in
+``ipython_kernel_config.py`` (or ``ipython_config.py``) of the IPython profile::
 
     c.InteractiveShellApp.extensions = ["omega_jupyter"]
 """

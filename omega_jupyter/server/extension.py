@@ -56,6 +56,11 @@ class OmegaExtensionApp(ExtensionApp):
     run_scheduler = Bool(
         True, config=True, help="Run a scheduler loop (notebook schedules) in this server."
     )
+    load_magics = Bool(
+        False,
+        config=True,
+        help="Load the %om magics in every IPython kernel this server starts (no %load_ext).",
+    )
 
     def initialize_settings(self) -> None:
         client = omega_jupyter.setup(
@@ -70,6 +75,8 @@ class OmegaExtensionApp(ExtensionApp):
 
         if self.run_scheduler:
             self._start_scheduler(client)
+        if self.load_magics:
+            load_magics_in_kernels(self.serverapp.kernel_manager)
 
     def _start_scheduler(self, client: Any) -> None:
         """A scheduler loop in a daemon thread; other loops (``om scheduler``, other servers)
@@ -93,3 +100,33 @@ class OmegaExtensionApp(ExtensionApp):
         context = getattr(self, "omega_context", None)
         if context is not None:
             context.close()
+
+
+# IPython's ``--ext`` adds to ``extra_extensions``: the user's own ``extensions`` still load.
+MAGICS_ARGUMENT = "--ext=omega_jupyter"
+
+
+def load_magics_in_kernels(kernel_manager: Any) -> None:
+    """Make ``kernel_manager`` start IPython kernels with ``--ext=omega_jupyter``.
+
+    ``start_kernel(extra_arguments=...)`` is how jupyter_client adds to a kernelspec's argv
+    (restarts reuse the arguments); kernels of other languages are started unchanged.
+    """
+    start = kernel_manager.start_kernel
+
+    async def start_kernel(*args: Any, **kwargs: Any) -> str:
+        name = kwargs.get("kernel_name") or kernel_manager.default_kernel_name
+        if _is_ipython_kernel(kernel_manager.kernel_spec_manager, name):
+            extra = list(kwargs.get("extra_arguments") or [])
+            kwargs["extra_arguments"] = [*extra, MAGICS_ARGUMENT]
+        return await start(*args, **kwargs)
+
+    kernel_manager.start_kernel = start_kernel
+
+
+def _is_ipython_kernel(spec_manager: Any, name: str) -> bool:
+    try:
+        spec = spec_manager.get_kernel_spec(name)
+    except Exception:  # an unknown name: starting it fails with the server's own error
+        return False
+    return spec.language.lower() == "python" and any("ipykernel" in a for a in spec.argv)
