@@ -9,6 +9,7 @@ import nbformat
 import typer
 
 from omega_jupyter.cli import output
+from omega_jupyter.cli.common_commands import drop_object, list_objects, show_fields, show_runs
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.exceptions import InvalidParameterError, RunFailedError, RunTimeoutError
 from omega_jupyter.params import parse_pairs as parse_key_values
@@ -72,11 +73,8 @@ def ls(
 ) -> None:
     """List notebooks."""
     st = state(ctx)
-    rows = [summary(m) for m in st.client().jobs.list(pattern, raw=True)]
-    if st.json:
-        output.emit_json(rows)
-    else:
-        output.table(rows, ["name", "version", "kernel", "cells", "size", "created"])
+    columns = ["name", "version", "kernel", "cells", "size", "created"]
+    list_objects(st, st.client().jobs, pattern, summary, columns)
 
 
 @app.command("info")
@@ -87,18 +85,14 @@ def info(ctx: typer.Context, name: str) -> None:
     data = summary(om.jobs.metadata(name))
     schedules = om.jobs.schedules(name)
     data["schedule"] = schedules.iloc[0]["when"] if len(schedules) else None
-    if st.json:
-        output.emit_json(data)
-    else:
-        output.table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
+    show_fields(st, data)
 
 
 @app.command("drop")
 def drop(ctx: typer.Context, name: str, force: bool = False) -> None:
     """Remove a notebook (all versions) and its schedule."""
     st = state(ctx)
-    dropped = st.client().jobs.drop(name, force=force)
-    output.emit(st, {"name": name, "dropped": dropped}, f"dropped {name}" if dropped else None)
+    drop_object(st, st.client().jobs, name, force)
 
 
 @app.command("schedule")
@@ -147,12 +141,8 @@ def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
     """Runs of a notebook, newest first."""
     st = state(ctx)
     frame = st.client().jobs.runs(name, limit=limit)
-    if st.json:
-        output.emit_json(output.frame_records(frame))
-        return
     columns = ["id", "state", "trigger", "scheduled_for", "submitted_at", "finished_at", "error"]
-    frame = frame.assign(error=frame.error.fillna("").str.slice(0, 80))
-    output.table(frame[columns].to_dict("records"), columns)
+    show_runs(st, frame, columns)
 
 
 @app.command("results")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from omega_jupyter.cli import output
+from omega_jupyter.cli.common_commands import list_objects
 from omega_jupyter.cli.context import state
 from omega_jupyter.models.store import lineage_summary
 from omega_jupyter.storage.metadata import Metadata
@@ -34,11 +35,8 @@ def ls(
 ) -> None:
     """List models (latest version of each)."""
     st = state(ctx)
-    rows = [summary(m) for m in st.client().models.list(pattern, raw=True)]
-    if st.json:
-        output.emit_json(rows)
-    else:
-        output.table(rows, ["name", "version", "class", "format", "tags", "size", "created"])
+    columns = ["name", "version", "class", "format", "tags", "size", "created"]
+    list_objects(st, st.client().models, pattern, summary, columns)
 
 
 @app.command("info")

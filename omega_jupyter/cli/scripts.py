@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from omega_jupyter.cli import output
+from omega_jupyter.cli.common_commands import drop_object, list_objects, show_fields, show_runs
 from omega_jupyter.cli.context import state
 from omega_jupyter.cli.jobs import apply_schedule, parse_pairs
 from omega_jupyter.storage.metadata import Metadata
@@ -45,30 +46,22 @@ def put(
 def ls(ctx: typer.Context, pattern: Annotated[str | None, typer.Argument()] = None) -> None:
     """List script packages."""
     st = state(ctx)
-    rows = [summary(m) for m in st.client().scripts.list(pattern, raw=True)]
-    if st.json:
-        output.emit_json(rows)
-    else:
-        output.table(rows, ["name", "version", "wheel", "modules", "size", "created"])
+    columns = ["name", "version", "wheel", "modules", "size", "created"]
+    list_objects(st, st.client().scripts, pattern, summary, columns)
 
 
 @app.command("info")
 def info(ctx: typer.Context, name: str) -> None:
     """Metadata of a script package."""
     st = state(ctx)
-    data = summary(st.client().scripts.metadata(name))
-    if st.json:
-        output.emit_json(data)
-    else:
-        output.table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
+    show_fields(st, summary(st.client().scripts.metadata(name)))
 
 
 @app.command("drop")
 def drop(ctx: typer.Context, name: str, force: bool = False) -> None:
     """Remove a script package (all versions) and its schedule."""
     st = state(ctx)
-    dropped = st.client().scripts.drop(name, force=force)
-    output.emit(st, {"name": name, "dropped": dropped}, f"dropped {name}" if dropped else None)
+    drop_object(st, st.client().scripts, name, force)
 
 
 @app.command("runs")
@@ -76,12 +69,7 @@ def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
     """Runs of a script, newest first."""
     st = state(ctx)
     frame = st.client().scripts.runs(name, limit=limit)
-    if st.json:
-        output.emit_json(output.frame_records(frame))
-        return
-    columns = ["id", "state", "trigger", "submitted_at", "finished_at", "error"]
-    frame = frame.assign(error=frame.error.fillna("").str.slice(0, 80))
-    output.table(frame[columns].to_dict("records"), columns)
+    show_runs(st, frame, ["id", "state", "trigger", "submitted_at", "finished_at", "error"])
 
 
 @app.command("schedule")

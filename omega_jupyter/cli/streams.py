@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from omega_jupyter.cli import output
+from omega_jupyter.cli.common_commands import drop_object, show_fields, show_rows
 from omega_jupyter.cli.context import state
 from omega_jupyter.exceptions import InvalidMessageError
 
@@ -20,10 +21,7 @@ def ls(ctx: typer.Context, pattern: Annotated[str | None, typer.Argument()] = No
     """List streams with their last offset and kept messages."""
     st = state(ctx)
     rows = st.client().streams.list(pattern, raw=True)
-    if st.json:
-        output.emit_json(rows)
-    else:
-        output.table(rows, ["name", "last_offset", "messages", "max_messages", "created"])
+    show_rows(st, rows, ["name", "last_offset", "messages", "max_messages", "created"])
 
 
 @app.command("put")
@@ -79,20 +77,14 @@ def tail(
 def info(ctx: typer.Context, name: str) -> None:
     """A stream's offsets, retention and consumer groups."""
     st = state(ctx)
-    data = st.client().streams.info(name)
-    if st.json:
-        output.emit_json(data)
-    else:
-        rows = [{"field": k, "value": v} for k, v in data.items()]
-        output.table(rows, ["field", "value"])
+    show_fields(st, st.client().streams.info(name))
 
 
 @app.command("drop")
 def drop(ctx: typer.Context, name: str, force: bool = False) -> None:
     """Remove a stream, its messages and its group offsets."""
     st = state(ctx)
-    dropped = st.client().streams.drop(name, force=force)
-    output.emit(st, {"name": name, "dropped": dropped}, f"dropped {name}" if dropped else None)
+    drop_object(st, st.client().streams, name, force)
 
 
 def _parse_json(text: str) -> Any:

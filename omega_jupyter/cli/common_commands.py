@@ -1,0 +1,59 @@
+"""Bodies of the commands every object store has (``ls``, ``info``, ``drop``, ``runs``).
+
+Each store's command module keeps its own options, help and summary columns and calls these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from omega_jupyter.cli import output
+from omega_jupyter.cli.context import CliState
+from omega_jupyter.storage.metadata import Metadata
+
+RUN_ERROR_WIDTH = 80
+
+
+def show_rows(st: CliState, rows: list[dict], columns: Sequence[str]) -> None:
+    """``--json``: the rows as a JSON list; otherwise a table with ``columns``."""
+    if st.json:
+        output.emit_json(rows)
+    else:
+        output.table(rows, columns)
+
+
+def show_fields(st: CliState, data: Mapping[str, Any]) -> None:
+    """``--json``: ``data`` as a JSON object; otherwise a field/value table."""
+    if st.json:
+        output.emit_json(data)
+    else:
+        output.table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
+
+
+def list_objects(
+    st: CliState,
+    store: Any,
+    pattern: str | None,
+    summary: Callable[[Metadata], dict[str, Any]],
+    columns: Sequence[str],
+) -> None:
+    """``ls``: the latest version of each object matching ``pattern``, one row each."""
+    show_rows(st, [summary(m) for m in store.list(pattern, raw=True)], columns)
+
+
+def drop_object(st: CliState, store: Any, name: str, force: bool) -> None:
+    """``drop``: remove every version of ``name`` (``force``: no error when missing)."""
+    dropped = store.drop(name, force=force)
+    output.emit(st, {"name": name, "dropped": dropped}, f"dropped {name}" if dropped else None)
+
+
+def show_runs(st: CliState, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """``runs``: every column as JSON; otherwise ``columns`` with errors cut to one line."""
+    if st.json:
+        output.emit_json(output.frame_records(frame))
+        return
+    frame = frame.assign(error=frame.error.fillna("").str.slice(0, RUN_ERROR_WIDTH))
+    output.table(frame[list(columns)].to_dict("records"), columns)
