@@ -7,7 +7,9 @@ import gc
 import os
 import statistics
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,45 @@ def run_rounds(methods: list[Method], repeat: int, log: Callable[[str], None]) -
             if method.cleanup is not None:
                 method.cleanup(trial, result)
             del result
+
+
+def median_seconds(fn: Callable[[], object], repeat: int, warmup: bool = False) -> float:
+    """The median wall time of ``repeat`` calls of ``fn`` (after one untimed call with
+    ``warmup``)."""
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------------------------------------
+# scratch databases
+@contextmanager
+def scratch_database(url: str, prefix: str) -> Iterator[Any]:
+    """A new, empty PostgreSQL database on the server of ``url`` (its ``sa.URL``), dropped
+    afterwards with the omega_jupyter engines that were opened on it."""
+    import sqlalchemy as sa
+
+    import omega_jupyter
+    from omega_jupyter.storage.engine import _engines
+
+    scratch = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{scratch}"'))
+    try:
+        yield sa.make_url(url).set(database=scratch)
+    finally:
+        omega_jupyter.reset_default()
+        for db in _engines.values():
+            db.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        admin.dispose()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ import statistics
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from _common import scratch_database
 
 import omega_jupyter
 
@@ -49,24 +49,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--url", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     args = parser.parse_args()
-    scratch = f"omega_bench_ingest_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{scratch}"'))
-    url = sa.make_url(args.url).set(database=scratch)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "big.csv"
-            make_csv(path, args.rows)
-            run(url, path, args.rows, args.repeat)
-    finally:
-        from omega_jupyter.storage.engine import _engines
-
-        for db in _engines.values():
-            db.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        admin.dispose()
+    with (
+        scratch_database(args.url, "omega_bench_ingest") as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        path = Path(tmp) / "big.csv"
+        make_csv(path, args.rows)
+        run(url, path, args.rows, args.repeat)
 
 
 def timed(fn) -> float:  # type: ignore[no-untyped-def]

@@ -8,14 +8,10 @@ Creates a scratch database on the server of ``--url`` and drops it at the end.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-import uuid
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
+from _common import median_seconds, scratch_database
 
 import omega_jupyter
 
@@ -35,38 +31,14 @@ def make_frame(rows: int) -> pd.DataFrame:
     )
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--url", default="postgresql+psycopg://root@127.0.0.1:5432/test")
     args = parser.parse_args()
-    scratch = f"omega_bench_lazy_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{scratch}"'))
-    url = sa.make_url(args.url).set(database=scratch).render_as_string(hide_password=False)
-    try:
-        run(url, args.rows, args.repeat)
-    finally:
-        omega_jupyter.reset_default()
-        from omega_jupyter.storage.engine import _engines
-
-        for db in _engines.values():
-            db.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(args.url, "omega_bench_lazy") as url:
+        run(url.render_as_string(hide_password=False), args.rows, args.repeat)
 
 
 def run(url: str, rows: int, repeat: int) -> None:
@@ -125,9 +97,9 @@ def run(url: str, rows: int, repeat: int) -> None:
         pd.testing.assert_frame_equal(
             lazy().reset_index(drop=True), pandas_way().reset_index(drop=True), check_names=False
         )
-        t_lazy = median_time(lazy, repeat)
-        t_pandas = median_time(pandas_way, repeat)
-        t_sql = median_time(lambda sql=sql: hand_sql(sql), repeat)
+        t_lazy = median_seconds(lazy, repeat, warmup=True)
+        t_pandas = median_seconds(pandas_way, repeat, warmup=True)
+        t_sql = median_seconds(lambda sql=sql: hand_sql(sql), repeat, warmup=True)
         print(
             f"{label:32} {t_lazy:8.3f} {t_pandas:13.3f} {t_sql:11.3f} "
             f"{t_lazy / t_sql:8.2f}x {t_pandas / t_lazy:11.1f}x"

@@ -14,29 +14,19 @@ from __future__ import annotations
 import argparse
 import io
 import pickle
-import statistics
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from _common import median_seconds
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 import omega_jupyter
 from omega_jupyter.runtime import cluster
-
-
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def make_data(rows: int, cols: int = 10) -> pd.DataFrame:
@@ -46,6 +36,13 @@ def make_data(rows: int, cols: int = 10) -> pd.DataFrame:
     frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(cols)])
     frame["y"] = y
     return frame
+
+
+def stored_data(om: Any, rows: int, name: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and target of a new ``rows``-row frame, also stored as dataset ``name``."""
+    frame = make_data(rows)
+    om.datasets.put(frame, name)
+    return frame.drop(columns="y"), frame["y"]
 
 
 def noop() -> int:
@@ -75,18 +72,18 @@ def main() -> None:
     )
 
     # -- predict round trip on a stored 10k-row dataset -----------------------------------
-    small = make_data(10_000)
-    om.datasets.put(small, "data10k")
-    X10, y10 = small.drop(columns="y"), small["y"]
+    X10, y10 = stored_data(om, 10_000, "data10k")
     model = LogisticRegression(max_iter=500).fit(X10, y10)
     om.models.put(model, "lr")
     runtime = om.runtime.model("lr")
     runtime.predict("data10k[^y]").result()  # warm: worker imports, model cache
     client.submit(noop, pure=False).result()
-    bare = timed(lambda: client.submit(noop, pure=False).result(), args.repeat)
-    ours = timed(lambda: runtime.predict("data10k[^y]").result(), args.repeat)
-    local_predict = timed(lambda: model.predict(X10), args.repeat)
-    local_read_predict = timed(lambda: model.predict(om.datasets.get("data10k[^y]")), args.repeat)
+    bare = median_seconds(lambda: client.submit(noop, pure=False).result(), args.repeat)
+    ours = median_seconds(lambda: runtime.predict("data10k[^y]").result(), args.repeat)
+    local_predict = median_seconds(lambda: model.predict(X10), args.repeat)
+    local_read_predict = median_seconds(
+        lambda: model.predict(om.datasets.get("data10k[^y]")), args.repeat
+    )
     print("\npredict, 10k rows (median s)")
     print(f"  bare client.submit(f).result()          {bare:8.4f}")
     print(f"  om.runtime predict (recorded run)        {ours:8.4f}")
@@ -105,18 +102,16 @@ def main() -> None:
     )
 
     # -- fit of LogisticRegression, 100k x 10 -----------------------------------------------
-    big = make_data(100_000)
-    om.datasets.put(big, "data100k")
-    Xb, yb = big.drop(columns="y"), big["y"]
+    Xb, yb = stored_data(om, 100_000, "data100k")
     om.models.put(LogisticRegression(max_iter=500), "lrbig")
     fit_runtime = om.runtime.model("lrbig@1")
     fit_runtime.fit("data100k[^y]", "data100k[y]").result()  # warm
     reps = max(3, args.repeat // 6)
-    read = timed(lambda: om.datasets.get("data100k"), reps)
+    read = median_seconds(lambda: om.datasets.get("data100k"), reps)
     with threadpool_limits(1, user_api="blas"):  # the same BLAS setting the workers use
-        fit_local = timed(lambda: LogisticRegression(max_iter=500).fit(Xb, yb), reps)
-    fit_local_default = timed(lambda: LogisticRegression(max_iter=500).fit(Xb, yb), reps)
-    fit_ours = timed(lambda: fit_runtime.fit("data100k[^y]", "data100k[y]").result(), reps)
+        fit_local = median_seconds(lambda: LogisticRegression(max_iter=500).fit(Xb, yb), reps)
+    fit_local_default = median_seconds(lambda: LogisticRegression(max_iter=500).fit(Xb, yb), reps)
+    fit_ours = median_seconds(lambda: fit_runtime.fit("data100k[^y]", "data100k[y]").result(), reps)
     base = read + min(fit_local, fit_local_default)
     print("\nfit LogisticRegression, 100k x 10 (median s)")
     print(f"  dataset read                              {read:8.4f}")
@@ -143,9 +138,9 @@ def main() -> None:
         meta = om.models.put(forest, "forest_joblib", serializer="joblib")
         om.models.blobs.open(meta.location or "").readall()
 
-    skops_rt = timed(store_round_trip, reps)
-    pickle_rt = timed(pickle_round_trip, reps)
-    joblib_rt = timed(joblib_round_trip, reps)
+    skops_rt = median_seconds(store_round_trip, reps)
+    pickle_rt = median_seconds(pickle_round_trip, reps)
+    joblib_rt = median_seconds(joblib_round_trip, reps)
     size = len(io.BytesIO(pickle.dumps(forest)).getvalue())
     print(f"\nRandomForest(100 trees) model round trip, pickle size {size / 1e6:.1f} MB (median s)")
     print(f"  om.models put + get (skops)               {skops_rt:8.4f}")
