@@ -35,6 +35,7 @@ COMMANDS: dict[str, Command] = {
     "save": cmd.save.save,
     "sql": cmd.sql.sql,
     "browse": cmd.browse.browse,
+    "stream": cmd.stream.stream,
 }
 GLOBAL_OPTIONS = ("--bucket", "--url")
 TRACEBACK_HINT = "%config OmegaMagics.short_errors = False shows the traceback"

@@ -16,6 +16,7 @@ from omega_jupyter.magics.cmd import (
     save,
     schedule,
     sql,
+    stream,
     versions,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "save",
     "schedule",
     "sql",
+    "stream",
     "versions",
 ]
