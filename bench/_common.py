@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import gc
 import os
@@ -78,6 +79,15 @@ def median_seconds(fn: Callable[[], object], repeat: int, warmup: bool = False) 
 
 # ---------------------------------------------------------------------------------------------
 # scratch databases
+def scratch_args(default_rows: int = 1_000_000, default_repeat: int = 3) -> argparse.Namespace:
+    """``--rows``, ``--repeat`` and ``--url`` (the PostgreSQL server of the scratch database)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=default_rows)
+    parser.add_argument("--repeat", type=int, default=default_repeat)
+    parser.add_argument("--url", default="postgresql+psycopg://root@127.0.0.1:5432/test")
+    return parser.parse_args()
+
+
 @contextmanager
 def scratch_database(url: str, prefix: str) -> Iterator[Any]:
     """A new, empty PostgreSQL database on the server of ``url`` (its ``sa.URL``), dropped

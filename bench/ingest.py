@@ -8,7 +8,6 @@ Writes a seeded CSV to a temporary directory, creates a scratch database on the 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from _common import scratch_database
+from _common import scratch_args, scratch_database
 
 import omega_jupyter
 
@@ -44,11 +43,7 @@ COPY_DDL = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--url", default="postgresql+psycopg://root@127.0.0.1:5432/test")
-    args = parser.parse_args()
+    args = scratch_args()
     with (
         scratch_database(args.url, "omega_bench_ingest") as url,
         tempfile.TemporaryDirectory() as tmp,

@@ -7,11 +7,9 @@ Creates a scratch database on the server of ``--url`` and drops it at the end.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pandas as pd
-from _common import median_seconds, scratch_database
+from _common import median_seconds, scratch_args, scratch_database
 
 import omega_jupyter
 
@@ -32,11 +30,7 @@ def make_frame(rows: int) -> pd.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--url", default="postgresql+psycopg://root@127.0.0.1:5432/test")
-    args = parser.parse_args()
+    args = scratch_args()
     with scratch_database(args.url, "omega_bench_lazy") as url:
         run(url.render_as_string(hide_password=False), args.rows, args.repeat)
 

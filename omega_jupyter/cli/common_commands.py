@@ -6,15 +6,23 @@ Each store's command module keeps its own options, help and summary columns and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
+import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.storage.metadata import Metadata
 
 RUN_ERROR_WIDTH = 80
+
+# Options of ``schedule`` (jobs and scripts).
+MissedOption = Annotated[str, typer.Option(help="After downtime: once, skip or all.")]
+MaxRetriesOption = Annotated[int, typer.Option(help="Retries of a run that died.")]
+TimezoneOption = Annotated[str | None, typer.Option(help="IANA time zone of the cron.")]
+ShowScheduleOption = Annotated[bool, typer.Option("--show", help="Show the schedule.")]
+DeleteScheduleOption = Annotated[bool, typer.Option("--delete", help="Remove the schedule.")]
 
 
 def show_rows(st: CliState, rows: list[dict], columns: Sequence[str]) -> None:

@@ -9,7 +9,17 @@ import nbformat
 import typer
 
 from omega_jupyter.cli import output
-from omega_jupyter.cli.common_commands import drop_object, list_objects, show_fields, show_runs
+from omega_jupyter.cli.common_commands import (
+    DeleteScheduleOption,
+    MaxRetriesOption,
+    MissedOption,
+    ShowScheduleOption,
+    TimezoneOption,
+    drop_object,
+    list_objects,
+    show_fields,
+    show_runs,
+)
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.exceptions import InvalidParameterError, RunFailedError, RunTimeoutError
 from omega_jupyter.params import parse_pairs as parse_key_values
@@ -103,11 +113,11 @@ def schedule(
         str | None, typer.Argument(help="Cron or text: 'weekdays at 08:30', 'every 5 minutes'.")
     ] = None,
     params: ParamOption = None,
-    missed: Annotated[str, typer.Option(help="After downtime: once, skip or all.")] = "once",
-    max_retries: Annotated[int, typer.Option(help="Retries of a run that died.")] = 0,
-    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the cron.")] = None,
-    show: Annotated[bool, typer.Option("--show", help="Show the schedule.")] = False,
-    delete: Annotated[bool, typer.Option("--delete", help="Remove the schedule.")] = False,
+    missed: MissedOption = "once",
+    max_retries: MaxRetriesOption = 0,
+    timezone: TimezoneOption = None,
+    show: ShowScheduleOption = False,
+    delete: DeleteScheduleOption = False,
 ) -> None:
     """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``."""
     st = state(ctx)

@@ -9,7 +9,17 @@ from typing import Annotated, Any
 import typer
 
 from omega_jupyter.cli import output
-from omega_jupyter.cli.common_commands import drop_object, list_objects, show_fields, show_runs
+from omega_jupyter.cli.common_commands import (
+    DeleteScheduleOption,
+    MaxRetriesOption,
+    MissedOption,
+    ShowScheduleOption,
+    TimezoneOption,
+    drop_object,
+    list_objects,
+    show_fields,
+    show_runs,
+)
 from omega_jupyter.cli.context import state
 from omega_jupyter.cli.jobs import apply_schedule, parse_pairs
 from omega_jupyter.storage.metadata import Metadata
@@ -80,11 +90,11 @@ def schedule(
     kwargs: Annotated[
         list[str] | None, typer.Option("-p", "--param", help="run() argument key=value.")
     ] = None,
-    missed: Annotated[str, typer.Option(help="After downtime: once, skip or all.")] = "once",
-    max_retries: Annotated[int, typer.Option(help="Retries of a run that died.")] = 0,
-    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the cron.")] = None,
-    show: Annotated[bool, typer.Option("--show", help="Show the schedule.")] = False,
-    delete: Annotated[bool, typer.Option("--delete", help="Remove the schedule.")] = False,
+    missed: MissedOption = "once",
+    max_retries: MaxRetriesOption = 0,
+    timezone: TimezoneOption = None,
+    show: ShowScheduleOption = False,
+    delete: DeleteScheduleOption = False,
 ) -> None:
     """Schedule a script: ``om scripts schedule NAME "every 5 minutes" -p day=today``."""
     st = state(ctx)
