@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 import omega_jupyter
-from omega_jupyter.storage.engine import Database
 
 TERMINATE_PIDS = sa.text(
     "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -59,21 +58,3 @@ def test_client_survives_terminated_sessions(pg_url: str, bucket: str, tmp_path)
 
     assert om.datasets.metadata("sales").kind_meta["rows"] == 10
     assert len(om.datasets.get("sales", a__gte=3)) == 4
-
-
-def test_taking_a_pooled_connection_sends_nothing(pg_url: str) -> None:
-    db = Database(pg_url)
-    admin = sa.create_engine(pg_url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
-    last_query = sa.text("SELECT query, query_start FROM pg_stat_activity WHERE pid = :pid")
-    try:
-        with db.connect() as conn:
-            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-        with admin.connect() as watch:
-            before = watch.execute(last_query, {"pid": pid}).one()
-            with db.connect() as conn:
-                assert conn.connection.dbapi_connection.info.backend_pid == pid  # reused
-                after = watch.execute(last_query, {"pid": pid}).one()
-        assert after == before, f"checkout sent {after.query!r}"
-    finally:
-        admin.dispose()
-        db.dispose()

@@ -6,7 +6,6 @@ import atexit
 import hashlib
 import os
 import re
-import select
 import threading
 import weakref
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from omega_jupyter.exceptions import ConfigurationError, DatabaseUnavailableError
 
@@ -52,7 +51,9 @@ class Database:
         try:
             if self.dialect == "sqlite":
                 return _sqlite_engine(self.url)
-            return _postgres_engine(self.url)
+            # pre-ping costs a round trip per checkout (~0.1 ms on loopback) but a call right
+            # after the server ended a session still succeeds; recycle bounds idle age.
+            return sa.create_engine(self.url, pool_pre_ping=True, pool_recycle=1800)
         except (NoSuchModuleError, ImportError) as exc:
             raise ConfigurationError(f"no driver for {self.safe_url}: {exc}") from exc
 
@@ -221,48 +222,6 @@ def get_database(url: str) -> Database:
         if db is None:
             db = _engines[url] = Database(url)
         return db
-
-
-# Bounds a pooled connection's age: proxies and firewalls drop idle sessions silently.
-_POOL_RECYCLE_SECONDS = 1800
-
-
-def _postgres_engine(url: sa.URL) -> Engine:
-    # No pool_pre_ping: its SELECT 1 is a round trip on every checkout (~1 ms, several per
-    # run). A backend that was terminated or restarted has closed its socket, which a
-    # zero-timeout poll sees without a round trip; the pool then connects afresh.
-    from psycopg.pq import ConnStatus  # imported here: SQLite-only use never loads psycopg
-
-    engine = sa.create_engine(url, pool_recycle=_POOL_RECYCLE_SECONDS)
-
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_conn, _record, _proxy):  # type: ignore[no-untyped-def]
-        if not _pg_idle_alive(dbapi_conn, ConnStatus.OK):
-            raise DisconnectionError("the server closed this pooled connection")
-
-    return engine
-
-
-def _pg_idle_alive(conn: Any, ok: int) -> bool:
-    """Whether an idle psycopg connection is still open, without a round trip.
-
-    An idle session gets nothing from the server unless it is ending (the FATAL notice of
-    ``pg_terminate_backend`` or a shutdown, then EOF), a NOTIFY or a parameter change. So
-    the input is read only while the socket is readable: reading EOF raises, a few reads
-    that still leave data mean a busy socket a pooled connection should not have.
-    """
-    if conn.closed or conn.broken:
-        return False
-    pgconn = conn.pgconn
-    try:
-        for _ in range(3):
-            readable, _, _ = select.select([pgconn.socket], [], [], 0)
-            if not readable:
-                return pgconn.status == ok
-            pgconn.consume_input()
-    except Exception:  # EOF, a reset socket, a closed descriptor
-        return False
-    return False
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
