@@ -212,8 +212,16 @@ class Runtime:
         ref = getattr(obj, "omega_ref", None)  # lazy frames name what they read
         if isinstance(ref, str):
             return self._input(ref, role, run_id, temporary)
+        if _is_lazy_frame(obj):
+            # Materialized inside the database (CREATE TABLE … AS): no rows pass through here;
+            # the worker reads it like any dataset and it is dropped after the run.
+            name = f"{TEMP_PREFIX}/{run_id}/{role}"
+            obj.persist(name)
+            temporary.append(name)
+            return {"ref": name, "role": role, "temporary": True}
         raise UnsupportedObjectError(
-            f"{role} must be a dataset name, a DataFrame, Series or array, not {type(obj).__name__}"
+            f"{role} must be a dataset name, a lazy frame, a DataFrame, Series or array, "
+            f"not {type(obj).__name__}"
         )
 
     def _drop(self, names: list[str]) -> None:
@@ -297,3 +305,11 @@ def _describe_input(obj: Any) -> Any:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def _is_lazy_frame(obj: Any) -> bool:
+    if type(obj).__name__ != "LazyFrame":  # avoids importing the lazy package for every call
+        return False
+    from omega_jupyter.datasets.lazy import LazyFrame
+
+    return isinstance(obj, LazyFrame)
