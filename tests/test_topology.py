@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,6 +112,7 @@ class Topology:
         self.logs.mkdir()
         self.services: list[Service] = []
         self.services_by_name: dict[str, Service] = {}
+        self.omega: Any = None
         self.key = self.serve_url = self.jupyter_url = ""
         self.jupyter_port, self.token = free_port(), secrets.token_hex(16)
         self.dask_address = f"tcp://127.0.0.1:{free_port()}"
@@ -140,8 +142,15 @@ class Topology:
         assert done.returncode == 0, f"om {' '.join(args)}: {done.stderr}"
         return done.stdout
 
+    def client(self) -> Any:
+        """An omega client on this topology's database and Dask scheduler."""
+        self.omega = omega_jupyter.setup(url=self.url, bucket=BUCKET, dask=self.dask_address)
+        return self.omega
+
     def stop(self) -> None:
         """SIGTERM every service at once, then SIGKILL whatever is left after 10 s."""
+        if self.omega is not None:
+            self.omega.runtime.client.close()  # else it retries the stopped Dask scheduler
         for service in self.services:
             if service.proc is not None and service.proc.poll() is None:
                 os.killpg(service.proc.pid, signal.SIGTERM)
@@ -247,7 +256,7 @@ def scheduled_after(om, name: str, after: pd.Timestamp, count: int, timeout: flo
 
 def test_services_in_separate_processes(topology: Topology) -> None:
     s = topology.services_by_name
-    om = omega_jupyter.setup(url=topology.url, bucket=BUCKET, dask=topology.dask_address)
+    om = topology.client()
     om.runtime.client.wait_for_workers(2, timeout=60)
 
     # data and a fit on the cluster (the workers read the data from PostgreSQL themselves)
