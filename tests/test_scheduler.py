@@ -178,3 +178,29 @@ def test_scheduler_tick_runs_a_notebook(om):
     row = om.jobs.runs("nb").iloc[0]
     assert (row.trigger, row.scheduled_for) == ("schedule", info["next_due"])
     assert om.datasets.get("tick") == {"x": 5}
+
+
+def test_scheduled_run_failed_by_a_dead_worker_is_retried_once(om):
+    """Dask re-runs a task whose worker died; the task then fails its run with a 'worker died'
+    error. The reconciler retries such scheduled runs per max_retries, exactly once each."""
+    claimer = _scheduled(om, max_retries=1)
+    (claim,) = claimer.claim(T0 + timedelta(seconds=2))
+    with om.db.begin() as conn:
+        conn.execute(
+            sa.update(runs)
+            .where(runs.c.id == claim.run_id)
+            .values(state="failed", error="the worker running this notebook died")
+        )
+    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket])
+    (retry,) = reconciler.reconcile(T0 + timedelta(seconds=5))
+    assert retry.scheduled_for == claim.scheduled_for and retry.run_id != claim.run_id
+    assert reconciler.reconcile(T0 + timedelta(seconds=6)) == []  # retried once only
+    assert om.runtime.runs_store.get(claim.run_id).error.endswith("(retried)")
+    with om.db.begin() as conn:  # the retry's worker dies too: max_retries=1 is used up
+        conn.execute(
+            sa.update(runs)
+            .where(runs.c.id == retry.run_id)
+            .values(state="failed", error="the worker running this run died (attempt 1)")
+        )
+    assert reconciler.reconcile(T0 + timedelta(seconds=7)) == []
+    assert [s[2] for s in _slots(om)] == ["failed", "failed"]

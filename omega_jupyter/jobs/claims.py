@@ -27,6 +27,12 @@ MAX_GRACE = timedelta(seconds=60)
 MIN_GRACE = timedelta(seconds=1)
 
 
+# How a task reports that Dask re-ran it after the worker of its first attempt died
+# (jobs/execute.py, runtime/tasks.py), and what the reconciler appends once it retried one.
+WORKER_DIED_PATTERN = "the worker running this % died%"
+RETRY_MARK = " (retried)"
+
+
 @dataclass
 class Claim:
     """A run created for a slot (or a retry), to be submitted by the loop that claimed it."""
@@ -192,6 +198,38 @@ class RunReconciler:
                 retry = self._fail_one(conn, run_id, stale, now)
             if retry is not None:
                 retries.append(retry)
+        return retries + self._retry_worker_deaths(now)
+
+    def _retry_worker_deaths(self, now: datetime) -> list[Claim]:
+        """Scheduled runs the task itself failed because the worker of its first attempt died
+        (Dask re-ran the task) are retried per max_retries, like runs whose heartbeat stopped.
+        Marking the failed run first makes one loop, once, create the retry."""
+        died = (
+            (runs.c.state == "failed")
+            & runs.c.error.like(WORKER_DIED_PATTERN)
+            & ~runs.c.error.like(f"%{RETRY_MARK}")
+            & runs.c.schedule_id.is_not(None)
+            & runs.c.kind.in_(("job", "script"))
+        )
+        query = sa.select(runs.c.id).where(died)
+        if self.buckets is not None:
+            query = query.where(runs.c.bucket.in_(self.buckets))
+        with self.db.connect() as conn:
+            candidates = [r.id for r in conn.execute(query)]
+        retries = []
+        for run_id in candidates:
+            with self.db.begin() as conn:
+                marked = conn.execute(
+                    sa.update(runs)
+                    .where((runs.c.id == run_id) & died)
+                    .values(error=runs.c.error + RETRY_MARK)
+                ).rowcount
+                if not marked:
+                    continue  # another loop took it
+                run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+                retry = self._retry(conn, run, now)
+            if retry is not None:
+                retries.append(retry)
         return retries
 
     def _fail_one(self, conn: Connection, run_id: str, stale: Any, now: datetime) -> Claim | None:
@@ -207,6 +245,10 @@ class RunReconciler:
         if not done:
             return None  # another loop reconciled it, or it beat meanwhile
         run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+        return self._retry(conn, run, now)
+
+    def _retry(self, conn: Connection, run: Any, now: datetime) -> Claim | None:
+        """A new run for the failed run's slot, unless its schedule's max_retries are used up."""
         if run.schedule_id is None:
             return None
         row = conn.execute(sa.select(schedules).where(schedules.c.id == run.schedule_id)).first()
