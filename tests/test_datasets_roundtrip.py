@@ -377,3 +377,11 @@ def test_series_roundtrip(om, series):
     out = roundtrip(om, series)
     assert isinstance(out, pd.Series)
     pd.testing.assert_series_equal(out, series, check_freq=False)
+
+
+def test_multiindex_with_integer_level_names_keeps_each_level(om):
+    """A level named 1 must not be mistaken for the level at position 1."""
+    index = pd.MultiIndex.from_arrays([["x", "y"], [10, 20]], names=[1, 0])
+    df = pd.DataFrame({"v": [1.5, 2.5]}, index=index)
+    om.datasets.put(df, "levels")
+    pd.testing.assert_frame_equal(om.datasets.get("levels"), df, check_exact=True)

@@ -342,12 +342,19 @@ def _describe_index(index: pd.Index, native_timestamps: bool) -> dict:
     levels = []
     names = list(index.names)
     for i in range(index.nlevels):
-        values = index.get_level_values(i)
+        values = level_values(index, i)
         label = _check_label(names[i], "index name")
         levels.append(
             column_spec(pd.Series(values), label, f"{INDEX_PREFIX}{i}", native_timestamps)
         )
     return {"type": "multi" if isinstance(index, pd.MultiIndex) else "index", "levels": levels}
+
+
+def level_values(index: pd.Index, position: int) -> pd.Index:
+    """The values of index level ``position``. ``get_level_values(1)`` looks the level up by
+    *name* first, so a level named 1 would shadow the second level: name them by position."""
+    positional = index.set_names(list(range(index.nlevels)))
+    return positional.get_level_values(position)
 
 
 def stored_specs(kind_meta: dict) -> list[dict]:
@@ -371,7 +378,7 @@ def encode_batches(
             pa.array(np.arange(start, start + len(part), dtype="i8") + row_offset)
         ]
         for i, spec in enumerate(index.get("levels", [])):
-            arrays.append(encode_column(pd.Series(part.index.get_level_values(i)), spec))
+            arrays.append(encode_column(pd.Series(level_values(part.index, i)), spec))
         for i, spec in enumerate(kind_meta["columns"]):
             arrays.append(encode_column(part.iloc[:, i], spec))
         if len(part):
