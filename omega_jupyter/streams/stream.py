@@ -316,7 +316,7 @@ class Stream:
                         if stop is not None and stop.is_set():
                             return
                     if group is not None:
-                        self.commit(group, done)
+                        self._commit_retrying(group, done, stop)
                         committed = done
                     idle_since = time.monotonic()
                     continue
@@ -363,6 +363,24 @@ class Stream:
                 log.warning("stream %s: database unavailable (%s); retrying", self.name, exc)
                 if stop is not None and stop.wait(delay):
                     return []
+                if stop is None:
+                    time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    def _commit_retrying(self, group: str, offset: int, stop: Any) -> None:
+        """Commit a group's offset; a connection that dies under the commit (a server restart
+        while it runs) is retried on a fresh one instead of ending the subscription."""
+        delay = 0.05
+        while True:
+            try:
+                self.commit(group, offset)
+                return
+            except (DatabaseUnavailableError, DBAPIError) as exc:
+                if isinstance(exc, DBAPIError) and not _is_disconnect(exc):
+                    raise
+                log.warning("stream %s: commit interrupted (%s); retrying", self.name, exc)
+                if stop is not None and stop.wait(delay):
+                    return
                 if stop is None:
                     time.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
