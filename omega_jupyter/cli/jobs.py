@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import nbformat
 import typer
 
 from omega_jupyter.cli import output
@@ -71,6 +70,8 @@ def get(
     path: Annotated[Path, typer.Argument(help="Where to write the .ipynb.")],
 ) -> None:
     """Write a stored notebook to a file."""
+    import nbformat  # imported here: it pulls in jsonschema, ~1 s on every `om` start
+
     st = state(ctx)
     nbformat.write(st.client().jobs.get(name), str(path))
     output.emit(st, {"name": name, "path": str(path)}, f"wrote {path}")
