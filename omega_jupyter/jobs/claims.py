@@ -198,7 +198,50 @@ class RunReconciler:
                 retry = self._fail_one(conn, run_id, stale, now)
             if retry is not None:
                 retries.append(retry)
-        return retries + self._retry_worker_deaths(now)
+        return retries + self._retry_worker_deaths(now) + self._resend_queued(now)
+
+    def _resend_queued(self, now: datetime) -> list[Claim]:
+        """Scheduled runs still queued ``stale_after`` after their claim (or their last resend).
+
+        The loop that claimed such a run may have died between committing the claim and handing
+        the task to Dask, so the run would wait until ``queued_after`` fails it. Sending it again
+        is harmless: it goes under the same task key, and Dask keeps one task per key; a copy
+        that still ran later finds the run started or finished and stops (``RunStore.start``).
+        The queued run's heartbeat records the resend, so one loop per period sends it.
+        """
+        cutoff = now - self.stale_after
+        waiting = (
+            (runs.c.state == "queued")
+            & runs.c.schedule_id.is_not(None)
+            & runs.c.kind.in_(("job", "script"))
+            & (sa.func.coalesce(runs.c.heartbeat, runs.c.submitted) < cutoff)
+        )
+        query = sa.select(runs.c.id).where(waiting)
+        if self.buckets is not None:
+            query = query.where(runs.c.bucket.in_(self.buckets))
+        with self.db.connect() as conn:
+            candidates = [r.id for r in conn.execute(query)]
+        resent = []
+        for run_id in candidates:
+            with self.db.begin() as conn:
+                taken = conn.execute(
+                    sa.update(runs).where((runs.c.id == run_id) & waiting).values(heartbeat=now)
+                ).rowcount
+                if not taken:
+                    continue  # started meanwhile, or another loop resent it
+                run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+            resent.append(
+                Claim(
+                    run.id,
+                    run.bucket,
+                    run.kind,
+                    run.target,
+                    dict(run.parameters or {}),
+                    _aware(run.scheduled_for),
+                    run.schedule_id,
+                )
+            )
+        return resent
 
     def _retry_worker_deaths(self, now: datetime) -> list[Claim]:
         """Scheduled runs the task itself failed because the worker of its first attempt died
