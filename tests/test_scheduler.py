@@ -204,3 +204,82 @@ def test_scheduled_run_failed_by_a_dead_worker_is_retried_once(om):
         )
     assert reconciler.reconcile(T0 + timedelta(seconds=7)) == []
     assert [s[2] for s in _slots(om)] == ["failed", "failed"]
+
+
+# -- pause and resume --------------------------------------------------------------------------
+def _changes(om):
+    from omega_jupyter.jobs.schedules import read_changes
+
+    with om.db.connect() as conn:
+        return read_changes(conn)
+
+
+def test_paused_schedule_is_not_claimed_and_resume_skips_the_pause(om):
+    claimer = _scheduled(om, missed="all")  # every 2 s from T0; 'all' would catch up on downtime
+    before = _changes(om)
+    info = om.jobs.pause("report")
+    assert info["paused"] is True and _changes(om) > before
+    assert om.jobs.schedules().paused.tolist() == [True]
+    assert om.jobs.pause("report")["paused"] is True  # pausing again changes nothing
+    assert claimer.claim(T0 + timedelta(seconds=2)) == []  # due, but paused
+    assert claimer.claim(T0 + timedelta(seconds=10)) == []
+    assert claimer.next_due() is None
+    assert _slots(om) == []
+
+    resumed = om.jobs.schedules_store.resume("job", "report", start=T0 + timedelta(seconds=11))
+    assert resumed["paused"] is False and resumed["next_due"] == T0 + timedelta(seconds=12)
+    # the slots 2..10 fell during the pause: not run, even with missed='all'
+    claims = claimer.claim(T0 + timedelta(seconds=12))
+    assert [c.scheduled_for for c in claims] == [T0 + timedelta(seconds=12)]
+    assert om.jobs.schedules().paused.tolist() == [False]
+
+
+def test_resume_computes_the_next_slot_from_now(om):
+    _scheduled(om)  # next due at T0 + 2 s, in 2030
+    om.jobs.pause("report")
+    start = datetime.now(UTC)
+    info = om.jobs.resume("report")
+    assert info["paused"] is False
+    assert start <= info["next_due"] <= datetime.now(UTC) + timedelta(seconds=2)
+    changes = _changes(om)
+    assert om.jobs.resume("report") == info  # resuming an active schedule changes nothing
+    assert _changes(om) == changes
+
+
+def test_pause_and_resume_of_an_unknown_schedule(om):
+    om.jobs.put(make_notebook(), "report")
+    for action in (om.jobs.pause, om.jobs.resume, om.scripts.pause, om.scripts.resume):
+        for name in ("report", "nope"):
+            with pytest.raises(ObjectNotFoundError, match="has no schedule"):
+                action(name)
+    assert om.jobs.schedules().empty
+
+
+def test_changing_a_schedule_keeps_it_paused(om):
+    om.jobs.put(make_notebook(), "report")
+    assert om.jobs.schedule("report", "hourly")["paused"] is False  # new: active
+    om.jobs.pause("report")
+    changed = om.jobs.schedule("report", "daily at 06:00", parameters={"x": 2})
+    assert changed["paused"] is True and changed["cron"] == "0 6 * * *"
+    with pytest.raises(InvalidScheduleError, match="paused"):
+        om.jobs.schedule("report", "hourly", paused="no")
+    assert om.jobs.schedules().when.tolist() == ["daily at 06:00"]  # bad input changed nothing
+    assert om.jobs.schedules().paused.tolist() == [True]
+    assert om.jobs.schedule("report", "hourly", paused=False)["paused"] is False
+    assert om.jobs.schedule("report", "hourly")["paused"] is False  # still active
+    om.jobs.unschedule("report")
+    assert om.jobs.schedule("report", "hourly", paused=True)["paused"] is True  # new, paused
+    claimer = ScheduleClaimer(om.db, "test-loop", buckets=[om.bucket])
+    assert claimer.claim(datetime.now(UTC) + timedelta(hours=3)) == []
+
+
+def test_script_schedules_pause_and_resume(om):
+    from tests.test_scripts import RUN, put_script
+
+    put_script(om, RUN)
+    om.scripts.schedule("myscript", "every 5 minutes", parameters={"day": "today"})
+    assert om.scripts.pause("myscript")["paused"] is True
+    assert om.scripts.schedules().paused.tolist() == [True]
+    assert om.jobs.schedules().empty  # jobs and scripts are told apart
+    info = om.scripts.resume("myscript")
+    assert info["paused"] is False and info["parameters"] == {"day": "today"}

@@ -2,6 +2,10 @@
 
 Every change bumps a counter in ``om_scheduler_state`` that running loops poll (~1 s) so a new
 or changed schedule is picked up at once instead of after a long sleep.
+
+A paused schedule (``enabled`` false) keeps its settings but is never claimed. Resuming it
+computes the next due time from the moment of the resume: slots that fell during the pause are
+not run, whatever the ``missed`` policy (that policy is about downtime, not about a pause).
 """
 
 from __future__ import annotations
@@ -72,14 +76,21 @@ class ScheduleStore:
         max_retries: int = 0,
         timezone: str | None = None,
         start: datetime | None = None,
+        paused: bool | None = None,
     ) -> dict:
-        """Create or replace the schedule of ``target``; returns it with its next times."""
+        """Create or replace the schedule of ``target``; returns it with its next times.
+
+        ``paused=None`` keeps the paused state of an existing schedule (a new one is active);
+        ``True``/``False`` sets it.
+        """
         validate_name(target)
         cron = when_.to_cron(when)
         when_.zone(timezone)
         validate_policy(missed, max_retries)
         if parameters is not None and not isinstance(parameters, dict):
             raise InvalidScheduleError("parameters must be a dict")
+        if paused is not None and not isinstance(paused, bool):
+            raise InvalidScheduleError(f"paused must be true, false or null, not {paused!r}")
         stamp = start or now()
         next_due = when_.next_times(cron, stamp, 1, timezone)[0]
         values = {
@@ -89,11 +100,12 @@ class ScheduleStore:
             "parameters": parameters or {},
             "missed": missed,
             "max_retries": max_retries,
-            "enabled": True,
             "next_due": next_due,
             "last_slot": None,
             "modified": stamp,
         }
+        if paused is not None:
+            values["enabled"] = not paused
         self.db.ensure_schema()
         with self.db.begin() as conn:
             key = self._key(kind, target)
@@ -101,10 +113,56 @@ class ScheduleStore:
             if not updated:
                 conn.execute(
                     sa.insert(schedules).values(
-                        bucket=self.bucket, kind=kind, target=target, created=stamp, **values
+                        bucket=self.bucket,
+                        kind=kind,
+                        target=target,
+                        created=stamp,
+                        **{"enabled": True, **values},
                     )
                 )
             bump_changes(conn)
+        return self.get(kind, target)
+
+    def pause(self, kind: str, target: str) -> dict:
+        """Stop claiming the schedule of ``target`` (its settings are kept); returns it.
+
+        Pausing a paused schedule changes nothing. Unknown schedule: ObjectNotFoundError.
+        """
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            done = conn.execute(
+                sa.update(schedules)
+                .where(self._key(kind, target) & schedules.c.enabled)
+                .values(enabled=False, modified=now())
+            ).rowcount
+            if done:
+                bump_changes(conn)
+        return self.get(kind, target)  # raises ObjectNotFoundError when there is none
+
+    def resume(self, kind: str, target: str, start: datetime | None = None) -> dict:
+        """Claim the schedule of ``target`` again; returns it.
+
+        The next due time is computed from ``start`` (default: now), so the slots that fell
+        during the pause are not run. Resuming an active schedule changes nothing.
+        Unknown schedule: ObjectNotFoundError.
+        """
+        stamp = start or now()
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            query = sa.select(schedules).where(self._key(kind, target))
+            if self.db.is_postgres:
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
+                raise ObjectNotFoundError(f"{kind} {target!r} has no schedule")
+            if not row.enabled:
+                next_due = when_.next_times(row.cron, stamp, 1, row.timezone)[0]
+                conn.execute(
+                    sa.update(schedules)
+                    .where(schedules.c.id == row.id)
+                    .values(enabled=True, next_due=next_due, modified=stamp)
+                )
+                bump_changes(conn)
         return self.get(kind, target)
 
     def _key(self, kind: str, target: str) -> sa.ColumnElement[bool]:
@@ -141,7 +199,7 @@ class ScheduleStore:
         self.db.ensure_schema()
         with self.db.connect() as conn:
             rows = [describe_row(r, upcoming=1) for r in conn.execute(query.order_by("target"))]
-        columns = ["kind", "name", "when", "cron", "description", "next_due", "missed"]
+        columns = ["kind", "name", "when", "cron", "description", "paused", "next_due", "missed"]
         columns += ["max_retries", "timezone", "parameters"]
         return pd.DataFrame(rows, columns=columns)
 
@@ -160,6 +218,7 @@ def describe_row(row: Any, upcoming: int = 5) -> dict:
         "when": m["text"],
         "cron": m["cron"],
         "description": when_.describe(m["cron"]),
+        "paused": not m["enabled"],
         "next_due": next_due,
         "next_times": times,
         "missed": m["missed"],

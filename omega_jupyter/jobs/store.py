@@ -59,18 +59,32 @@ class RunnableStore(VersionedStore):
         missed: str = "once",
         max_retries: int = 0,
         timezone: str | None = None,
+        paused: bool | None = None,
     ) -> dict:
-        """Run ``name`` on a schedule (cron or text such as ``weekdays at 08:30``)."""
+        """Run ``name`` on a schedule (cron or text such as ``weekdays at 08:30``).
+
+        Changing a schedule keeps it paused or active as it was unless ``paused`` is given;
+        a new schedule is active unless ``paused=True``.
+        """
         self.metadata(name)  # unknown targets are refused before anything is written
         return self.schedules_store.put(
-            self.kind, name, when, parameters, missed, max_retries, timezone
+            self.kind, name, when, parameters, missed, max_retries, timezone, paused=paused
         )
 
     def unschedule(self, name: str) -> bool:
         return self.schedules_store.delete(self.kind, validate_name(name))
 
+    def pause(self, name: str) -> dict:
+        """Stop running ``name`` on its schedule, keeping the schedule; returns it."""
+        return self.schedules_store.pause(self.kind, validate_name(name))
+
+    def resume(self, name: str) -> dict:
+        """Run ``name`` on its schedule again, from the next slot after now: the slots that
+        fell during the pause are not run. Returns the schedule."""
+        return self.schedules_store.resume(self.kind, validate_name(name))
+
     def schedules(self, name: str | None = None) -> pd.DataFrame:
-        """Schedules: when, description, next due, policy."""
+        """Schedules: when, description, paused, next due, policy."""
         return self.schedules_store.frame(self.kind, name)
 
 
