@@ -150,3 +150,28 @@ def test_timeouts_fail_run(om):
     handle = om.runtime.job("slowish").run(timeout=2.5)
     with pytest.raises(RunFailedError, match=r"exceeded its timeout of 2\.5 s"):
         handle.result(timeout=60)
+
+
+# -- runs paging --------------------------------------------------------------------------------
+def test_runs_pages_newest_first_with_a_total(om):
+    from omega_jupyter.exceptions import ConfigurationError
+
+    store = om.runtime.runs_store
+    ids = [store.create("job", "report", "run", trigger="manual") for _ in range(5)]
+    ids += [store.create("model", "m", "fit", state="failed", error="no data") for _ in range(2)]
+    every = om.runtime.runs(limit=None)
+    assert sorted(every.id) == sorted(ids) and store.count() == 7
+    pages = [om.runtime.runs(limit=3, offset=o).id.tolist() for o in (0, 3, 6, 9)]
+    assert [i for p in pages for i in p] == every.id.tolist()  # the same order page after page
+    assert [len(p) for p in pages] == [3, 3, 1, 0]
+    assert store.count(target="report") == 5 and store.count(state="failed") == 2
+    assert store.count(state=["failed", "queued"], target="m") == 2
+    assert (
+        om.runtime.runs(target="report", limit=2, offset=4).id.tolist()
+        == (every[every.target == "report"].id.tolist()[4:])
+    )
+    for bad in (-1, "2", 1.5, True):
+        with pytest.raises(ConfigurationError, match="offset"):
+            om.runtime.runs(offset=bad)
+    with pytest.raises(ConfigurationError, match="unknown run state"):
+        store.count(state="exploded")

@@ -173,9 +173,44 @@ class RunStore:
         target: str | None = None,
         kind: str | None = None,
         limit: int | None = 100,
+        offset: int = 0,
     ) -> pd.DataFrame:
-        """Runs of this bucket, newest first."""
-        query = sa.select(runs).where(runs.c.bucket == self.bucket)
+        """Runs of this bucket, newest first (runs submitted at the same time by id), from
+        ``offset`` on; :meth:`count` tells how many there are in all."""
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ConfigurationError(f"offset must be an integer >= 0, not {offset!r}")
+        query = self._filtered(sa.select(runs), state, target, kind)
+        query = query.order_by(runs.c.submitted.desc(), runs.c.id)
+        if limit:
+            query = query.limit(int(limit))
+        if offset:
+            query = query.offset(offset)
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            rows = [_record(r).__dict__ for r in conn.execute(query)]
+        columns = [c.name for c in runs.columns]
+        return pd.DataFrame(rows, columns=columns)
+
+    def count(
+        self,
+        state: str | list[str] | None = None,
+        target: str | None = None,
+        kind: str | None = None,
+    ) -> int:
+        """How many runs of this bucket pass the filters of :meth:`list`."""
+        query = self._filtered(sa.select(sa.func.count()).select_from(runs), state, target, kind)
+        self.db.ensure_schema()
+        with self.db.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def _filtered(
+        self,
+        query: sa.Select,
+        state: str | list[str] | None,
+        target: str | None,
+        kind: str | None,
+    ) -> sa.Select:
+        query = query.where(runs.c.bucket == self.bucket)
         if state is not None:
             states = [state] if isinstance(state, str) else list(state)
             unknown = set(states) - set(RUN_STATES)
@@ -188,14 +223,7 @@ class RunStore:
             query = query.where(runs.c.target == target)
         if kind is not None:
             query = query.where(runs.c.kind == kind)
-        query = query.order_by(runs.c.submitted.desc(), runs.c.id)
-        if limit:
-            query = query.limit(int(limit))
-        self.db.ensure_schema()
-        with self.db.connect() as conn:
-            rows = [_record(r).__dict__ for r in conn.execute(query)]
-        columns = [c.name for c in runs.columns]
-        return pd.DataFrame(rows, columns=columns)
+        return query
 
 
 def _record(row: Any) -> RunRecord:

@@ -71,10 +71,15 @@ class Runtime:
         return RunHandle(self, str(run_id))
 
     def runs(
-        self, state: str | list[str] | None = None, target: str | None = None, limit: int = 100
+        self,
+        state: str | list[str] | None = None,
+        target: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> pd.DataFrame:
-        """Runs of this bucket, newest first."""
-        return self.runs_store.list(state=state, target=target, limit=limit)
+        """Runs of this bucket, newest first, from ``offset`` on
+        (``runs_store.count(state, target)`` tells how many there are in all)."""
+        return self.runs_store.list(state=state, target=target, limit=limit, offset=offset)
 
     def model(self, name: str) -> ModelRuntime:
         """Actions on a stored model: ``om.runtime.model('m').fit('X', 'Y')``."""
