@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The JupyterLab panel's tests: bash scripts/ui-test.sh [playwright args...]
-#   1. builds the labextension (jlpm), 2. runs the jest unit tests, 3. runs the UI tests
+#   1. builds the labextension (jlpm), 2. checks its formatting and lint (prettier, eslint),
+#   3. runs the jest unit tests, 4. runs the UI tests
 #   (Galata/Playwright in Debian's headless Chromium) against a real `jupyter lab` with the
 #   server extension and a fresh SQLite store seeded through the Python API.
 # Needs node and .venv (scripts/common.sh makes it). Installs chromium with apt-get when
@@ -24,6 +25,9 @@ fi
 echo "== jlpm install && jlpm build (labextension)"
 jlpm install
 jlpm build
+
+echo "== prettier + eslint (labextension)"
+jlpm lint:check
 
 echo "== jest (labextension unit tests)"
 jlpm jest

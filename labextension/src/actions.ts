@@ -18,7 +18,7 @@ import { omegaIcon } from './icon';
 import type { OmegaPanel, SectionId } from './panel';
 import { DatasetPreview } from './preview';
 import { ScheduleForm } from './schedule';
-import type { IRun, OmegaService, StoreName } from './service';
+import type { IParameter, IRun, ISchedule, OmegaService, StoreName } from './service';
 
 const STORE_WORDS: Record<StoreName, string> = {
   datasets: 'dataset',
@@ -125,7 +125,10 @@ export class OmegaActions {
     } catch (error) {
       reportError(`Could not delete ${name}`, error);
     }
-    await this.panel.section(store).model.refresh().catch(() => undefined);
+    await this.panel
+      .section(store)
+      .model.refresh()
+      .catch(() => undefined);
   }
 
   async describeModel(name: string): Promise<void> {
@@ -221,7 +224,10 @@ export class OmegaActions {
       Notification.success(`Saved ${name} to omega (version ${summary.version})`, {
         autoClose: 4000
       });
-      await this.panel.section('jobs').model.refresh().catch(() => undefined);
+      await this.panel
+        .section('jobs')
+        .model.refresh()
+        .catch(() => undefined);
       return name;
     } catch (error) {
       reportError(`Could not save ${name} to omega`, error);
@@ -232,7 +238,9 @@ export class OmegaActions {
   async runNow(store: 'jobs' | 'scripts', name: string): Promise<string | null> {
     try {
       const accepted =
-        store === 'jobs' ? await this.service.runNotebook(name) : await this.service.runScript(name);
+        store === 'jobs'
+          ? await this.service.runNotebook(name)
+          : await this.service.runScript(name);
       Notification.info(`Started ${name} (run ${accepted.run.slice(0, 8)})`, { autoClose: 3000 });
       this.watch(accepted.run, name);
       this._refreshRuns();
@@ -244,13 +252,13 @@ export class OmegaActions {
   }
 
   async schedule(name: string): Promise<void> {
-    let existing = null;
+    let existing: ISchedule | null;
     try {
       existing = await this.service.getSchedule(name);
     } catch {
       existing = null; // no schedule yet
     }
-    let parameters: Awaited<ReturnType<OmegaService['parameters']>>['parameters'] = [];
+    let parameters: IParameter[];
     try {
       parameters = (await this.service.parameters(name)).parameters;
     } catch (error) {
@@ -286,9 +294,12 @@ export class OmegaActions {
   async cancelRun(runId: string): Promise<void> {
     try {
       const out = await this.service.cancelRun(runId);
-      Notification.info(out.cancelled ? `Cancelled run ${runId}` : `Run ${runId} had already ended`, {
-        autoClose: 3000
-      });
+      Notification.info(
+        out.cancelled ? `Cancelled run ${runId}` : `Run ${runId} had already ended`,
+        {
+          autoClose: 3000
+        }
+      );
     } catch (error) {
       reportError(`Could not cancel run ${runId}`, error);
     }
@@ -321,7 +332,10 @@ export class OmegaActions {
       const open = { label: 'Open result', callback: () => this.openRun(id) };
       const actions = run.kind === 'notebook' || run.kind === 'job' ? [open] : [];
       if (run.state === 'succeeded') {
-        Notification.success(`${label} finished (run ${id.slice(0, 8)})`, { autoClose: 8000, actions });
+        Notification.success(`${label} finished (run ${id.slice(0, 8)})`, {
+          autoClose: 8000,
+          actions
+        });
       } else {
         const why = run.error ? `: ${run.error}` : '';
         Notification.error(`${label} ${run.state}${why}`, { autoClose: false, actions });
@@ -330,7 +344,10 @@ export class OmegaActions {
   }
 
   private _refreshRuns(): void {
-    void this.panel.section('runs').model.refresh().catch(() => undefined);
+    void this.panel
+      .section('runs')
+      .model.refresh()
+      .catch(() => undefined);
   }
 
   private _watched = new Map<string, string>();

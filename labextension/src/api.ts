@@ -38,9 +38,7 @@ export function queryString(
 ): string {
   const parts = Object.entries(params)
     .filter(([, v]) => v !== undefined && v !== null && v !== '')
-    .map(
-      ([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`
-    );
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
@@ -93,7 +91,7 @@ export function errorFromResponse(status: number, text: string): OmegaApiError {
   try {
     body = JSON.parse(text);
   } catch {
-    body = null;
+    // Not JSON (an HTML error page, plain text): described by the status below.
   }
   if (body && typeof body === 'object' && body.message) {
     return new OmegaApiError(body.message, status, body.error ?? 'error');
@@ -109,9 +107,5 @@ export function errorFromResponse(status: number, text: string): OmegaApiError {
     );
   }
   const reason = text && text.length < 200 ? `: ${text}` : '';
-  return new OmegaApiError(
-    `the server answered ${status}${reason}`,
-    status,
-    'http_error'
-  );
+  return new OmegaApiError(`the server answered ${status}${reason}`, status, 'http_error');
 }

@@ -12,11 +12,24 @@ const THRESHOLD = 5;
 
 /** The cells a drop of `name` (from `store`) inserts. */
 export function cellsFor(store: string, name: string): Record<string, unknown>[] {
-  return [{ cell_type: 'code', source: insertCode(store, name), metadata: {}, outputs: [], execution_count: null }];
+  return [
+    {
+      cell_type: 'code',
+      source: insertCode(store, name),
+      metadata: {},
+      outputs: [],
+      execution_count: null
+    }
+  ];
 }
 
 /** Begin watching a press on an item; a drag starts once the pointer moves a few pixels. */
-export function startItemDrag(store: string, name: string, press: MouseEvent, source: unknown): void {
+export function startItemDrag(
+  store: string,
+  name: string,
+  press: MouseEvent,
+  source: unknown
+): void {
   const x0 = press.clientX;
   const y0 = press.clientY;
   const move = (event: MouseEvent) => {

@@ -127,10 +127,7 @@ export class OmegaDrive implements Contents.IDrive {
     return fileModel(summary, notebook);
   }
 
-  async save(
-    localPath: string,
-    options: Partial<Contents.IModel> = {}
-  ): Promise<Contents.IModel> {
+  async save(localPath: string, options: Partial<Contents.IModel> = {}): Promise<Contents.IModel> {
     if (options.type && options.type !== 'notebook') {
       throw readOnly(`store ${options.type} files: only notebooks (.ipynb)`);
     }

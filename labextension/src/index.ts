@@ -2,11 +2,7 @@
  * omega_jupyter in JupyterLab: the side panel, its commands and context menus, the `omega:`
  * contents drive and "Save to omega".
  */
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, ToolbarButton, showDialog } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
@@ -52,9 +48,7 @@ async function checkServer(service: OmegaService): Promise<void> {
     const body = new Widget();
     body.node.textContent = (error as Error).message;
     await showDialog({
-      title: missing
-        ? 'omega server extension not found'
-        : 'omega: the server does not answer',
+      title: missing ? 'omega server extension not found' : 'omega: the server does not answer',
       body,
       buttons: [Dialog.okButton()]
     });
@@ -242,7 +236,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const service = new OmegaService(app.serviceManager.serverSettings);
     app.serviceManager.contents.addDrive(new OmegaDrive(service));
 
-    let actions: OmegaActions;
     const panel = new OmegaPanel({
       service,
       refreshInterval: 10,
@@ -264,7 +257,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, 'omega-jupyter-panel');
     }
-    actions = new OmegaActions(app, service, panel, notebooks, docManager);
+    const actions = new OmegaActions(app, service, panel, notebooks, docManager);
     addCommands(app, actions, panel, notebooks, browsers);
 
     if (palette) {

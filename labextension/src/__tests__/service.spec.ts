@@ -155,7 +155,14 @@ describe('OmegaService', () => {
 describe('previewOf', () => {
   it('puts index levels first', () => {
     const p = previewOf(
-      { name: 'x', kind: 'k', version: 1, size: 1, columns: [{ name: 'a', dtype: 'int64' }], versions: [1] },
+      {
+        name: 'x',
+        kind: 'k',
+        version: 1,
+        size: 1,
+        columns: [{ name: 'a', dtype: 'int64' }],
+        versions: [1]
+      },
       { name: 'x', kind: 'k', version: 1, data: [{ day: '2024-01-01', a: 1 }] }
     );
     expect(p.columns).toEqual([

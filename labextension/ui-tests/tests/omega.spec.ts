@@ -80,10 +80,9 @@ test('panel: see, preview, insert and save', async ({ page }, testInfo) => {
   await page.notebook.addCell('code', 'print(int(df.amount.sum()))');
   await page.notebook.runCell(1, true);
   await page.notebook.runCell(2, true);
-  await expect(page.locator('.jp-Notebook .jp-Cell').nth(2).locator('.jp-OutputArea')).toContainText(
-    '1020',
-    { timeout: 60000 }
-  );
+  await expect(
+    page.locator('.jp-Notebook .jp-Cell').nth(2).locator('.jp-OutputArea')
+  ).toContainText('1020', { timeout: 60000 });
   await shot(page, testInfo, '03-inserted');
 
   // Save to omega from the notebook toolbar.
