@@ -6,6 +6,7 @@ on the cluster and the run resource tells its state, progress and error.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -54,6 +55,28 @@ class JobsHandler(_Lists):
 
 class ScriptsHandler(_Lists):
     resource = store = "scripts"
+
+
+def script_metadata(om: Any, name: str) -> dict[str, Any]:
+    """A script package's metadata (wheel, modules) and its kept versions."""
+    meta = om.scripts.metadata(name)
+    data = meta.to_dict()
+    data.pop("location", None)  # internal blob location: never shown to clients
+    data["versions"] = om.scripts.versions(meta.name)["version"].tolist()
+    return data
+
+
+class ScriptHandler(OmegaMixin):
+    resource = "scripts"
+
+    async def get(self, name: str) -> None:
+        om = self.om
+        self.reply(await self.call(script_metadata, om, name))
+
+    async def delete(self, name: str) -> None:
+        om = self.om
+        await self.call(om.scripts.drop, name)
+        self.reply({"name": name, "deleted": True})
 
 
 class JobHandler(OmegaMixin):
@@ -114,21 +137,32 @@ class ScheduleHandler(OmegaMixin):
 
         def schedule() -> dict:
             om.jobs.metadata(name)
-            found = records(om.jobs.schedules(name))
-            if not found:
-                raise ObjectNotFoundError(f"job {name!r} has no schedule")
-            return found[0]
+            return om.jobs.schedules_store.get(om.jobs.kind, name)
 
         self.reply(await self.call(schedule))
 
     async def put(self, name: str) -> None:
         body = _object(self.json_body(), "the schedule")
-        allowed = {"when", "parameters", "missed", "max_retries", "timezone"}
+        allowed = {"when", "parameters", "missed", "max_retries", "timezone", "paused"}
         unknown = set(body) - allowed
         if unknown or "when" not in body:
             raise BadRequestError(f"send {{'when': …}} plus any of {sorted(allowed - {'when'})}")
         om = self.om
         self.reply(await self.call(om.jobs.schedule, name, **body), 200)
+
+    async def patch(self, name: str) -> None:
+        """Pause or resume: ``{"paused": true|false}`` (change anything else with PUT)."""
+        body = self.json_body()
+        if not isinstance(body, dict) or set(body) != {"paused"}:
+            raise BadRequestError(
+                "send {'paused': true|false}: 'paused' is the only key allowed here "
+                "(change the rest of the schedule with PUT)"
+            )
+        paused = body["paused"]
+        if not isinstance(paused, bool):
+            raise BadRequestError(f"paused must be true or false, not {json.dumps(paused)[:50]}")
+        om = self.om
+        self.reply(await self.call(om.jobs.pause if paused else om.jobs.resume, name))
 
     async def delete(self, name: str) -> None:
         om = self.om
@@ -142,12 +176,14 @@ class RunsHandler(OmegaMixin):
 
     async def get(self) -> None:
         limit = payloads.int_param(self.arg("limit"), "limit", 100, minimum=1)
+        offset = payloads.int_param(self.arg("offset"), "offset", 0, minimum=0) or 0
         state, target = self.arg("state"), self.arg("job") or self.arg("target")
         om = self.om
 
         def listing() -> dict:
-            frame = om.runtime.runs(state=state, target=target, limit=limit)
-            return {"items": records(frame), "total": len(frame), "limit": limit}
+            frame = om.runtime.runs(state=state, target=target, limit=limit, offset=offset)
+            total = om.runtime.runs_store.count(state=state, target=target)
+            return {"items": records(frame), "total": total, "limit": limit, "offset": offset}
 
         self.reply(await self.call(listing))
 
@@ -203,6 +239,7 @@ register(rf"jobs/{NAME}/schedule", ScheduleHandler)
 register(rf"jobs/{NAME}", JobHandler)
 register(r"scripts/?", ScriptsHandler)
 register(rf"scripts/{NAME}/run", ScriptRunHandler)
+register(rf"scripts/{NAME}", ScriptHandler)  # after scripts/{NAME}/run: NAME may hold a '/'
 register(r"runs/?", RunsHandler)
 register(rf"runs/{RUN_ID}/notebook", RunNotebookHandler)
 register(rf"runs/{RUN_ID}/cancel", RunCancelHandler)
@@ -218,7 +255,20 @@ _RUNS_Q = [
     {"name": "job", "in": "query", "schema": _S},
     {"name": "state", "in": "query", "schema": _S},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
 ]
+_PAUSE = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["paused"],
+                "properties": {"paused": {"type": "boolean"}},
+                "additionalProperties": False,
+            }
+        }
+    }
+}
 _LOGS_Q = [
     {"name": "run", "in": "query", "schema": _S},
     {"name": "level", "in": "query", "schema": _S},
@@ -236,13 +286,28 @@ openapi.add_paths(
         },
         "/jobs/{name}/run": {"post": op("Run with {parameters}: 202 + Location", _N, _OBJ, 202)},
         "/jobs/{name}/schedule": {
-            "get": op("The schedule", _N),
-            "put": op("Set {when, parameters, missed, max_retries, timezone}", _N, _OBJ),
+            "get": op("The schedule: next times, paused", _N),
+            "put": op(
+                "Set {when, parameters, missed, max_retries, timezone, paused}; "
+                "without paused a changed schedule stays paused or active",
+                _N,
+                _OBJ,
+            ),
+            "patch": op(
+                "Pause or resume with {paused}; a resumed schedule runs from the next slot "
+                "after now (slots during the pause are not run)",
+                _N,
+                _PAUSE,
+            ),
             "delete": op("Remove the schedule", _N),
         },
         "/scripts": {"get": op("List script packages", _LIST)},
+        "/scripts/{name}": {
+            "get": op("Metadata and versions of a script package", _N),
+            "delete": op("Drop a script package (all versions) and its schedule", _N),
+        },
         "/scripts/{name}/run": {"post": op("Run with keyword arguments: 202", _N, _OBJ, 202)},
-        "/runs": {"get": op("Runs, newest first", _RUNS_Q)},
+        "/runs": {"get": op("Runs, newest first: {items, total, limit, offset}", _RUNS_Q)},
         "/runs/{run_id}": {"get": op("State, progress, error", _RUN)},
         "/runs/{run_id}/notebook": {"get": op("The executed notebook", _RUN)},
         "/runs/{run_id}/cancel": {"post": op("Cancel a run", _RUN)},

@@ -37,6 +37,11 @@ class ModelHandler(OmegaMixin):
         om = self.om
         self.reply(await self.call(predict.describe_model, om, name))
 
+    async def delete(self, name: str) -> None:
+        om = self.om
+        await self.call(om.models.drop, name)
+        self.reply({"name": name, "deleted": True})
+
 
 class ModelActionHandler(OmegaMixin):
     """``GET|POST /model/{name}/{action}``: input from ``?datax=`` or the JSON body."""
@@ -137,7 +142,10 @@ _ACT = "Run an action in the server (or on the cluster with async=true: 202 + Lo
 openapi.add_paths(
     {
         "/models": {"get": openapi.op("List models", [openapi.PATTERN, *openapi.PAGING])},
-        "/models/{name}": {"get": openapi.op("Versions, tags and signature", [_NAME])},
+        "/models/{name}": {
+            "get": openapi.op("Versions, tags and signature", [_NAME]),
+            "delete": openapi.op("Drop a model with all its versions and tags", [_NAME]),
+        },
         "/model/{name}/{action}": {
             "get": openapi.op(_ACT, [_NAME, _ACTION, *_INPUT]),
             "post": openapi.op(_ACT, [_NAME, _ACTION, *_INPUT], _BODY),

@@ -149,3 +149,144 @@ async def test_async_predict_is_a_run(jp_fetch, database_url: str, bucket: str) 
         await asyncio.sleep(0.2)
     assert run["state"] == "succeeded", run["error"]
     assert run["result"]["data"] == model.predict(X).tolist()
+
+
+# -- pause / resume, runs paging, script resources ---------------------------------------------
+async def _schedule(jp_fetch) -> dict:
+    await call(jp_fetch, "jobs/report", "PUT", notebook())
+    status, body = await call(
+        jp_fetch, "jobs/report/schedule", "PUT", {"when": "every 5 minutes", "parameters": {"x": 3}}
+    )
+    assert status == 200, body
+    return json.loads(body)
+
+
+async def test_schedule_pause_and_resume(jp_fetch) -> None:
+    from datetime import UTC, datetime
+
+    assert (await _schedule(jp_fetch))["paused"] is False
+    status, body = await call(jp_fetch, "jobs/report/schedule", "PATCH", {"paused": True})
+    assert status == 200, body
+    assert json.loads(body)["paused"] is True and json.loads(body)["when"] == "every 5 minutes"
+    _, body = await call(jp_fetch, "jobs/report/schedule")
+    assert json.loads(body)["paused"] is True
+    # changing the schedule keeps it paused unless the body says otherwise
+    status, body = await call(jp_fetch, "jobs/report/schedule", "PUT", {"when": "hourly"})
+    assert status == 200 and json.loads(body)["paused"] is True
+    before = datetime.now(UTC)
+    status, body = await call(jp_fetch, "jobs/report/schedule", "PATCH", {"paused": False})
+    resumed = json.loads(body)
+    assert status == 200 and resumed["paused"] is False
+    assert datetime.fromisoformat(resumed["next_due"]) >= before
+    status, body = await call(
+        jp_fetch, "jobs/report/schedule", "PUT", {"when": "hourly", "paused": True}
+    )
+    assert status == 200 and json.loads(body)["paused"] is True
+
+    await call(jp_fetch, "jobs/report/schedule", "DELETE")
+    for path in ("jobs/report/schedule", "jobs/missing/schedule"):
+        status, body = await call(jp_fetch, path, "PATCH", {"paused": True})
+        assert status == 404 and json.loads(body)["error"] == "not_found", body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"paused": "yes"},
+        {"paused": 1},
+        {"paused": None},
+        {"paused": True, "when": "hourly"},
+        {"enabled": False},
+        [True],
+        "true",
+        b"{not json",
+        b"",
+    ],
+)
+async def test_bad_pause_body_changes_nothing(jp_fetch, body) -> None:
+    await _schedule(jp_fetch)
+    status, out = await call(jp_fetch, "jobs/report/schedule", "PATCH", body)
+    assert status == 400, out
+    assert set(json.loads(out)) == {"error", "message"}
+    if isinstance(body, dict) and set(body) != {"paused"}:
+        assert "'paused'" in json.loads(out)["message"]
+    _, out = await call(jp_fetch, "jobs/report/schedule")
+    schedule = json.loads(out)
+    assert (schedule["when"], schedule["paused"]) == ("every 5 minutes", False)
+
+
+async def test_put_schedule_refuses_a_bad_paused(jp_fetch) -> None:
+    await _schedule(jp_fetch)
+    status, out = await call(
+        jp_fetch, "jobs/report/schedule", "PUT", {"when": "hourly", "paused": "no"}
+    )
+    assert status == 400 and "paused" in json.loads(out)["message"]
+    _, out = await call(jp_fetch, "jobs/report/schedule")
+    assert json.loads(out)["when"] == "every 5 minutes"
+
+
+async def test_pause_needs_auth_and_is_documented(jp_fetch) -> None:
+    for creds in ("", "token wrong-token"):
+        status, _ = await call(
+            jp_fetch,
+            "jobs/report/schedule",
+            "PATCH",
+            {"paused": True},
+            headers={"Authorization": creds},
+        )
+        assert status == 403
+    _, body = await call(jp_fetch, "openapi.json")
+    paths = json.loads(body)["paths"]
+    assert {"get", "put", "patch", "delete"} <= set(paths["/jobs/{name}/schedule"])
+    assert {"get", "delete"} <= set(paths["/scripts/{name}"])
+    assert "offset" in [p["name"] for p in paths["/runs"]["get"]["parameters"]]
+
+
+async def test_runs_are_paged_with_a_total(jp_fetch, database_url: str, bucket: str) -> None:
+    import omega_jupyter
+
+    om = omega_jupyter.setup(url=database_url, bucket=bucket)
+    for _ in range(5):
+        om.runtime.runs_store.create("job", "report", "run", trigger="manual")
+    om.runtime.runs_store.create("model", "m", "fit", state="failed", error="no data")
+    _, body = await call(jp_fetch, "runs")
+    every = [r["id"] for r in json.loads(body)["items"]]
+    assert len(every) == 6 and json.loads(body)["total"] == 6
+    seen = []
+    for offset in (0, 2, 4, 6):
+        status, body = await call(jp_fetch, "runs", limit="2", offset=str(offset))
+        page = json.loads(body)
+        assert status == 200 and (page["total"], page["limit"], page["offset"]) == (6, 2, offset)
+        seen += [r["id"] for r in page["items"]]
+    assert seen == every
+    _, body = await call(jp_fetch, "runs", job="report", limit="1", offset="1")
+    page = json.loads(body)
+    assert page["total"] == 5 and len(page["items"]) == 1
+    _, body = await call(jp_fetch, "runs", state="failed")
+    assert json.loads(body)["total"] == 1
+    for bad in ("-1", "x"):
+        status, body = await call(jp_fetch, "runs", offset=bad)
+        assert status == 400 and "offset" in json.loads(body)["message"]
+
+
+async def test_script_metadata_and_delete(jp_fetch, database_url: str, bucket: str) -> None:
+    import omega_jupyter
+    from tests.test_scripts import RUN, put_script
+
+    om = omega_jupyter.setup(url=database_url, bucket=bucket)
+    put_script(om, RUN, name="etl/daily")
+    put_script(om, RUN, name="etl/daily")
+    om.scripts.schedule("etl/daily", "hourly")
+    status, body = await call(jp_fetch, "scripts/etl/daily")
+    info = json.loads(body)
+    assert status == 200, body
+    assert (info["name"], info["version"], info["versions"]) == ("etl/daily", 2, [1, 2])
+    assert info["kind"] == "python.package" and info["kind_meta"]["modules"] == ["myscript"]
+    assert "location" not in info
+    status, body = await call(jp_fetch, "scripts/etl/daily", "DELETE")
+    assert status == 200 and json.loads(body) == {"name": "etl/daily", "deleted": True}
+    assert om.scripts.list() == [] and om.scripts.schedules().empty
+    for method in ("GET", "DELETE"):
+        status, body = await call(jp_fetch, "scripts/etl/daily", method)
+        assert status == 404 and json.loads(body)["error"] == "not_found", body

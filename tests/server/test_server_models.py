@@ -10,6 +10,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import omega_jupyter
+from omega_jupyter.exceptions import ObjectNotFoundError
 from omega_jupyter.runtime.tasks import signature_of
 from omega_jupyter.server.predict import ModelCache
 
@@ -113,3 +114,19 @@ async def test_bad_predict_input(jp_fetch, iris, path, body, params, status, nee
     assert got == status, out
     error = json.loads(out)
     assert needle in error["message"], error
+
+
+async def test_delete_drops_every_version_and_tag(jp_fetch, iris) -> None:
+    om, model, _X, _y = iris
+    om.models.put(model, "iris")  # version 2; 'prod' stays on version 1
+    status, body = await call(jp_fetch, "models/iris", "DELETE")
+    assert status == 200 and json.loads(body) == {"name": "iris", "deleted": True}
+    assert om.models.list() == []
+    for method in ("GET", "DELETE"):
+        status, body = await call(jp_fetch, "models/iris", method)
+        assert status == 404 and json.loads(body)["error"] == "not_found", body
+    om.models.put(model, "iris")  # a new model of the same name starts without tags
+    with pytest.raises(ObjectNotFoundError):
+        om.models.metadata("iris@prod")
+    _, body = await call(jp_fetch, "models/iris")
+    assert [v["tags"] for v in json.loads(body)["versions"]] == [[]]
