@@ -63,3 +63,37 @@ def test_scripts_put_and_run(om_cli, tmp_path, monkeypatch):
     out = ok(om_cli("runtime", "script", "myscript", "run", "day=2024-01-01", "n=2"))
     value = json.loads(out.strip().splitlines()[-1])
     assert value["kwargs"] == {"day": "2024-01-01", "n": 2} and value["version"] == 3
+
+
+def test_schedule_pause_and_resume(om_cli, om, tmp_path, monkeypatch):
+    from tests.test_scripts import put_script
+
+    monkeypatch.chdir(tmp_path)
+    nbformat.write(make_notebook("print(x)"), "notebook.ipynb")
+    ok(om_cli("jobs", "put", "notebook.ipynb", "mynotebook"))
+    missing = om_cli("jobs", "schedule", "mynotebook", "--pause")
+    assert missing.exit_code == 1 and "has no schedule" in missing.stderr
+    ok(om_cli("jobs", "schedule", "mynotebook", "hourly"))
+    out = ok(om_cli("jobs", "schedule", "mynotebook", "--pause"))
+    assert "paused: nothing runs until om jobs schedule mynotebook --resume" in out
+    assert "next:" not in out
+    assert om.jobs.schedules().paused.tolist() == [True]
+    ok(om_cli("jobs", "schedule", "mynotebook", "daily at 06:00"))  # a change stays paused
+    shown = json.loads(ok(om_cli("--json", "jobs", "schedule", "mynotebook", "--show")))
+    assert (shown["when"], shown["paused"]) == ("daily at 06:00", True)
+    assert json.loads(ok(om_cli("--json", "jobs", "info", "mynotebook")))["schedule_paused"]
+    assert "next:" in ok(om_cli("jobs", "schedule", "mynotebook", "--resume"))
+    assert om.jobs.schedules().paused.tolist() == [False]
+    ok(om_cli("jobs", "schedule", "mynotebook", "hourly", "--pause"))  # WHEN with a state
+    assert om.jobs.schedules().paused.tolist() == [True]
+    for args in (["--delete", "--resume"], ["--show", "--resume"], ["hourly", "--show"]):
+        bad = om_cli("jobs", "schedule", "mynotebook", *args)
+        assert bad.exit_code == 2, (args, bad.stdout, bad.stderr)
+    assert om.jobs.schedules()[["when", "paused"]].values.tolist() == [["hourly", True]]
+
+    put_script(om, "def run(om, **kwargs):\n    return kwargs\n")
+    ok(om_cli("scripts", "schedule", "myscript", "every 5 minutes", "--pause"))
+    shown = json.loads(ok(om_cli("--json", "scripts", "schedule", "myscript", "--show")))
+    assert shown["paused"] is True
+    resumed = json.loads(ok(om_cli("--json", "scripts", "schedule", "myscript", "--resume")))
+    assert resumed["paused"] is False and om.scripts.schedules().paused.tolist() == [False]

@@ -23,6 +23,14 @@ MaxRetriesOption = Annotated[int, typer.Option(help="Retries of a run that died.
 TimezoneOption = Annotated[str | None, typer.Option(help="IANA time zone of the cron.")]
 ShowScheduleOption = Annotated[bool, typer.Option("--show", help="Show the schedule.")]
 DeleteScheduleOption = Annotated[bool, typer.Option("--delete", help="Remove the schedule.")]
+PauseScheduleOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--pause/--resume",
+        help="Pause the schedule (kept, nothing runs) or resume it from the next slot after now "
+        "(slots during the pause are not run). With WHEN: the new schedule's state.",
+    ),
+]
 
 
 def show_rows(st: CliState, rows: list[dict], columns: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ from omega_jupyter.cli.common_commands import (
     DeleteScheduleOption,
     MaxRetriesOption,
     MissedOption,
+    PauseScheduleOption,
     ShowScheduleOption,
     TimezoneOption,
     drop_object,
@@ -96,6 +97,7 @@ def info(ctx: typer.Context, name: str) -> None:
     data = summary(om.jobs.metadata(name))
     schedules = om.jobs.schedules(name)
     data["schedule"] = schedules.iloc[0]["when"] if len(schedules) else None
+    data["schedule_paused"] = bool(schedules.iloc[0]["paused"]) if len(schedules) else None
     show_fields(st, data)
 
 
@@ -119,32 +121,52 @@ def schedule(
     timezone: TimezoneOption = None,
     show: ShowScheduleOption = False,
     delete: DeleteScheduleOption = False,
+    paused: PauseScheduleOption = None,
 ) -> None:
-    """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``."""
+    """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``; ``--pause``,
+    ``--resume``, ``--show``, ``--delete``."""
     st = state(ctx)
     options = (parse_pairs(params) or None, missed, max_retries, timezone)
-    apply_schedule(st, st.client().jobs, name, when, options, show, delete)
+    apply_schedule(st, st.client().jobs, name, when, options, show, delete, paused)
 
 
 def apply_schedule(
-    st: CliState, store: Any, name: str, when: str | None, options: tuple, show: bool, delete: bool
+    st: CliState,
+    store: Any,
+    name: str,
+    when: str | None,
+    options: tuple,
+    show: bool,
+    delete: bool,
+    paused: bool | None = None,
 ) -> None:
-    """Create, show or delete the schedule of a job or script and print it."""
+    """Create, show, pause, resume or delete the schedule of a job or script and print it.
+
+    With WHEN, ``paused`` is the state of the new or changed schedule (None: kept as it was).
+    """
     if delete:
+        if when is not None or show or paused is not None:
+            raise typer.BadParameter("give --delete alone")
         store.unschedule(name)
         output.emit(st, {"name": name, "deleted": True}, f"unscheduled {name}")
         return
-    if when is None or show:
-        if when is not None:
-            raise typer.BadParameter("give WHEN or --show, not both")
-        info = store.schedules_store.get(store.kind, name)
+    if show and (when is not None or paused is not None):
+        raise typer.BadParameter("give WHEN, --pause/--resume or --show, not several")
+    if when is not None:
+        info = store.schedule(name, when, *options, paused=paused)
+    elif paused is not None:
+        info = store.pause(name) if paused else store.resume(name)
     else:
-        info = store.schedule(name, when, *options)
+        info = store.schedules_store.get(store.kind, name)
     if st.json:
         output.emit_json(info)
         return
     output.console().print(f"{name}: {info['when']} ({info['cron']}) — {info['description']}")
-    output.console().print("next: " + ", ".join(t.isoformat() for t in info["next_times"]))
+    if info["paused"]:
+        resume = f"om {store.store_name} schedule {name} --resume"
+        output.console().print(f"paused: nothing runs until {resume}", markup=False)
+    else:
+        output.console().print("next: " + ", ".join(t.isoformat() for t in info["next_times"]))
 
 
 @app.command("runs")

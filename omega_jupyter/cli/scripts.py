@@ -13,6 +13,7 @@ from omega_jupyter.cli.common_commands import (
     DeleteScheduleOption,
     MaxRetriesOption,
     MissedOption,
+    PauseScheduleOption,
     ShowScheduleOption,
     TimezoneOption,
     drop_object,
@@ -95,11 +96,13 @@ def schedule(
     timezone: TimezoneOption = None,
     show: ShowScheduleOption = False,
     delete: DeleteScheduleOption = False,
+    paused: PauseScheduleOption = None,
 ) -> None:
-    """Schedule a script: ``om scripts schedule NAME "every 5 minutes" -p day=today``."""
+    """Schedule a script: ``om scripts schedule NAME "every 5 minutes" -p day=today``;
+    ``--pause``, ``--resume``, ``--show``, ``--delete``."""
     st = state(ctx)
     options = (parse_pairs(kwargs) or None, missed, max_retries, timezone)
-    apply_schedule(st, st.client().scripts, name, when, options, show, delete)
+    apply_schedule(st, st.client().scripts, name, when, options, show, delete, paused)
 
 
 def runtime_script(
