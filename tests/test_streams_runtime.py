@@ -32,6 +32,13 @@ def test_predict_publishes_its_outcome_to_a_stream(omr: Omega) -> None:
     assert message.data["run_id"] == handle.id and message.data["state"] == "succeeded"
     assert (message.data["model"], message.data["action"]) == ("clf", "predict")
     assert message.data["version"] == 2
+    # the shape notebook and script runs publish too (model actions publish "finished" only)
+    assert (message.data["event"], message.data["kind"], message.data["name"]) == (
+        "finished",
+        "model",
+        "clf",
+    )
+    assert message.data["error"] is None and message.data["duration"] >= 0
     assert message.data["result"]["data"] == predicted.tolist()
     # a failing run is published too, with its error
     bad = omr.runtime.model("clf").predict("iris[target]", result_stream="predictions")

@@ -42,6 +42,10 @@ def model(
     result: Annotated[
         str | None, typer.Option("--result", help="Store the output as this dataset.")
     ] = None,
+    result_stream: Annotated[
+        str | None,
+        typer.Option("--result-stream", help="predict: publish the outcome to this stream."),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the result.")] = True,
     timeout: TimeoutOption = None,
 ) -> None:
@@ -49,12 +53,15 @@ def model(
     st = state(ctx)
     if action not in ACTIONS:
         raise typer.BadParameter(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+    if result_stream is not None and action != "predict":
+        raise typer.BadParameter("--result-stream applies to predict")
     runtime = st.client().runtime.model(name)
     method = getattr(runtime, action)
     if action in ("predict", "predict_proba", "decision_function", "transform"):
         if y is not None:
             raise typer.BadParameter(f"{action} takes X only")
-        handle = method(x, result_name=result)
+        stream = {"result_stream": result_stream} if result_stream is not None else {}
+        handle = method(x, result_name=result, **stream)
     else:
         handle = method(x, y)
     if not wait:

@@ -125,8 +125,9 @@ class OutputCapture:
 def run_notebook(spec: dict[str, Any]) -> dict:
     """Execute a job for a recorded run; store the executed notebook; finish the run.
 
-    ``spec``: settings (payload), run_id, name, parameters, timeout.
+    ``spec``: settings (payload), run_id, name, parameters, timeout, result_stream.
     """
+    from omega_jupyter.runtime.events import RunEvents
     from omega_jupyter.runtime.runs import RunStore
     from omega_jupyter.runtime.worker import client_from_payload, heartbeat, worker_name
 
@@ -134,10 +135,15 @@ def run_notebook(spec: dict[str, Any]) -> dict:
     runs = RunStore(om.db, om.bucket)
     run_id, name = spec["run_id"], spec["name"]
     record = runs.start(run_id, worker_name())
+    stream = spec.get("result_stream")
+    events = RunEvents(om, stream, run_id, "job", name, version=record.target_version)
     if record.state != "running" or record.attempt > 1:
         if record.state == "running":  # Dask re-ran the task: the first worker died
-            runs.finish(run_id, "failed", error="the worker running this notebook died")
+            died = "the worker running this notebook died"
+            if runs.finish(run_id, "failed", error=died):
+                events.finished("failed", error=died)
         return {"state": runs.get(run_id).state}
+    events.started(parameters=spec.get("parameters") or {})
     capture = OutputCapture(lambda p: runs.set_progress(run_id, p))
     error: tuple[str, str] | None = None
     # the version recorded at submission runs, even if the notebook was replaced meanwhile
@@ -150,11 +156,24 @@ def run_notebook(spec: dict[str, Any]) -> dict:
     result = _store_result(om, run_id, name, capture, error)
     if capture.text:
         runs.set_progress(run_id, capture.progress())
+    state = "failed" if error else "succeeded"
     if error:
-        runs.finish(run_id, "failed", result=result, error=error[0], traceback=error[1])
-        return {"state": "failed", **(result or {})}
-    runs.finish(run_id, "succeeded", result=result)
-    return {"state": "succeeded", **(result or {})}
+        done = runs.finish(run_id, "failed", result=result, error=error[0], traceback=error[1])
+    else:
+        done = runs.finish(run_id, "succeeded", result=result)
+    events.finished(
+        state if done else runs.get(run_id).state,
+        error=error[0] if error else None,
+        result=_notebook_ref(result),
+    )
+    return {"state": state, **(result or {})}
+
+
+def _notebook_ref(result: dict | None) -> dict | None:
+    """The executed notebook as a published event names it (``om.jobs.result(run_id)``)."""
+    if not result:
+        return None
+    return {"type": "notebook", "name": result["result"], "version": result["result_version"]}
 
 
 def _execute(

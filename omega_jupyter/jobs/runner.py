@@ -10,6 +10,7 @@ from typing import Any
 
 from omega_jupyter.exceptions import OmegaError
 from omega_jupyter.names import validate_name
+from omega_jupyter.runtime.events import check_stream
 from omega_jupyter.runtime.handle import RunHandle
 
 TASKS = {
@@ -28,7 +29,8 @@ def submit(
 ) -> Any:
     """Send a recorded run to Dask through ``runtime`` (``om.runtime``); fire and forget, so it
     runs even if the caller exits. If Dask cannot be reached the run is marked failed with the
-    reason, then the error raised."""
+    reason, then the error raised. ``extra`` goes to the task as is (``timeout``;
+    ``result_stream``: publish the run's lifecycle there, see runtime/events.py)."""
     from distributed import fire_and_forget
 
     from omega_jupyter.runtime.runs import RunStore
@@ -63,8 +65,13 @@ class _TargetRunner:
         self.om = runtime.om
         self.name = validate_name(name)
 
-    def _start(self, parameters: dict, version: int | None, **extra: Any) -> Any:
+    def _start(
+        self, parameters: dict, version: int | None, result_stream: str | None, **extra: Any
+    ) -> Any:
         from omega_jupyter.runtime.runs import RunStore
+
+        if result_stream is not None:
+            extra["result_stream"] = result_stream
 
         run_id = RunStore(self.om.db, self.om.bucket).create(
             self.kind,
@@ -83,16 +90,23 @@ class JobRunner(_TargetRunner):
 
     kind = "job"
 
-    def run(self, parameters: dict | None = None, timeout: float | None = None) -> Any:
+    def run(
+        self,
+        parameters: dict | None = None,
+        timeout: float | None = None,
+        result_stream: str | None = None,
+    ) -> Any:
         """Execute the notebook with papermill on a worker; returns the run's handle.
 
         ``parameters`` are injected after the cell tagged ``parameters``; ``timeout`` (seconds)
-        limits the whole job from kernel start, and so each cell.
+        limits the whole job from kernel start, and so each cell; ``result_stream`` names a
+        stream that gets a ``started`` and a ``finished`` message of the run.
         """
         if parameters is not None and not isinstance(parameters, dict):
             raise TypeError("parameters must be a dict")
+        result_stream = check_stream(result_stream)
         meta = self.om.jobs.metadata(self.name)  # unknown jobs fail here, before any run row
-        return self._start(dict(parameters or {}), meta.version, timeout=timeout)
+        return self._start(dict(parameters or {}), meta.version, result_stream, timeout=timeout)
 
 
 class ScriptRunner(_TargetRunner):
@@ -100,7 +114,10 @@ class ScriptRunner(_TargetRunner):
 
     kind = "script"
 
-    def run(self, **kwargs: Any) -> Any:
-        """Call the package's ``run(om, **kwargs)`` on a worker; returns the run's handle."""
+    def run(self, *, result_stream: str | None = None, **kwargs: Any) -> Any:
+        """Call the package's ``run(om, **kwargs)`` on a worker; returns the run's handle.
+        ``result_stream`` names a stream that gets a ``started`` and a ``finished`` message
+        of the run (so ``result_stream`` is not passed on to the script)."""
+        result_stream = check_stream(result_stream)
         meta = self.om.scripts.metadata(self.name)
-        return self._start(dict(kwargs), meta.version)
+        return self._start(dict(kwargs), meta.version, result_stream)

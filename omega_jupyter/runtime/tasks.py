@@ -13,6 +13,7 @@ import pandas as pd
 from omega_jupyter.exceptions import ModelMethodError, SignatureMismatchError
 from omega_jupyter.logs.capture import capture_output
 from omega_jupyter.logs.logger import current_run
+from omega_jupyter.runtime.events import RunEvents
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.runtime.worker import (
     blas_pinned,
@@ -30,32 +31,28 @@ def execute_run(spec: dict[str, Any]) -> Any:
     om = client_from_payload(spec["settings"])
     runs = RunStore(om.db, om.bucket)
     run_id = spec["run_id"]
+    events = run_events(om, spec)
     token = current_run.set(run_id)
     try:
         record = runs.start(run_id, worker_name())
         if record.state != "running" or record.attempt > 1:
             if record.state == "running":
                 # The scheduler re-ran the task: the worker of the first attempt died.
-                runs.finish(
-                    run_id,
-                    "failed",
-                    error=f"the worker running this run died (attempt {record.attempt - 1})",
-                )
+                error = f"the worker running this run died (attempt {record.attempt - 1})"
+                if runs.finish(run_id, "failed", error=error):
+                    events.finished("failed", error=error)
             return {"type": "state", "state": runs.get(run_id).state}
+        events.mark_started()
         with heartbeat(runs, run_id), blas_pinned(), capture_output(om.logger, run_id):
             result = ACTIONS[spec["action"]](om, spec)
-        runs.finish(run_id, "succeeded", result=result)
-        publish_outcome(om, spec, "succeeded", result=result)
+        done = runs.finish(run_id, "succeeded", result=result)
+        events.finished("succeeded" if done else runs.get(run_id).state, result=result)
         return result
     except Exception as exc:
         # Recorded, not raised: the run row is the outcome, and Dask need not log it again.
-        runs.finish(
-            run_id,
-            "failed",
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-        )
-        publish_outcome(om, spec, "failed", error=f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        done = runs.finish(run_id, "failed", error=error, traceback=traceback.format_exc())
+        events.finished("failed" if done else runs.get(run_id).state, error=error)
         return {"type": "state", "state": "failed"}
     except BaseException as exc:
         runs.finish(run_id, "failed", error=f"interrupted: {type(exc).__name__}: {exc}")
@@ -69,17 +66,18 @@ def execute_run(spec: dict[str, Any]) -> Any:
                 pass  # cleanup must never hide the run's own outcome
 
 
-def publish_outcome(om: Any, spec: dict, state: str, **outcome: Any) -> None:
-    """Append the run's outcome to ``spec["result_stream"]`` (if asked) so that other
-    components can react; a failure to publish never changes the run's own outcome."""
-    name = spec.get("result_stream")
-    if not name:
-        return
-    event = {"run_id": spec["run_id"], "action": spec["action"], "model": spec["target"]}
-    try:
-        om.streams.put({**event, "version": spec.get("version"), "state": state, **outcome}, name)
-    except Exception as exc:
-        om.logger.warning(f"run {spec['run_id']}: could not publish to stream {name!r}: {exc}")
+def run_events(om: Any, spec: dict) -> RunEvents:
+    """The lifecycle publisher of a model action (``model`` names the model, as ``name``)."""
+    return RunEvents(
+        om,
+        spec.get("result_stream"),
+        spec["run_id"],
+        "model",
+        spec["target"],
+        action=spec["action"],
+        version=spec.get("version"),
+        model=spec["target"],
+    )
 
 
 # -- inputs ---------------------------------------------------------------------------------

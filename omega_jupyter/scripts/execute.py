@@ -107,6 +107,7 @@ def load_run(folder: Path, modules: list[str], name: str) -> Any:
 def run_script(spec: dict[str, Any]) -> dict:
     """Install and run a script for a recorded run; the run row gets result and output."""
     from omega_jupyter.logs.capture import capture_output
+    from omega_jupyter.runtime.events import RunEvents
     from omega_jupyter.runtime.runs import RunStore
     from omega_jupyter.runtime.worker import client_from_payload, heartbeat, worker_name
 
@@ -114,10 +115,15 @@ def run_script(spec: dict[str, Any]) -> dict:
     runs = RunStore(om.db, om.bucket)
     run_id, name = spec["run_id"], spec["name"]
     record = runs.start(run_id, worker_name())
+    stream = spec.get("result_stream")
+    events = RunEvents(om, stream, run_id, "script", name, version=record.target_version)
     if record.state != "running" or record.attempt > 1:
         if record.state == "running":
-            runs.finish(run_id, "failed", error="the worker running this script died")
+            died = "the worker running this script died"
+            if runs.finish(run_id, "failed", error=died):
+                events.finished("failed", error=died)
         return {"state": runs.get(run_id).state}
+    events.started(parameters=spec.get("parameters") or {})
     try:
         with heartbeat(runs, run_id), capture_output(om.logger, run_id):
             meta = om.scripts.metadata(
@@ -131,16 +137,21 @@ def run_script(spec: dict[str, Any]) -> dict:
             raise ScriptPackageError(f"run() must return JSON-able data: {exc}") from exc
     except Exception as exc:
         output = _output(om, run_id)
-        runs.finish(
+        error = f"{type(exc).__name__}: {exc}"
+        done = runs.finish(
             run_id,
             "failed",
             result={"type": "value", "value": None, "output": output},
-            error=f"{type(exc).__name__}: {exc}",
+            error=error,
             traceback=tb.format_exc(),
         )
+        events.finished("failed" if done else runs.get(run_id).state, error=error)
         return {"state": "failed"}
     result = {"type": "value", "value": value, "output": _output(om, run_id)}
-    runs.finish(run_id, "succeeded", result=result)
+    done = runs.finish(run_id, "succeeded", result=result)
+    # the printed output stays in the run row and the log; the message carries the value
+    published = {"type": "value", "value": value}
+    events.finished("succeeded" if done else runs.get(run_id).state, result=published)
     return {"state": "succeeded"}
 
 

@@ -1,4 +1,4 @@
-"""``%om run JOB [-p k=v …] [--no-wait] [--timeout S]``."""
+"""``%om run JOB [-p k=v …] [--result-stream S] [--no-wait] [--timeout S]``."""
 
 from __future__ import annotations
 
@@ -17,10 +17,15 @@ def run(ctx: CommandContext, argv: list[str]) -> Any:
     parser.add_argument("job", help="Stored notebook (om.jobs).")
     parser.add_argument("-p", "--param", action="append", default=[], help="key=value")
     parser.add_argument("--cell-timeout", type=float, help="Seconds allowed per cell.")
+    parser.add_argument(
+        "--result-stream", help="Publish the run's started/finished messages to this stream."
+    )
     wait_options(parser)
     args = parser.parse(argv)
     params = parse_pairs(args.param)
-    handle = ctx.om.runtime.job(args.job).run(params or None, timeout=args.cell_timeout)
+    handle = ctx.om.runtime.job(args.job).run(
+        params or None, timeout=args.cell_timeout, result_stream=args.result_stream
+    )
     if not args.wait:
         ctx.follow(handle, wait=False)
         return handle
