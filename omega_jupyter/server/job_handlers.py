@@ -113,9 +113,12 @@ class JobRunHandler(_Runner):
 
     async def post(self, name: str) -> None:
         body = self.body_object("the body")
+        stream = body.pop("result_stream", None)  # publish the run's events to this stream
         parameters = _object(body.get("parameters", body), "parameters")
         om = self.om
-        handle = await self.call(lambda: om.runtime.job(name).run(parameters=parameters))
+        handle = await self.call(
+            lambda: om.runtime.job(name).run(parameters=parameters, result_stream=stream)
+        )
         self.accepted(handle.id)
 
 
@@ -124,8 +127,11 @@ class ScriptRunHandler(_Runner):
 
     async def post(self, name: str) -> None:
         kwargs = self.body_object("the body (keyword arguments of run)")
+        stream = kwargs.pop("result_stream", None)  # publish the run's events to this stream
         om = self.om
-        handle = await self.call(lambda: om.runtime.script(name).run(**kwargs))
+        handle = await self.call(
+            lambda: om.runtime.script(name).run(result_stream=stream, **kwargs)
+        )
         self.accepted(handle.id)
 
 
@@ -284,7 +290,9 @@ openapi.add_paths(
             "put": op("Store a notebook (nbformat JSON)", _N, _OBJ, ok=201),
             "delete": op("Drop a notebook", _N),
         },
-        "/jobs/{name}/run": {"post": op("Run with {parameters}: 202 + Location", _N, _OBJ, 202)},
+        "/jobs/{name}/run": {
+            "post": op("Run with {parameters, result_stream}: 202 + Location", _N, _OBJ, 202)
+        },
         "/jobs/{name}/schedule": {
             "get": op("The schedule: next times, paused", _N),
             "put": op(
@@ -306,7 +314,9 @@ openapi.add_paths(
             "get": op("Metadata and versions of a script package", _N),
             "delete": op("Drop a script package (all versions) and its schedule", _N),
         },
-        "/scripts/{name}/run": {"post": op("Run with keyword arguments: 202", _N, _OBJ, 202)},
+        "/scripts/{name}/run": {
+            "post": op("Run with keyword arguments (and result_stream): 202", _N, _OBJ, 202)
+        },
         "/runs": {"get": op("Runs, newest first: {items, total, limit, offset}", _RUNS_Q)},
         "/runs/{run_id}": {"get": op("State, progress, error", _RUN)},
         "/runs/{run_id}/notebook": {"get": op("The executed notebook", _RUN)},
