@@ -216,7 +216,15 @@ def test_schedule_runs_and_log_tables(shell, om) -> None:
     table = run(shell, '%om schedule report "every 5 minutes" -p x=2')
     fields = {r["field"]: r["value"] for r in table.rows}
     assert fields["when"] == "every 5 minutes" and fields["parameters"] == {"x": 2}
+    assert fields["paused"] is False
+    table = run(shell, "%om schedule report --pause")
+    assert {r["field"]: r["value"] for r in table.rows}["paused"] is True
+    assert om.jobs.schedules().paused.tolist() == [True]
+    assert "not allowed with" in usage_error(shell, "%om schedule report --pause --resume")
+    table = run(shell, "%om schedule report --resume")
+    assert {r["field"]: r["value"] for r in table.rows}["paused"] is False
     assert repr(run(shell, "%om schedule report --delete")) == "unscheduled report"
+    assert "has no schedule" in usage_error(shell, "%om schedule report --resume")
     runs = run(shell, "%om runs report")
     assert runs.rows == [] and "no runs" in runs._repr_html_()
     om.logger.info("hello from a test")

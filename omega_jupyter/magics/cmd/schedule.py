@@ -1,4 +1,5 @@
-"""``%om schedule JOB "WHEN" [-p k=v …] [--missed once|skip|all]`` (``--delete``, ``--show``)."""
+"""``%om schedule JOB "WHEN" [-p k=v …] [--missed once|skip|all]`` (``--delete``, ``--pause``,
+``--resume``; without WHEN: show the schedule)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,18 @@ def schedule(ctx: CommandContext, argv: list[str]) -> Any:
     parser.add_argument("--missed", default="once", choices=("once", "skip", "all"))
     parser.add_argument("--max-retries", type=int, default=0)
     parser.add_argument("--timezone", help="IANA time zone of the cron, e.g. Europe/Zurich.")
-    parser.add_argument("--delete", action="store_true", help="Remove the schedule.")
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument("--delete", action="store_true", help="Remove the schedule.")
+    state.add_argument(
+        "--pause", dest="paused", action="store_const", const=True, help="Keep it, run nothing."
+    )
+    state.add_argument(
+        "--resume",
+        dest="paused",
+        action="store_const",
+        const=False,
+        help="Run again from the next slot after now (slots during the pause are not run).",
+    )
     args = parser.parse(argv)
     jobs = ctx.om.jobs
     if args.delete:
@@ -29,9 +41,7 @@ def schedule(ctx: CommandContext, argv: list[str]) -> Any:
             raise UsageError("give WHEN or --delete, not both")
         removed = jobs.unschedule(args.job)
         return display.Message(f"unscheduled {args.job}" if removed else f"{args.job} had none")
-    if args.when is None:
-        info = jobs.schedules_store.get("job", args.job)
-    else:
+    if args.when is not None:
         info = jobs.schedule(
             args.job,
             args.when,
@@ -39,6 +49,11 @@ def schedule(ctx: CommandContext, argv: list[str]) -> Any:
             args.missed,
             args.max_retries,
             args.timezone,
+            paused=args.paused,
         )
+    elif args.paused is not None:
+        info = jobs.pause(args.job) if args.paused else jobs.resume(args.job)
+    else:
+        info = jobs.schedules_store.get("job", args.job)
     rows = [{"field": key, "value": value} for key, value in info.items()]
     return display.Table(rows, ["field", "value"], title=f"schedule of {args.job}")
