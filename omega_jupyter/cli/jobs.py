@@ -123,8 +123,11 @@ def schedule(
     delete: DeleteScheduleOption = False,
     paused: PauseScheduleOption = None,
 ) -> None:
-    """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``; ``--pause``,
-    ``--resume``, ``--show``, ``--delete``."""
+    """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``.
+
+    ``--pause`` keeps the schedule and runs nothing; ``--resume`` runs again from the next slot
+    after now (the slots during the pause are not run). A changed schedule stays paused or
+    active unless --pause/--resume is given with WHEN."""
     st = state(ctx)
     options = (parse_pairs(params) or None, missed, max_retries, timezone)
     apply_schedule(st, st.client().jobs, name, when, options, show, delete, paused)

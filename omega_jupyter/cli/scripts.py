@@ -98,8 +98,10 @@ def schedule(
     delete: DeleteScheduleOption = False,
     paused: PauseScheduleOption = None,
 ) -> None:
-    """Schedule a script: ``om scripts schedule NAME "every 5 minutes" -p day=today``;
-    ``--pause``, ``--resume``, ``--show``, ``--delete``."""
+    """Schedule a script: ``om scripts schedule NAME "every 5 minutes" -p day=today``.
+
+    ``--pause`` keeps the schedule and runs nothing; ``--resume`` runs again from the next slot
+    after now (the slots during the pause are not run)."""
     st = state(ctx)
     options = (parse_pairs(kwargs) or None, missed, max_retries, timezone)
     apply_schedule(st, st.client().scripts, name, when, options, show, delete, paused)
