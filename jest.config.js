@@ -5,6 +5,7 @@ const esModules = [
   '@jupyter/ydoc',
   '@jupyter/react-components',
   '@jupyter/web-components',
+  '@jupyterlab/',
   '@microsoft',
   'exenv-es6',
   'lib0',

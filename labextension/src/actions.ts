@@ -12,6 +12,7 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Widget } from '@lumino/widgets';
 import { Poll } from '@lumino/polling';
 
+import type { OmegaApiError } from './api';
 import { DRIVE_NAME, RUNS_DIR } from './drive';
 import { insertCode, isFinal, notebookPath } from './format';
 import { omegaIcon } from './icon';
@@ -105,22 +106,20 @@ export class OmegaActions {
 
   async drop(store: StoreName, name: string): Promise<void> {
     const word = STORE_WORDS[store];
+    const extra =
+      store === 'jobs' || store === 'scripts'
+        ? ', all its versions and its schedule'
+        : ' and all its versions';
     const answer = await showDialog({
       title: `Delete ${word}`,
-      body: textBody(`Delete the ${word} "${name}" and all its versions? This cannot be undone.`),
+      body: textBody(`Delete the ${word} "${name}"${extra}? This cannot be undone.`),
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
     });
     if (!answer.button.accept) {
       return;
     }
     try {
-      if (store === 'datasets') {
-        await this.service.dropDataset(name);
-      } else if (store === 'jobs') {
-        await this.service.dropNotebook(name);
-      } else {
-        throw new Error(`deleting ${word}s is done with: om ${store} drop ${name}`);
-      }
+      await this.service.drop(store, name);
       Notification.success(`Deleted ${word} ${name}`, { autoClose: 3000 });
     } catch (error) {
       reportError(`Could not delete ${name}`, error);
@@ -253,19 +252,26 @@ export class OmegaActions {
 
   async schedule(name: string): Promise<void> {
     let existing: ISchedule | null;
-    try {
-      existing = await this.service.getSchedule(name);
-    } catch {
-      existing = null; // no schedule yet
-    }
     let parameters: IParameter[];
     try {
+      existing = await this.service.getSchedule(name).catch(error => {
+        if ((error as OmegaApiError).status === 404) {
+          return null; // no schedule yet
+        }
+        throw error;
+      });
       parameters = (await this.service.parameters(name)).parameters;
     } catch (error) {
-      reportError(`Could not read the parameters of ${name}`, error);
+      reportError(`Could not read the schedule of ${name}`, error);
       return;
     }
     const form = new ScheduleForm(this.service, name, existing, parameters);
+    form.pausedChanged.connect((_, paused) => {
+      Notification.success(
+        paused ? `Paused the schedule of ${name}` : `Resumed the schedule of ${name}`,
+        { autoClose: 3000 }
+      );
+    });
     const buttons = [Dialog.cancelButton(), Dialog.okButton({ label: 'Save schedule' })];
     if (existing) {
       buttons.splice(1, 0, Dialog.warnButton({ label: 'Remove schedule' }));
@@ -285,7 +291,8 @@ export class OmegaActions {
     }
     try {
       const saved = await this.service.setSchedule(name, answer.value);
-      Notification.success(`Scheduled ${name}: ${saved.description}`, { autoClose: 5000 });
+      const state = saved.paused ? ' (paused)' : '';
+      Notification.success(`Scheduled ${name}: ${saved.description}${state}`, { autoClose: 5000 });
     } catch (error) {
       reportError(`Could not schedule ${name}`, error);
     }

@@ -97,7 +97,7 @@ function addCommands(
     label: 'Delete…',
     isEnabled: args => {
       const t = target(args as Args);
-      return t !== null && (t.store === 'datasets' || t.store === 'jobs');
+      return t !== null && t.store !== 'runs';
     },
     execute: args => {
       const t = target(args as Args);
@@ -193,6 +193,7 @@ function addCommands(
     [CommandIDs.describeModel, 'models', 1],
     [CommandIDs.insert, 'models', 2],
     [CommandIDs.predict, 'models', 3],
+    [CommandIDs.drop, 'models', 9],
     [CommandIDs.openNotebook, 'jobs', 1],
     [CommandIDs.runNow, 'jobs', 2],
     [CommandIDs.schedule, 'jobs', 3],
@@ -200,6 +201,7 @@ function addCommands(
     [CommandIDs.drop, 'jobs', 9],
     [CommandIDs.runNow, 'scripts', 1],
     [CommandIDs.insert, 'scripts', 2],
+    [CommandIDs.drop, 'scripts', 9],
     [CommandIDs.openRun, 'runs', 1],
     [CommandIDs.cancelRun, 'runs', 2],
     [CommandIDs.insert, 'runs', 3]

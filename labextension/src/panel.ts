@@ -87,10 +87,10 @@ export class OmegaPanel extends Panel {
       const model = new SectionModel<IObjectSummary>(q => service.list(id, q), pageSize);
       this._add(id, model, objectView);
     }
-    const runs = new SectionModel<IRun>(async () => {
-      const page = await service.runs({ limit: pageSize });
-      return { items: page.items, total: page.items.length };
-    }, pageSize);
+    const runs = new SectionModel<IRun>(
+      q => service.runs({ limit: q.limit, offset: q.offset }),
+      pageSize
+    );
     this._add('runs', runs, runView);
     this._poll = new Poll({
       factory: () => this.refresh(),

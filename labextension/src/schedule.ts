@@ -1,7 +1,10 @@
 /**
  * The schedule dialog's body: presets or free text/cron, the description and next 5 times
- * shown live as one types, the notebook's parameters and the missed-run policy.
+ * shown live as one types, the notebook's parameters and the missed-run policy. An existing
+ * schedule is shown with its state (active or paused) and a Pause/Resume button that applies
+ * at once.
  */
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { formatTime } from './format';
@@ -93,6 +96,10 @@ export class ScheduleForm extends Widget {
     }
     this._missed.value = existing?.missed ?? 'once';
     this._missed.setAttribute('aria-label', 'Missed runs');
+    if (existing) {
+      this._paused = existing.paused === true;
+      this.node.append(this._statusRow(existing));
+    }
 
     const row = (label: string, ...controls: HTMLElement[]) => {
       const div = document.createElement('label');
@@ -129,6 +136,37 @@ export class ScheduleForm extends Widget {
     this._update();
   }
 
+  /** Whether the saved schedule is paused (false when there is none). */
+  get paused(): boolean {
+    return this._paused;
+  }
+
+  /** Emitted with the new state after Pause/Resume succeeded on the server. */
+  get pausedChanged(): ISignal<this, boolean> {
+    return this._pausedChanged;
+  }
+
+  /**
+   * Pause or resume the saved schedule right away. A failure keeps the state shown so far
+   * and puts the server's message under it.
+   */
+  async setPaused(paused: boolean): Promise<void> {
+    this._pauseButton.disabled = true;
+    this._statusError.textContent = '';
+    this._statusError.hidden = true;
+    try {
+      const saved = await this.service.pauseSchedule(this.notebook, paused);
+      this._paused = typeof saved.paused === 'boolean' ? saved.paused : paused;
+      this._renderStatus();
+      this._pausedChanged.emit(this._paused);
+    } catch (error) {
+      this._statusError.textContent = (error as Error).message ?? String(error);
+      this._statusError.hidden = false;
+    } finally {
+      this._pauseButton.disabled = false;
+    }
+  }
+
   getValue(): IScheduleValue {
     const parameters: Record<string, unknown> = {};
     for (const [name, input] of this._parameters) {
@@ -140,6 +178,37 @@ export class ScheduleForm extends Widget {
       timezone: this._timezone.value.trim() || null,
       parameters
     };
+  }
+
+  private _statusRow(existing: ISchedule): HTMLElement {
+    const box = document.createElement('div');
+    box.className = 'jp-omega-schedule-status';
+    const line = document.createElement('div');
+    line.className = 'jp-omega-schedule-current';
+    const text = document.createElement('span');
+    text.textContent = `Saved: ${existing.description || existing.when}`;
+    this._badge.className = 'jp-omega-badge';
+    this._pauseButton.type = 'button';
+    this._pauseButton.className = 'jp-omega-schedule-pause jp-Button jp-mod-styled';
+    this._pauseButton.addEventListener('click', () => void this.setPaused(!this._paused));
+    line.append(text, this._badge, this._pauseButton);
+    this._statusError.className = 'jp-omega-error';
+    this._statusError.hidden = true;
+    box.append(line, this._statusError);
+    this._renderStatus();
+    return box;
+  }
+
+  private _renderStatus(): void {
+    this._badge.textContent = this._paused ? 'paused' : 'active';
+    this._badge.dataset.state = this._paused ? 'paused' : 'active';
+    this._badge.title = this._paused
+      ? 'Paused: no runs start until it is resumed'
+      : 'Active: runs start at the times below';
+    this._pauseButton.textContent = this._paused ? 'Resume' : 'Pause';
+    this._pauseButton.title = this._paused
+      ? 'Resume the saved schedule (from its next time on)'
+      : 'Pause the saved schedule (it keeps its settings)';
   }
 
   /** The last preview shown (null while the text does not parse). */
@@ -190,6 +259,11 @@ export class ScheduleForm extends Widget {
   private _description = document.createElement('div');
   private _times = document.createElement('div');
   private _parameters = new Map<string, HTMLInputElement>();
+  private _paused = false;
+  private _pausedChanged = new Signal<this, boolean>(this);
+  private _badge = document.createElement('span');
+  private _pauseButton = document.createElement('button');
+  private _statusError = document.createElement('div');
   private _preview: ISchedulePreview | null = null;
   private _timer = 0;
   private _ticket = 0;

@@ -79,6 +79,8 @@ export interface ISchedule {
   max_retries?: number;
   timezone?: string | null;
   parameters: Record<string, unknown>;
+  /** A paused schedule keeps its settings but starts no runs until resumed. */
+  paused?: boolean;
 }
 
 export interface ISchedulePreview {
@@ -104,6 +106,20 @@ export interface IListQuery {
   pattern?: string;
   limit?: number;
   offset?: number;
+}
+
+export interface IRunsQuery {
+  limit?: number;
+  offset?: number;
+  /** Only the runs of this notebook or script. */
+  job?: string;
+  state?: string;
+}
+
+/** The answer of a DELETE of an object. */
+export interface IDeleted {
+  name: string;
+  deleted: boolean;
 }
 
 export type StoreName = 'datasets' | 'models' | 'jobs' | 'scripts';
@@ -151,8 +167,13 @@ export class OmegaService {
     return previewOf(metadata, rows);
   }
 
-  dropDataset(name: string): Promise<unknown> {
-    return this.request(`datasets/${encodeName(name)}`, { method: 'DELETE' });
+  /** Delete an object with all its versions (a notebook's or script's schedule goes too). */
+  drop(store: StoreName, name: string): Promise<IDeleted> {
+    return this.request(`${store}/${encodeName(name)}`, { method: 'DELETE' });
+  }
+
+  dropDataset(name: string): Promise<IDeleted> {
+    return this.drop('datasets', name);
   }
 
   // -- models -----------------------------------------------------------------------------
@@ -163,6 +184,10 @@ export class OmegaService {
   /** Versions, tags, signature, lineage and library versions of a model. */
   modelDetails(name: string): Promise<Record<string, unknown>> {
     return this.request(`panel/models/${encodeName(name)}`);
+  }
+
+  dropModel(name: string): Promise<IDeleted> {
+    return this.drop('models', name);
   }
 
   predict(model: string, dataset: string): Promise<{ result: unknown }> {
@@ -178,8 +203,8 @@ export class OmegaService {
     return this.json(`jobs/${encodeName(name)}`, 'PUT', notebook);
   }
 
-  dropNotebook(name: string): Promise<unknown> {
-    return this.request(`jobs/${encodeName(name)}`, { method: 'DELETE' });
+  dropNotebook(name: string): Promise<IDeleted> {
+    return this.drop('jobs', name);
   }
 
   runNotebook(name: string, parameters: Record<string, unknown> = {}): Promise<IAccepted> {
@@ -206,6 +231,11 @@ export class OmegaService {
     return this.json(`jobs/${encodeName(name)}/schedule`, 'PUT', schedule);
   }
 
+  /** Pause (`paused` true) or resume a notebook's schedule; its other settings stay. */
+  pauseSchedule(name: string, paused: boolean): Promise<ISchedule> {
+    return this.json(`jobs/${encodeName(name)}/schedule`, 'PATCH', { paused });
+  }
+
   deleteSchedule(name: string): Promise<unknown> {
     return this.request(`jobs/${encodeName(name)}/schedule`, { method: 'DELETE' });
   }
@@ -216,13 +246,23 @@ export class OmegaService {
   }
 
   // -- scripts ----------------------------------------------------------------------------
+  getScript(name: string): Promise<Record<string, unknown>> {
+    return this.request(`scripts/${encodeName(name)}`);
+  }
+
+  dropScript(name: string): Promise<IDeleted> {
+    return this.drop('scripts', name);
+  }
+
   runScript(name: string, kwargs: Record<string, unknown> = {}): Promise<IAccepted> {
     return this.json(`scripts/${encodeName(name)}/run`, 'POST', kwargs);
   }
 
   // -- runs -------------------------------------------------------------------------------
-  runs(query: { limit?: number; job?: string; state?: string } = {}): Promise<IPage<IRun>> {
-    return this.request(`runs${queryString(query)}`);
+  /** One page of runs, newest first; `total` counts all the runs that match. */
+  runs(query: IRunsQuery = {}): Promise<IPage<IRun>> {
+    const { limit, offset, job, state } = query;
+    return this.request(`runs${queryString({ limit, offset, job, state })}`);
   }
 
   run(id: string): Promise<IRun> {

@@ -1,33 +1,6 @@
-import { ServerConnection } from '@jupyterlab/services';
-
 import { OmegaApiError, encodeName, errorFromResponse, queryString } from '../api';
 import { OmegaService, previewOf } from '../service';
-
-type Answer = { status: number; body: string };
-
-/** Settings whose fetch records each request and answers from `route`. */
-function settingsFor(route: (method: string, url: string, body: string | null) => Answer) {
-  const calls: { method: string; url: string; body: string | null }[] = [];
-  const fetchImpl = async (input: RequestInfo, init?: RequestInit) => {
-    const request = input as Request;
-    const method = request.method ?? init?.method ?? 'GET';
-    const url = request.url ?? String(input);
-    const text = init?.body ? String(init.body) : request.text ? await request.text() : '';
-    const body = text || null;
-    calls.push({ method, url, body });
-    const answer = route(method, url, body);
-    return new Response(answer.body, {
-      status: answer.status,
-      headers: { 'Content-Type': 'application/json' }
-    });
-  };
-  const settings = ServerConnection.makeSettings({
-    baseUrl: 'http://localhost:8888/hub/user/ann/',
-    wsUrl: 'ws://localhost:8888/hub/user/ann/',
-    fetch: fetchImpl as typeof fetch
-  });
-  return { settings, calls };
-}
+import { fail, ok, settingsFor } from './fakeServer';
 
 describe('api helpers', () => {
   it('encodes names segment by segment', () => {
@@ -149,6 +122,69 @@ describe('OmegaService', () => {
     expect(preview.totalRows).toBe(3);
     expect(preview.columns.map(c => c.dtype)).toEqual(['object', 'int64']);
     expect(preview.rows).toEqual([{ city: 'Zurich', amount: 1 }]);
+  });
+});
+
+describe('OmegaService: schedules, deletes, runs', () => {
+  it('pauses and resumes a schedule with PATCH {paused}', async () => {
+    const { settings, calls } = settingsFor((_m, _u, body) =>
+      ok({ name: 'reports/daily', cron: '30 8 * * 1-5', paused: JSON.parse(body!).paused })
+    );
+    const service = new OmegaService(settings);
+    const paused = await service.pauseSchedule('reports/daily', true);
+    expect(paused.paused).toBe(true);
+    const resumed = await service.pauseSchedule('reports/daily', false);
+    expect(resumed.paused).toBe(false);
+    expect(calls.map(c => c.method)).toEqual(['PATCH', 'PATCH']);
+    expect(calls[0].url).toMatch(/omega\/api\/v1\/jobs\/reports\/daily\/schedule$/);
+    expect(JSON.parse(calls[0].body!)).toEqual({ paused: true });
+    expect(JSON.parse(calls[1].body!)).toEqual({ paused: false });
+  });
+
+  it('keeps the server message when a pause is refused', async () => {
+    const { settings } = settingsFor(() => fail(404, 'not_found', "job 'x' has no schedule"));
+    const service = new OmegaService(settings);
+    await expect(service.pauseSchedule('x', true)).rejects.toThrow("job 'x' has no schedule");
+  });
+
+  it('deletes models and scripts by their encoded names', async () => {
+    const { settings, calls } = settingsFor((_m, url) =>
+      ok({ name: decodeURIComponent(url.split('/').pop()!), deleted: true })
+    );
+    const service = new OmegaService(settings);
+    const model = await service.dropModel("ui/odd model's #1");
+    expect(model.deleted).toBe(true);
+    await service.dropScript('etl/load?v=2');
+    await service.drop('datasets', 'sales 2024');
+    expect(calls.map(c => c.method)).toEqual(['DELETE', 'DELETE', 'DELETE']);
+    expect(calls[0].url).toMatch(/\/omega\/api\/v1\/models\/ui\/odd%20model's%20%231$/);
+    expect(calls[1].url).toMatch(/\/omega\/api\/v1\/scripts\/etl\/load%3Fv%3D2$/);
+    expect(calls[2].url).toMatch(/\/omega\/api\/v1\/datasets\/sales%202024$/);
+  });
+
+  it('reads a script summary', async () => {
+    const { settings, calls } = settingsFor(() => ok({ name: 'etl', kind: 'python.package' }));
+    const script = await new OmegaService(settings).getScript('etl');
+    expect(script.kind).toBe('python.package');
+    expect(calls[0].method).toBe('GET');
+    expect(calls[0].url).toMatch(/\/omega\/api\/v1\/scripts\/etl(\?|$)/);
+  });
+
+  it('pages runs with limit and offset and reads the total', async () => {
+    const { settings, calls } = settingsFor(() =>
+      ok({ items: [{ id: 'r51' }], total: 120, limit: 50, offset: 50 })
+    );
+    const page = await new OmegaService(settings).runs({
+      limit: 50,
+      offset: 50,
+      job: 'reports/daily',
+      state: 'failed'
+    });
+    expect(page.total).toBe(120);
+    expect(page.offset).toBe(50);
+    expect(calls[0].url).toMatch(
+      /\/omega\/api\/v1\/runs\?limit=50&offset=50&job=reports%2Fdaily&state=failed/
+    );
   });
 });
 
