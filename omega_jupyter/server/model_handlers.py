@@ -40,6 +40,9 @@ class ModelHandler(OmegaMixin):
     async def delete(self, name: str) -> None:
         om = self.om
         await self.call(om.models.drop, name)
+        cache = self.ctx.extras.get("models")
+        if cache is not None:
+            cache.forget(om, name)
         self.reply({"name": name, "deleted": True})
 
 

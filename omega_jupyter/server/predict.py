@@ -20,6 +20,7 @@ import pandas as pd
 
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError, ModelMethodError
+from omega_jupyter.names import parse_ref
 from omega_jupyter.server.payloads import frame_from_json
 from omega_jupyter.storage.metadata import Metadata
 
@@ -46,6 +47,17 @@ class ModelCache:
         meta = om.models.metadata(name)
         self._refs[(id(om.db), om.bucket, name)] = (meta, time.monotonic() + self.ttl)
         return meta
+
+    def forget(self, om: Omega, name: str) -> None:
+        """Drop the lookups of every reference to model ``name`` (``m``, ``m@3``, ``m@prod``…),
+        so a model this process just dropped stops answering at once, not after ``ttl``."""
+        base = parse_ref(name).name
+        for key in list(self._refs):
+            if key[:2] == (id(om.db), om.bucket) and parse_ref(key[2]).name == base:
+                self._refs.pop(key, None)
+        with self._lock:
+            for key in [k for k in self._models if k[:3] == (id(om.db), om.bucket, base)]:
+                self._models.pop(key, None)
 
     def _key(self, om: Omega, meta: Metadata) -> tuple:
         return (id(om.db), om.bucket, meta.name, meta.version, meta.kind_meta.get("sha256"))

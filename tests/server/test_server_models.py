@@ -119,9 +119,15 @@ async def test_bad_predict_input(jp_fetch, iris, path, body, params, status, nee
 async def test_delete_drops_every_version_and_tag(jp_fetch, iris) -> None:
     om, model, _X, _y = iris
     om.models.put(model, "iris")  # version 2; 'prod' stays on version 1
+    for ref in ("iris", "iris@prod"):  # cached by the server: a dropped model stops at once
+        status, _ = await call(jp_fetch, f"model/{ref}/predict", datax="X")
+        assert status == 200
     status, body = await call(jp_fetch, "models/iris", "DELETE")
     assert status == 200 and json.loads(body) == {"name": "iris", "deleted": True}
     assert om.models.list() == []
+    for ref in ("iris", "iris@prod"):
+        status, body = await call(jp_fetch, f"model/{ref}/predict", datax="X")
+        assert status == 404, body
     for method in ("GET", "DELETE"):
         status, body = await call(jp_fetch, "models/iris", method)
         assert status == 404 and json.loads(body)["error"] == "not_found", body
