@@ -41,6 +41,12 @@ def test_jobs_put_run_schedule_runs(om_cli, om, tmp_path, monkeypatch):
     failed = om_cli("runtime", "job", "bad")
     assert failed.exit_code == 1 and "missing thing" in failed.stderr
     assert "error:" in om_cli("runtime", "job", "nosuch").stderr
+    out = ok(om_cli("runtime", "job", "mynotebook", "-p", "x=1", "--result-stream", "ev"))
+    events = [m.data for m in om.streams.get("ev").read()]
+    assert [(e["event"], e["run_id"]) for e in events] == [
+        ("started", out.split()[1]),
+        ("finished", out.split()[1]),
+    ]
     queued = json.loads(ok(om_cli("--json", "runtime", "job", "mynotebook", "--no-wait")))
     om.runtime.run(queued["run"]).wait(120)
     ok(om_cli("jobs", "schedule", "mynotebook", "weekdays at 08:30", "--missed", "skip"))
@@ -51,11 +57,11 @@ def test_jobs_put_run_schedule_runs(om_cli, om, tmp_path, monkeypatch):
     ok(om_cli("jobs", "schedule", "mynotebook", "--delete"))
     assert om.jobs.schedules().empty
     runs = json.loads(ok(om_cli("--json", "jobs", "runs", "mynotebook")))
-    assert [r["state"] for r in runs] == ["succeeded", "succeeded"]
+    assert [r["state"] for r in runs] == ["succeeded"] * 3
     assert "mynotebook" in ok(om_cli("jobs", "ls"))
 
 
-def test_scripts_put_and_run(om_cli, tmp_path, monkeypatch):
+def test_scripts_put_and_run(om_cli, om, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_package(tmp_path, "VERSION = 3\n" + RUN)
     assert "stored myscript@1" in ok(om_cli("scripts", "put", "./myscript/setup.py", "myscript"))
@@ -63,6 +69,13 @@ def test_scripts_put_and_run(om_cli, tmp_path, monkeypatch):
     out = ok(om_cli("runtime", "script", "myscript", "run", "day=2024-01-01", "n=2"))
     value = json.loads(out.strip().splitlines()[-1])
     assert value["kwargs"] == {"day": "2024-01-01", "n": 2} and value["version"] == 3
+    ok(om_cli("runtime", "script", "myscript", "run", "n=1", "--result-stream", "ev"))
+    events = [m.data for m in om.streams.get("ev").read()]
+    assert [e["event"] for e in events] == ["started", "finished"]
+    assert events[1]["state"] == "succeeded", events[1]
+    assert events[1]["result"]["value"]["kwargs"] == {"n": 1}
+    bad = om_cli("runtime", "script", "myscript", "run", "--result-stream", "a@b")
+    assert bad.exit_code != 0 and "a@b" in bad.stderr
 
 
 def test_schedule_pause_and_resume(om_cli, om, tmp_path, monkeypatch):

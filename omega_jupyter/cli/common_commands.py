@@ -21,6 +21,10 @@ RUN_ERROR_WIDTH = 80
 MissedOption = Annotated[str, typer.Option(help="After downtime: once, skip or all.")]
 MaxRetriesOption = Annotated[int, typer.Option(help="Retries of a run that died.")]
 TimezoneOption = Annotated[str | None, typer.Option(help="IANA time zone of the cron.")]
+ResultStreamOption = Annotated[
+    str | None,
+    typer.Option("--result-stream", help="Publish the run's started/finished messages here."),
+]
 ShowScheduleOption = Annotated[bool, typer.Option("--show", help="Show the schedule.")]
 DeleteScheduleOption = Annotated[bool, typer.Option("--delete", help="Remove the schedule.")]
 PauseScheduleOption = Annotated[

@@ -13,6 +13,7 @@ from omega_jupyter.cli.common_commands import (
     MaxRetriesOption,
     MissedOption,
     PauseScheduleOption,
+    ResultStreamOption,
     ShowScheduleOption,
     TimezoneOption,
     drop_object,
@@ -212,10 +213,12 @@ def runtime_job(
     params: ParamOption = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the run.")] = True,
     timeout: Annotated[float | None, typer.Option(help="Seconds per cell.")] = None,
+    result_stream: ResultStreamOption = None,
 ) -> None:
     """Run a stored notebook on the cluster: ``om runtime job mynotebook -p x=1``."""
     st = state(ctx)
-    handle = st.client().runtime.job(name).run(parse_pairs(params) or None, timeout=timeout)
+    job = st.client().runtime.job(name)
+    handle = job.run(parse_pairs(params) or None, timeout=timeout, result_stream=result_stream)
     if not wait:
         output.emit(st, {"run": handle.id, "state": "queued"}, handle.id)
         return

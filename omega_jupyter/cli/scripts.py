@@ -14,6 +14,7 @@ from omega_jupyter.cli.common_commands import (
     MaxRetriesOption,
     MissedOption,
     PauseScheduleOption,
+    ResultStreamOption,
     ShowScheduleOption,
     TimezoneOption,
     drop_object,
@@ -113,12 +114,14 @@ def runtime_script(
     action: Annotated[str, typer.Argument(help="run")] = "run",
     kwargs: Annotated[list[str] | None, typer.Argument(help="key=value arguments.")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
+    result_stream: ResultStreamOption = None,
 ) -> None:
     """Run a script on the cluster: ``om runtime script myscript run day=2024-01-01``."""
     st = state(ctx)
     if action != "run":
         raise typer.BadParameter(f"unknown action {action!r}; scripts have: run")
-    handle = st.client().runtime.script(name).run(**parse_pairs(kwargs))
+    script = st.client().runtime.script(name)
+    handle = script.run(result_stream=result_stream, **parse_pairs(kwargs))
     if not wait:
         output.emit(st, {"run": handle.id, "state": "queued"}, handle.id)
         return
