@@ -85,6 +85,18 @@ export async function requestAPI<T>(
   }
 }
 
+/**
+ * What the panel says for the server's 5xx error codes: what is wrong and that it passes.
+ * The server's own message follows when it tells more than its generic 5xx text.
+ */
+export const UNAVAILABLE: Record<string, string> = {
+  database_unavailable: 'The omega database is unavailable',
+  runtime_unavailable: 'The omega runtime (its Dask cluster) is unavailable',
+  schema_outdated: "The omega database's schema is older than this omega_jupyter"
+};
+
+const GENERIC_5XX = 'internal server error';
+
 /** The error for a non-2xx answer: the server's `{error, message}` when it sent one. */
 export function errorFromResponse(status: number, text: string): OmegaApiError {
   let body: { error?: string; message?: string } | null = null;
@@ -94,7 +106,13 @@ export function errorFromResponse(status: number, text: string): OmegaApiError {
     // Not JSON (an HTML error page, plain text): described by the status below.
   }
   if (body && typeof body === 'object' && body.message) {
-    return new OmegaApiError(body.message, status, body.error ?? 'error');
+    const code = body.error ?? 'error';
+    const hint = status >= 500 ? UNAVAILABLE[code] : undefined;
+    if (hint) {
+      const detail = body.message === GENERIC_5XX ? '' : ` (${body.message})`;
+      return new OmegaApiError(`${hint}${detail}.`, status, code);
+    }
+    return new OmegaApiError(body.message, status, code);
   }
   if (status === 404) {
     return new OmegaApiError(

@@ -94,23 +94,24 @@ export class SectionModel<T> {
   }
 
   /**
-   * Fetch the current page. A failure keeps the items shown so far and records the server's
-   * message; it is re-thrown so a poll can back off. Answers that arrive after a newer
+   * Fetch the current page. A failure records the server's message and keeps the items shown
+   * so far when they answer the same search and page (a refresh while the database is down);
+   * items of another search or page are cleared, so the list never seems to answer a query it
+   * did not. The error is re-thrown so a poll can back off. Answers that arrive after a newer
    * request was made are dropped.
    */
   async refresh(): Promise<void> {
     const ticket = ++this._ticket;
+    const query = { pattern: this.pattern, limit: this.pageSize, offset: this._offset };
+    const key = JSON.stringify(query);
     this._loading = true;
     this._changed.emit();
     try {
-      const page = await this.fetcher({
-        pattern: this.pattern,
-        limit: this.pageSize,
-        offset: this._offset
-      });
+      const page = await this.fetcher(query);
       if (ticket !== this._ticket) {
         return;
       }
+      this._shown = key;
       this._items = page.items ?? [];
       this._total = typeof page.total === 'number' ? page.total : this._items.length;
       if (this._offset > 0 && this._offset >= this._total) {
@@ -123,6 +124,11 @@ export class SectionModel<T> {
     } catch (error) {
       if (ticket === this._ticket) {
         this._error = (error as Error).message ?? String(error);
+        if (this._shown !== key) {
+          this._items = [];
+          this._total = 0;
+          this._shown = null;
+        }
       }
       throw error;
     } finally {
@@ -140,5 +146,7 @@ export class SectionModel<T> {
   private _error: string | null = null;
   private _loading = false;
   private _ticket = 0;
+  /** The query the items shown answer. */
+  private _shown: string | null = null;
   private _changed = new Signal<this, void>(this);
 }

@@ -81,6 +81,11 @@ export class OmegaPanel extends Panel {
     this.id = 'omega-jupyter-panel';
     this.addClass('jp-omega-panel');
     this.addWidget(this._toolbar());
+    const banner = new Widget({ node: this._banner });
+    banner.addClass('jp-omega-banner');
+    this._banner.setAttribute('role', 'alert');
+    this._banner.hidden = true;
+    this.addWidget(banner);
     const pageSize = options.pageSize ?? 50;
     const service = options.service;
     for (const id of ['datasets', 'models', 'jobs', 'scripts'] as StoreName[]) {
@@ -170,6 +175,28 @@ export class OmegaPanel extends Panel {
     });
     this._sections.set(id, section as Section<unknown>);
     this.addWidget(section);
+    model.changed.connect(this._updateBanner, this);
+  }
+
+  /**
+   * An error shared by several sections (the database is down, the server is gone) is said
+   * once, in the banner above them; an error of one section alone stays in that section.
+   */
+  private _updateBanner(): void {
+    const counts = new Map<string, number>();
+    for (const section of this._sections.values()) {
+      const error = section.model.error;
+      if (error) {
+        counts.set(error, (counts.get(error) ?? 0) + 1);
+      }
+    }
+    const shared = [...counts].filter(([, n]) => n > 1).map(([message]) => message);
+    for (const section of this._sections.values()) {
+      const error = section.model.error;
+      section.setErrorShownAbove(error !== null && shared.includes(error));
+    }
+    this._banner.textContent = shared.join('\n');
+    this._banner.hidden = !shared.length;
   }
 
   private _toolbar(): Widget {
@@ -206,6 +233,7 @@ export class OmegaPanel extends Panel {
   }
 
   private _sections = new Map<SectionId, Section<unknown>>();
+  private _banner = document.createElement('div');
   private _poll: Poll;
   private _lastSelected: { store: SectionId; name: string } | null = null;
 }

@@ -74,6 +74,14 @@ export class Section<T = unknown> extends Widget {
     return this._selected;
   }
 
+  /**
+   * Leave the section's error to the panel's banner (the same error in several sections is
+   * said once there); the section still keeps it in `model.error`.
+   */
+  setErrorShownAbove(above: boolean): void {
+    this.node.classList.toggle('jp-omega-mod-error-above', above);
+  }
+
   toggle(): void {
     this.setOpen(!this._open);
   }

@@ -80,6 +80,23 @@ describe('SectionModel', () => {
     expect(model.error).toBeNull();
   });
 
+  it('clears the items of another search when the new search fails', async () => {
+    const model = new SectionModel<string>(async q => {
+      if (q.pattern === '*secret*') {
+        throw new Error('User is not authorized to read');
+      }
+      return { items: ['a', 'b'], total: 2 };
+    });
+    await model.refresh();
+    await expect(model.setSearch('secret')).rejects.toThrow('not authorized');
+    expect(model.items).toEqual([]);
+    expect(model.total).toBe(0);
+    expect(model.error).toBe('User is not authorized to read');
+    await model.setSearch('');
+    expect(model.items).toEqual(['a', 'b']);
+    expect(model.error).toBeNull();
+  });
+
   it('drops answers that arrive after a newer request', async () => {
     const resolvers: ((p: IPage<string>) => void)[] = [];
     const model = new SectionModel<string>(

@@ -1,6 +1,6 @@
 import { OmegaPanel } from '../panel';
 import { OmegaService } from '../service';
-import { ok, settingsFor } from './fakeServer';
+import { fail, ok, settingsFor } from './fakeServer';
 
 /** A server with `count` runs (newest first) and empty stores. */
 function server(count: number) {
@@ -62,6 +62,57 @@ describe('OmegaPanel runs section', () => {
       .filter(c => new URL(c.url).pathname.endsWith('/runs'))
       .map(c => new URL(c.url).searchParams.get('offset'));
     expect(offsets).toEqual(['0', '2', '4', '2']);
+    panel.dispose();
+  });
+});
+
+describe('OmegaPanel errors', () => {
+  it('says an error shared by the sections once, and one of a single section in it', async () => {
+    let answer: 'down' | 'one' | 'up' = 'down';
+    const { settings } = settingsFor((_method, url) => {
+      const store = new URL(url).pathname.split('/').pop();
+      if (answer === 'down') {
+        return fail(503, 'database_unavailable', 'internal server error');
+      }
+      if (answer === 'one' && store === 'models') {
+        return fail(403, 'forbidden', 'User is not authorized to read on resource: models.');
+      }
+      return ok({ items: [], total: 0 });
+    });
+    const panel = new OmegaPanel({
+      service: new OmegaService(settings),
+      refreshInterval: 0,
+      onActivate: () => undefined
+    });
+    const banner = panel.node.querySelector<HTMLElement>('.jp-omega-banner')!;
+    const above = () =>
+      [...panel.sections.values()]
+        .filter(s => s.node.classList.contains('jp-omega-mod-error-above'))
+        .map(s => s.options.id);
+
+    await expect(panel.refresh(true)).rejects.toThrow('The omega database is unavailable.');
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toBe('The omega database is unavailable.');
+    expect(above()).toEqual(['datasets', 'models', 'jobs', 'scripts', 'runs']);
+
+    answer = 'one';
+    await expect(panel.refresh(true)).rejects.toThrow('not authorized');
+    expect(banner.hidden).toBe(true);
+    expect(above()).toEqual([]);
+    expect(panel.section('models').node.querySelector('.jp-omega-error')!.textContent).toContain(
+      'not authorized'
+    );
+
+    answer = 'up';
+    await panel.refresh(true);
+    expect(banner.hidden).toBe(true);
+    expect([...panel.sections.values()].map(s => s.model.error)).toEqual([
+      null,
+      null,
+      null,
+      null,
+      null
+    ]);
     panel.dispose();
   });
 });

@@ -31,6 +31,21 @@ describe('api helpers', () => {
     expect(error.message).toContain('server extension');
   });
 
+  it('says what a 503 of the database means, with the server detail when there is one', () => {
+    const generic = errorFromResponse(
+      503,
+      JSON.stringify({ error: 'database_unavailable', message: 'internal server error' })
+    );
+    expect(generic.message).toBe('The omega database is unavailable.');
+    expect(generic.code).toBe('database_unavailable');
+    const detailed = errorFromResponse(
+      503,
+      JSON.stringify({ error: 'database_unavailable', message: 'cannot connect to db' })
+    );
+    expect(detailed.message).toContain('is unavailable');
+    expect(detailed.message).toContain('(cannot connect to db)');
+  });
+
   it('names the status of other failures', () => {
     expect(errorFromResponse(502, 'Bad Gateway').message).toBe(
       'the server answered 502: Bad Gateway'
@@ -58,7 +73,8 @@ describe('OmegaService', () => {
       body: JSON.stringify({ error: 'database_unavailable', message: 'the database is down' })
     }));
     const service = new OmegaService(settings);
-    await expect(service.datasetMetadata('x')).rejects.toThrow('the database is down');
+    await expect(service.datasetMetadata('x')).rejects.toThrow('The omega database is unavailable');
+    await expect(service.datasetMetadata('x')).rejects.toThrow('(the database is down)');
     await expect(service.datasetMetadata('x')).rejects.toBeInstanceOf(OmegaApiError);
   });
 
