@@ -3,13 +3,18 @@
 #   1. builds the labextension (jlpm), 2. checks its formatting and lint (prettier, eslint),
 #   3. runs the jest unit tests, 4. runs the UI tests
 #   (Galata/Playwright in Debian's headless Chromium) against a real `jupyter lab` with the
-#   server extension and a fresh SQLite store seeded through the Python API.
+#   server extension and a fresh store seeded through the Python API: a throw-away database
+#   in PostgreSQL (scripts/pg.sh finds or starts one; the "database down" test switches its
+#   connections off and on), or a SQLite file when no PostgreSQL can be had (that test is
+#   then skipped, said loudly).
 # Needs node and .venv (scripts/common.sh makes it). Installs chromium with apt-get when
 # /usr/bin/chromium is missing; never downloads Playwright's own browsers.
 # Screenshots and the HTML report: labextension/ui-tests/test-results, playwright-report.
 set -euo pipefail
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
+# shellcheck source=scripts/pg.sh
+source scripts/pg.sh
 export PATH=$REPO/.venv/bin:$PATH
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
@@ -37,14 +42,29 @@ echo "== UI tests (headless chromium)"
 
 UI_HOME=$(mktemp -d "${TMPDIR:-/tmp}/omega_ui.XXXXXX")
 # shellcheck disable=SC2317  # called through the trap
-ui_cleanup() { rm -rf -- "$UI_HOME" || true; }
+ui_cleanup() {
+    omega_drop_test_db
+    rm -rf -- "$UI_HOME" || true
+}
 trap ui_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# The store of the UI tests: a SQLite file in a throw-away OMEGA_HOME (never the user's).
+# The store of the UI tests, in a throw-away OMEGA_HOME (never the user's): a fresh PostgreSQL
+# database, else a SQLite file.
 export OMEGA_HOME=$UI_HOME/home
-export OMEGA_DATABASE_URL=sqlite:///$OMEGA_HOME/omega.db
-unset OMEGA_BUCKET
+unset OMEGA_BUCKET OMEGA_UI_NO_POSTGRES
 mkdir -p -- "$OMEGA_HOME"
+omega_ensure_postgres
+if [[ -n ${OMEGA_TEST_POSTGRES_URL:-} ]]; then
+    export OMEGA_DATABASE_URL=$OMEGA_TEST_POSTGRES_URL
+    # What database.py needs to switch the database's connections off and on.
+    export OMEGA_UI_PG_MAINTDB=$_OMEGA_PG_MAINTDB
+else
+    export OMEGA_DATABASE_URL=sqlite:///$OMEGA_HOME/omega.db
+    export OMEGA_UI_NO_POSTGRES=${OMEGA_PG_SKIPPED:-no PostgreSQL}
+    echo "NOTE: the UI tests run on SQLite; the 'database down' test is SKIPPED ($OMEGA_UI_NO_POSTGRES)" >&2
+fi
 python labextension/ui-tests/seed.py
 
 # The extension just built, ahead of any installed copy.
@@ -61,4 +81,7 @@ export OMEGA_UI_PORT
 rc=0
 (cd labextension/ui-tests && jlpm playwright test "$@") || rc=$?
 echo "UI test screenshots: labextension/ui-tests/test-results/"
+if [[ -n ${OMEGA_UI_NO_POSTGRES:-} ]]; then
+    echo "NOTE: the 'database down' UI test was SKIPPED: $OMEGA_UI_NO_POSTGRES" >&2
+fi
 exit "$rc"

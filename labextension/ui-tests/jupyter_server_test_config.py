@@ -2,11 +2,37 @@
 
 Port, database and the freshly built extension come from scripts/ui-test.sh through the
 environment: OMEGA_UI_PORT, OMEGA_HOME / OMEGA_DATABASE_URL, OMEGA_UI_LABEXTENSIONS.
+
+The server's Authorizer refuses a few requests the way a deployment's access policy would, so
+the panel meets real 403 answers from Jupyter's own ``@authorized`` check.
 """
 
 import os
+import re
+from urllib.parse import unquote
 
+from jupyter_server.auth.authorizer import AllowAllAuthorizer
 from jupyterlab.galata import configure_jupyter_server
+
+
+class PolicyAuthorizer(AllowAllAuthorizer):
+    """Allows everything except, on the omega API (resources ``omega_jupyter:*``):
+
+    - writes (PUT/POST/PATCH/DELETE) to objects whose name starts with ``protected/``;
+    - reads of listings whose name pattern asks for ``secret``.
+    """
+
+    PROTECTED = re.compile(r"/omega/api/v1/[^/]+/protected/")
+
+    def is_authorized(self, handler, user, action: str, resource: str) -> bool:
+        if not resource.startswith("omega_jupyter:"):
+            return True
+        path = unquote(handler.request.path)
+        if action == "write" and self.PROTECTED.search(path):
+            return False
+        pattern = handler.get_query_argument("name", "") or ""
+        return not (action == "read" and "secret" in pattern)
+
 
 c = get_config()  # noqa: F821 (provided by the config loader)
 configure_jupyter_server(c)
@@ -16,6 +42,7 @@ c.ServerApp.port_retries = 0
 c.ServerApp.open_browser = False
 c.ServerApp.allow_root = True  # the tests run as root in CI containers
 c.ServerApp.jpserver_extensions = {"omega_jupyter": True}
+c.ServerApp.authorizer_class = PolicyAuthorizer
 if os.environ.get("OMEGA_UI_LABEXTENSIONS"):
     # The build of this tree wins over a copy installed earlier; galata's helper extension
     # (which configure_jupyter_server put here as a single path) stays.

@@ -2,6 +2,7 @@
 
 import nbformat
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 
 import omega_jupyter
 
@@ -26,4 +27,14 @@ nb.cells = [
     nbformat.v4.new_code_cell("print(label, df.head(n).amount.sum())"),
 ]
 om.jobs.put(nb, "reports/daily")
-print("seeded:", om.datasets.list(), om.jobs.list())
+# A scheduled notebook for pause/resume (Mondays at 07:00: it does not run during the tests).
+om.jobs.put(nb, "reports/weekly")
+om.jobs.schedule("reports/weekly", "mondays at 07:00", timezone="UTC")
+
+# Models: one to delete (a name with special characters), one the server's Authorizer
+# protects (jupyter_server_test_config.py refuses writes under protected/).
+X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+model = LogisticRegression().fit(X, [0, 0, 1, 1])
+om.models.put(model, "ui/churn model's (2)")
+om.models.put(model, "protected/model")
+print("seeded:", om.datasets.list(), om.jobs.list(), om.models.list())

@@ -1,8 +1,14 @@
 /**
- * The omega panel in a real JupyterLab with the server extension and a real (SQLite) store,
- * seeded by seed.py: see a dataset, preview it, insert code into a notebook, save a notebook
- * to the store, schedule a stored notebook, run it and watch the run finish.
+ * The omega panel in a real JupyterLab with the server extension and a real store (a
+ * PostgreSQL database, or SQLite), seeded by seed.py: see a dataset, preview it, insert code
+ * into a notebook, save a notebook to the store, schedule a stored notebook, run it and watch
+ * the run finish; pause and resume a schedule; delete a model; meet the 403s of the server's
+ * Authorizer (jupyter_server_test_config.py) and a database that goes down and comes back
+ * (database.py). Nothing of the server is mocked or intercepted.
  */
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Page, TestInfo } from '@playwright/test';
 
@@ -40,9 +46,22 @@ async function contextMenu(page: Page, row: ReturnType<typeof item>, label: stri
   await page.locator('.lm-Menu-item', { hasText: label }).first().click();
 }
 
-async function api(page: Page, path: string) {
-  const response = await page.request.get(`${API}/${path}`);
+async function api(page: Page, route: string) {
+  const response = await page.request.get(`${API}/${route}`);
   return { status: response.status(), body: await response.json() };
+}
+
+/** An object name as a URL path (folders kept): `a/b c` → `a/b%20c`. */
+function enc(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/');
+}
+
+/** Switch the store's PostgreSQL database off (`down`) or on (`up`): see database.py. */
+function database(action: 'down' | 'up'): void {
+  execFileSync('python', [path.resolve(__dirname, '..', 'database.py'), action], {
+    stdio: 'inherit',
+    timeout: 60000
+  });
 }
 
 test.describe.configure({ mode: 'serial' });
@@ -152,4 +171,167 @@ test('notebooks: open from the store, save back, schedule, run', async ({ page }
     'ui 1020'
   );
   await shot(page, testInfo, '07-executed-notebook');
+});
+
+test('schedules: pause and resume from the schedule dialog', async ({ page }, testInfo) => {
+  await openPanel(page);
+  await openSection(page, 'jobs');
+  const weekly = item(page, 'jobs', 'reports/weekly');
+  await expect(weekly).toBeVisible();
+  const dialog = page.locator('.jp-Dialog');
+  const badge = dialog.locator('.jp-omega-badge');
+  const toggle = dialog.locator('.jp-omega-schedule-pause');
+
+  // The seeded schedule is active; Pause applies at once, the dialog stays open.
+  await contextMenu(page, weekly, 'Schedule…');
+  await expect(badge).toHaveText('active');
+  await expect(toggle).toHaveText('Pause');
+  await toggle.click();
+  await expect(badge).toHaveText('paused');
+  await expect(toggle).toHaveText('Resume');
+  await expect(page.locator('.jp-toast-message', { hasText: 'Paused the schedule' })).toBeVisible();
+  expect((await api(page, 'jobs/reports/weekly/schedule')).body.paused).toBe(true);
+  await expect(dialog.locator('.jp-omega-schedule-times li')).toHaveCount(5);
+  await shot(page, testInfo, '08-schedule-paused');
+
+  // Saving a changed time keeps it paused.
+  await dialog.locator('.jp-omega-schedule-when').fill('mondays at 07:30');
+  await expect(dialog.locator('.jp-omega-schedule-description')).toContainText('07:30');
+  await dialog.getByRole('button', { name: 'Save schedule' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect
+    .poll(async () => (await api(page, 'jobs/reports/weekly/schedule')).body.cron)
+    .toBe('30 7 * * 1');
+  expect((await api(page, 'jobs/reports/weekly/schedule')).body.paused).toBe(true);
+
+  // Opened again it shows paused; Resume.
+  await contextMenu(page, weekly, 'Schedule…');
+  await expect(badge).toHaveText('paused');
+  await toggle.click();
+  await expect(badge).toHaveText('active');
+  await expect(toggle).toHaveText('Pause');
+  expect((await api(page, 'jobs/reports/weekly/schedule')).body.paused).toBe(false);
+  await shot(page, testInfo, '09-schedule-resumed');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toHaveCount(0);
+});
+
+test('models: delete one; a delete the server refuses (403) leaves it there', async ({
+  page
+}, testInfo) => {
+  await openPanel(page);
+  await openSection(page, 'models');
+  const churn = item(page, 'models', "ui/churn model's (2)");
+  const guarded = item(page, 'models', 'protected/model');
+  await expect(churn).toBeVisible();
+  await expect(guarded).toBeVisible();
+
+  // Delete: a confirmation, then the model is gone from the panel and the store.
+  await contextMenu(page, churn, 'Delete…');
+  const confirm = page.locator('.jp-Dialog', { hasText: 'Delete model' });
+  await expect(confirm).toContainText(`"ui/churn model's (2)"`);
+  await shot(page, testInfo, '10-delete-model');
+  await confirm.getByRole('button', { name: 'Delete' }).click();
+  await expect(churn).toHaveCount(0);
+  expect((await api(page, `models/${enc("ui/churn model's (2)")}`)).status).toBe(404);
+  await expect(guarded).toBeVisible();
+
+  // The server's Authorizer refuses writes under protected/: its message is shown.
+  await contextMenu(page, guarded, 'Delete…');
+  await page
+    .locator('.jp-Dialog', { hasText: 'Delete model' })
+    .getByRole('button', { name: 'Delete' })
+    .click();
+  const refused = page.locator('.jp-Dialog', { hasText: 'Could not delete protected/model' });
+  await expect(refused).toContainText(
+    'User is not authorized to write on resource: omega_jupyter:models.'
+  );
+  await shot(page, testInfo, '11-delete-refused-403');
+  await refused.getByRole('button', { name: 'Close' }).click();
+  await expect(refused).toHaveCount(0);
+
+  // Nothing changed and the panel keeps working: the model is listed and opens.
+  expect((await api(page, `models/${enc('protected/model')}`)).status).toBe(200);
+  await expect(guarded).toBeVisible();
+  await guarded.dblclick();
+  const details = page.locator('.jp-Dialog', { hasText: 'Model protected/model' });
+  await expect(details).toContainText('LogisticRegression');
+  await details.getByRole('button', { name: 'Ok' }).click();
+  await expect(details).toHaveCount(0);
+
+  // A listing the Authorizer refuses (a search for "secret"): each section shows the 403
+  // message; clearing the search brings the lists back.
+  const search = page.locator('.jp-omega-search-input');
+  await search.fill('secret');
+  const datasetsError = page.locator('#jp-omega-section-datasets .jp-omega-error');
+  await expect(datasetsError).toHaveText(
+    'User is not authorized to read on resource: omega_jupyter:datasets.'
+  );
+  await expect(page.locator('#jp-omega-section-models .jp-omega-error')).toContainText(
+    'not authorized to read'
+  );
+  // No list seems to answer the refused search.
+  await expect(item(page, 'datasets', 'sales')).toHaveCount(0);
+  await expect(guarded).toHaveCount(0);
+  await shot(page, testInfo, '12-search-refused-403');
+  await search.fill('');
+  await expect(datasetsError).toBeHidden();
+  await expect(item(page, 'datasets', 'sales')).toBeVisible();
+  await expect(guarded).toBeVisible();
+});
+
+test('database down: the panel says so, keeps what it showed, and recovers', async ({
+  page
+}, testInfo) => {
+  test.skip(
+    !!process.env.OMEGA_UI_NO_POSTGRES,
+    `needs a PostgreSQL store: ${process.env.OMEGA_UI_NO_POSTGRES}`
+  );
+  await openPanel(page);
+  await openSection(page, 'jobs');
+  const sales = item(page, 'datasets', 'sales');
+  await expect(sales).toBeVisible();
+  await expect(item(page, 'jobs', 'reports/daily')).toBeVisible();
+  const datasetsError = page.locator('#jp-omega-section-datasets .jp-omega-error');
+  const jobsError = page.locator('#jp-omega-section-jobs .jp-omega-error');
+  const refresh = page.locator('.jp-omega-refresh');
+  const banner = page.locator('#omega-jupyter-panel .jp-omega-banner');
+  await expect(banner).toBeHidden();
+
+  database('down');
+  try {
+    await refresh.click();
+    // Said once, above the sections (every section has the same error).
+    await expect(banner).toBeVisible();
+    await expect(banner).toContainText('The omega database is unavailable');
+    await expect(datasetsError).toContainText('The omega database is unavailable');
+    await expect(datasetsError).toBeHidden();
+    await expect(jobsError).toBeHidden();
+    // What the sections showed stays listed.
+    await expect(sales).toBeVisible();
+    await expect(item(page, 'jobs', 'reports/daily')).toBeVisible();
+    // An action on an object says so too.
+    await sales.dblclick();
+    await expect(page.locator('.jp-omega-preview .jp-omega-error').last()).toContainText(
+      'The omega database is unavailable'
+    );
+    await openPanel(page);
+    await shot(page, testInfo, '13-database-down');
+  } finally {
+    database('up');
+  }
+
+  // Back: a refresh clears the messages and everything works again.
+  await refresh.click();
+  await expect(banner).toBeHidden();
+  await expect(datasetsError).toBeHidden();
+  await expect(datasetsError).toHaveText('');
+  await expect(jobsError).toHaveText('');
+  await expect(sales).toBeVisible();
+  await sales.dblclick();
+  const preview = page.locator('.jp-omega-preview').last();
+  await expect(preview.locator('tbody tr')).toHaveCount(3);
+  await expect(preview.locator('tbody')).toContainText('Geneva');
+  await openPanel(page);
+  await shot(page, testInfo, '14-database-back');
 });
