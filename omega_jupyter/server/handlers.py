@@ -18,7 +18,7 @@ from tornado.ioloop import IOLoop
 
 from omega_jupyter import __version__
 from omega_jupyter.client import Omega
-from omega_jupyter.exceptions import BadRequestError, PayloadTooLargeError
+from omega_jupyter.exceptions import BadRequestError, OmegaError, PayloadTooLargeError
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.context import ServerContext
 from omega_jupyter.server.errors import HTTP_CODES, classify, message_of
@@ -101,7 +101,10 @@ class OmegaMixin:
             )
         elif exc is not None:
             status_code, code = classify(exc)
-            message = message_of(exc) if status_code < 500 else "internal server error"
+            # Project errors say what is wrong without secrets (URLs are printed without
+            # their password): a 503 tells the database or cluster is down, and which.
+            known = status_code < 500 or isinstance(exc, OmegaError)
+            message = message_of(exc) if known else "internal server error"
             self.set_status(status_code)  # type: ignore[attr-defined]
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="omega"')  # type: ignore[attr-defined]

@@ -227,7 +227,14 @@ def get_database(url: str) -> Database:
 def _sqlite_engine(url: sa.URL) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailableError(
+                f"cannot create {folder} for the SQLite database: {exc.strerror or exc} "
+                "(check OMEGA_DATABASE_URL)"
+            ) from exc
     engine = sa.create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")

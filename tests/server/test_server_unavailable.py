@@ -1,0 +1,50 @@
+"""A database that cannot be reached: every route answers a JSON 503 that says why (never a
+bare 500, never the password), and the server itself keeps answering."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from traitlets.config import Config
+
+from tests.server.test_server_jupyter import call
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:  # bound, never listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def unreachable_url(request, tmp_path) -> str:
+    if request.param == "postgresql":
+        return f"postgresql+psycopg://omega:s3cret-pw@127.0.0.1:{_closed_port()}/nowhere"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return f"sqlite:///{blocker}/omega.db"  # its folder cannot exist
+
+
+@pytest.fixture
+def jp_server_config(unreachable_url: str) -> Config:
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"omega_jupyter": True}},
+            "OmegaExtensionApp": {"database_url": unreachable_url, "run_scheduler": False},
+        }
+    )
+
+
+@pytest.mark.parametrize("path", ["datasets", "models", "jobs", "runs", "datasets/sales"])
+async def test_database_down_is_a_clear_503(jp_fetch, unreachable_url, path) -> None:
+    status, body = await call(jp_fetch, path)
+    assert status == 503, body
+    error = json.loads(body)
+    assert error["error"] == "database_unavailable", error
+    assert error["message"].startswith(("cannot connect to", "cannot create")), error
+    assert "OMEGA_DATABASE_URL" in error["message"], error
+    assert "s3cret-pw" not in error["message"]
+    status, body = await call(jp_fetch, "ping")  # the server keeps answering
+    assert status == 200 and json.loads(body)["ping"] == "ok"
