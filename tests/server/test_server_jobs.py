@@ -189,6 +189,21 @@ async def test_schedule_pause_and_resume(jp_fetch) -> None:
         assert status == 404 and json.loads(body)["error"] == "not_found", body
 
 
+async def test_job_list_items_carry_their_schedule(jp_fetch) -> None:
+    await _schedule(jp_fetch)
+    await call(jp_fetch, "jobs/other", "PUT", notebook())
+    _, body = await call(jp_fetch, "jobs")
+    items = {j["name"]: j for j in json.loads(body)["items"]}
+    assert items["other"]["schedule"] is None
+    brief = items["report"]["schedule"]
+    assert (brief["when"], brief["paused"]) == ("every 5 minutes", False)
+    assert "5 minutes" in brief["description"] and brief["next_due"]
+    await call(jp_fetch, "jobs/report/schedule", "PATCH", {"paused": True})
+    _, body = await call(jp_fetch, "jobs", name="rep*")
+    (item,) = json.loads(body)["items"]
+    assert item["schedule"]["paused"] is True and item["schedule"]["next_due"] is None
+
+
 @pytest.mark.parametrize(
     "body",
     [
