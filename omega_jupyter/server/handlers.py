@@ -117,6 +117,9 @@ class OmegaMixin:
             if status < 500:
                 log.info("%s %s: %s %s", self.request.method, self.request.path, status, code)
                 return
+            if isinstance(value, OmegaError):  # a 503: the database or cluster is down
+                log.warning("%s %s: %s %s", self.request.method, self.request.path, status, value)
+                return
         super().log_exception(typ, value, tb)  # type: ignore[misc]
 
 

@@ -38,7 +38,7 @@ def jp_server_config(unreachable_url: str) -> Config:
 
 
 @pytest.mark.parametrize("path", ["datasets", "models", "jobs", "runs", "datasets/sales"])
-async def test_database_down_is_a_clear_503(jp_fetch, unreachable_url, path) -> None:
+async def test_database_down_is_a_clear_503(jp_fetch, unreachable_url, path, caplog) -> None:
     status, body = await call(jp_fetch, path)
     assert status == 503, body
     error = json.loads(body)
@@ -46,5 +46,9 @@ async def test_database_down_is_a_clear_503(jp_fetch, unreachable_url, path) -> 
     assert error["message"].startswith(("cannot connect to", "cannot create")), error
     assert "OMEGA_DATABASE_URL" in error["message"], error
     assert "s3cret-pw" not in error["message"]
+    # logged as one line, not a traceback per request
+    logged = [r for r in caplog.records if "database" in r.getMessage() and r.exc_info]
+    assert logged == []
+    assert any(r.levelname == "WARNING" and " 503 " in r.getMessage() for r in caplog.records)
     status, body = await call(jp_fetch, "ping")  # the server keeps answering
     assert status == 200 and json.loads(body)["ping"] == "ok"
