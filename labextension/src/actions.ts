@@ -124,10 +124,7 @@ export class OmegaActions {
     } catch (error) {
       reportError(`Could not delete ${name}`, error);
     }
-    await this.panel
-      .section(store)
-      .model.refresh()
-      .catch(() => undefined);
+    await this._refreshSection(store);
   }
 
   async describeModel(name: string): Promise<void> {
@@ -271,6 +268,7 @@ export class OmegaActions {
         paused ? `Paused the schedule of ${name}` : `Resumed the schedule of ${name}`,
         { autoClose: 3000 }
       );
+      void this._refreshSection('jobs');
     });
     const buttons = [Dialog.cancelButton(), Dialog.okButton({ label: 'Save schedule' })];
     if (existing) {
@@ -284,6 +282,7 @@ export class OmegaActions {
       } catch (error) {
         reportError(`Could not remove the schedule of ${name}`, error);
       }
+      await this._refreshSection('jobs');
       return;
     }
     if (!answer.button.accept || !answer.value) {
@@ -296,6 +295,15 @@ export class OmegaActions {
     } catch (error) {
       reportError(`Could not schedule ${name}`, error);
     }
+    await this._refreshSection('jobs');
+  }
+
+  /** Reload a section (its rows show schedules); a failure shows in the section itself. */
+  private async _refreshSection(store: StoreName): Promise<void> {
+    await this.panel
+      .section(store)
+      .model.refresh()
+      .catch(() => undefined);
   }
 
   async cancelRun(runId: string): Promise<void> {

@@ -40,11 +40,25 @@ function objectView(item: IObjectSummary): IItemView {
   if (size) {
     parts.push(size);
   }
+  const lines = [
+    item.name,
+    `${item.kind}, version ${item.version}`,
+    `modified ${formatTime(item.modified)}`
+  ];
+  const schedule = item.schedule;
+  if (schedule) {
+    lines.push(
+      schedule.paused
+        ? `schedule: ${schedule.description} (paused)`
+        : `schedule: ${schedule.description}, next ${formatTime(schedule.next_due)}`
+    );
+  }
   return {
     key: item.name,
     label: item.name,
     detail: parts.join(' · '),
-    title: `${item.name}\n${item.kind}, version ${item.version}\nmodified ${formatTime(item.modified)}`
+    title: lines.join('\n'),
+    badge: schedule ? (schedule.paused ? 'paused' : 'scheduled') : undefined
   };
 }
 

@@ -15,6 +15,8 @@ export interface IItemView {
   title: string;
   /** A state word for styling (runs), '' for none. */
   state?: string;
+  /** A short marker after the detail (a schedule: 'scheduled' or 'paused'). */
+  badge?: string;
 }
 
 export interface ISectionOptions<T> {
@@ -193,6 +195,13 @@ export class Section<T = unknown> extends Widget {
     detail.className = 'jp-omega-item-detail';
     detail.textContent = view.detail;
     row.append(label, detail);
+    if (view.badge) {
+      const badge = document.createElement('span');
+      badge.className = 'jp-omega-badge jp-omega-item-badge';
+      badge.dataset.state = view.badge === 'paused' ? 'paused' : 'active';
+      badge.textContent = view.badge;
+      row.append(badge);
+    }
     return row;
   }
 

@@ -6,6 +6,15 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { encodeName, queryString, requestAPI } from './api';
 
+/** The schedule of a notebook or script as list items carry it. */
+export interface IScheduleBrief {
+  when: string;
+  description: string;
+  paused: boolean;
+  /** ISO time of the next run; null while paused. */
+  next_due: string | null;
+}
+
 export interface IObjectSummary {
   name: string;
   kind: string;
@@ -13,6 +22,8 @@ export interface IObjectSummary {
   modified: string;
   size: number | null;
   rows?: number | null;
+  /** Notebooks and scripts: their schedule, null when they have none. */
+  schedule?: IScheduleBrief | null;
 }
 
 export interface IPage<T> {

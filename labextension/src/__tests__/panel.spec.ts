@@ -116,3 +116,49 @@ describe('OmegaPanel errors', () => {
     panel.dispose();
   });
 });
+
+describe('OmegaPanel notebooks section', () => {
+  it('marks scheduled and paused notebooks', async () => {
+    const item = (name: string, schedule: unknown) => ({
+      name,
+      kind: 'notebook.ipynb',
+      version: 1,
+      modified: '2026-11-26T10:00:00+00:00',
+      size: 10,
+      schedule
+    });
+    const { settings } = settingsFor((_method, url) => {
+      if (new URL(url).pathname.endsWith('/jobs')) {
+        const brief = { when: 'hourly', description: 'At 0 minutes past the hour' };
+        return ok({
+          items: [
+            item('daily', { ...brief, paused: false, next_due: '2026-11-26T11:00:00+00:00' }),
+            item('held', { ...brief, paused: true, next_due: null }),
+            item('plain', null)
+          ],
+          total: 3
+        });
+      }
+      return ok({ items: [], total: 0 });
+    });
+    const panel = new OmegaPanel({
+      service: new OmegaService(settings),
+      refreshInterval: 0,
+      onActivate: () => undefined
+    });
+    const section = panel.section('jobs');
+    await section.model.refresh();
+    const row = (key: string) =>
+      section.node.querySelector<HTMLElement>(`.jp-omega-item[data-key="${key}"]`)!;
+    const badge = (key: string) => row(key).querySelector<HTMLElement>('.jp-omega-item-badge');
+    expect(badge('daily')!.textContent).toBe('scheduled');
+    expect(badge('daily')!.dataset.state).toBe('active');
+    expect(row('daily').title).toContain('schedule: At 0 minutes past the hour, next ');
+    expect(badge('held')!.textContent).toBe('paused');
+    expect(badge('held')!.dataset.state).toBe('paused');
+    expect(row('held').title).toContain('(paused)');
+    expect(badge('plain')).toBeNull();
+    expect(row('plain').title).not.toContain('schedule');
+    panel.dispose();
+  });
+});

@@ -178,6 +178,8 @@ test('schedules: pause and resume from the schedule dialog', async ({ page }, te
   await openSection(page, 'jobs');
   const weekly = item(page, 'jobs', 'reports/weekly');
   await expect(weekly).toBeVisible();
+  const rowBadge = weekly.locator('.jp-omega-item-badge');
+  await expect(rowBadge).toHaveText('scheduled');
   const dialog = page.locator('.jp-Dialog');
   const badge = dialog.locator('.jp-omega-badge');
   const toggle = dialog.locator('.jp-omega-schedule-pause');
@@ -191,6 +193,7 @@ test('schedules: pause and resume from the schedule dialog', async ({ page }, te
   await expect(toggle).toHaveText('Resume');
   await expect(page.locator('.jp-toast-message', { hasText: 'Paused the schedule' })).toBeVisible();
   expect((await api(page, 'jobs/reports/weekly/schedule')).body.paused).toBe(true);
+  await expect(rowBadge).toHaveText('paused'); // the list behind the dialog follows
   await expect(dialog.locator('.jp-omega-schedule-times li')).toHaveCount(5);
   await shot(page, testInfo, '08-schedule-paused');
 
@@ -211,6 +214,7 @@ test('schedules: pause and resume from the schedule dialog', async ({ page }, te
   await expect(badge).toHaveText('active');
   await expect(toggle).toHaveText('Pause');
   expect((await api(page, 'jobs/reports/weekly/schedule')).body.paused).toBe(false);
+  await expect(rowBadge).toHaveText('scheduled');
   await shot(page, testInfo, '09-schedule-resumed');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await expect(dialog).toHaveCount(0);
