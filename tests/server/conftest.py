@@ -13,17 +13,20 @@ from pytest_jupyter.jupyter_server import *  # noqa: F403
 from traitlets.config import Config
 
 
-@pytest.fixture
-def jp_server_config(database_url: str, bucket: str) -> Config:
-    """A Jupyter server with the extension enabled on the parametrized database."""
+def extension_config(**options: object) -> Config:
+    """A Jupyter server with the omega extension enabled and these ``OmegaExtensionApp``
+    options (override ``jp_server_config`` in a test module to use others)."""
     return Config(
         {
             "ServerApp": {"jpserver_extensions": {"omega_jupyter": True}},
-            "OmegaExtensionApp": {
-                "database_url": database_url,
-                "bucket": bucket,
-                "max_body_mb": 1,
-                "run_scheduler": False,
-            },
+            "OmegaExtensionApp": options,
         }
+    )
+
+
+@pytest.fixture
+def jp_server_config(database_url: str, bucket: str) -> Config:
+    """A Jupyter server with the extension enabled on the parametrized database."""
+    return extension_config(
+        database_url=database_url, bucket=bucket, max_body_mb=1, run_scheduler=False
     )

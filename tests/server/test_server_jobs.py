@@ -11,20 +11,14 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
+from .conftest import extension_config
 from .test_server_jupyter import call
 
 
 @pytest.fixture
 def jp_server_config(database_url: str, bucket: str, dask_cluster) -> Config:
-    return Config(
-        {
-            "ServerApp": {"jpserver_extensions": {"omega_jupyter": True}},
-            "OmegaExtensionApp": {
-                "database_url": database_url,
-                "bucket": bucket,
-                "dask_address": dask_cluster.scheduler_address,
-            },
-        }
+    return extension_config(
+        database_url=database_url, bucket=bucket, dask_address=dask_cluster.scheduler_address
     )
 
 

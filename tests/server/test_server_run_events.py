@@ -12,22 +12,18 @@ from traitlets.config import Config
 import omega_jupyter
 from tests.test_scripts import RUN, put_script
 
+from .conftest import extension_config
 from .test_server_jobs import notebook
 from .test_server_jupyter import call
 
 
 @pytest.fixture
 def jp_server_config(database_url: str, bucket: str, dask_cluster) -> Config:
-    return Config(
-        {
-            "ServerApp": {"jpserver_extensions": {"omega_jupyter": True}},
-            "OmegaExtensionApp": {
-                "database_url": database_url,
-                "bucket": bucket,
-                "dask_address": dask_cluster.scheduler_address,
-                "run_scheduler": False,
-            },
-        }
+    return extension_config(
+        database_url=database_url,
+        bucket=bucket,
+        dask_address=dask_cluster.scheduler_address,
+        run_scheduler=False,
     )
 
 

@@ -9,6 +9,7 @@ import socket
 import pytest
 from traitlets.config import Config
 
+from tests.server.conftest import extension_config
 from tests.server.test_server_jupyter import call
 
 
@@ -29,12 +30,7 @@ def unreachable_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def jp_server_config(unreachable_url: str) -> Config:
-    return Config(
-        {
-            "ServerApp": {"jpserver_extensions": {"omega_jupyter": True}},
-            "OmegaExtensionApp": {"database_url": unreachable_url, "run_scheduler": False},
-        }
-    )
+    return extension_config(database_url=unreachable_url, run_scheduler=False)
 
 
 @pytest.mark.parametrize("path", ["datasets", "models", "jobs", "runs", "datasets/sales"])
