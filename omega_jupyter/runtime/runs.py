@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,11 @@ from omega_jupyter.exceptions import ConfigurationError, RunNotFoundError
 from omega_jupyter.runtime.tables import FINAL_STATES, RUN_STATES, runs
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import now
+
+# Running tasks beat this often (runtime/worker.py); a run whose beat stops for this many beats
+# is taken for dead by a copy of its task that finds it running.
+HEARTBEAT_SECONDS = 5.0
+DEAD_AFTER_BEATS = 3
 
 
 @dataclass
@@ -40,6 +46,7 @@ class RunRecord:
     traceback: str | None
     progress: Any
     resources: dict | None
+    started_here: bool = False  # set by RunStore.start: this caller moved it out of queued
 
     @property
     def done(self) -> bool:
@@ -47,6 +54,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
+        data.pop("started_here", None)
         for key in ("submitted", "started", "finished", "heartbeat"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
@@ -109,22 +117,57 @@ class RunStore:
         return _record(row)
 
     def start(self, run_id: str, worker: str) -> RunRecord:
-        """queued → running; returns the record as it is afterwards (its state tells the caller
-        whether to go on: anything but ``running`` with attempt 1 means stop)."""
+        """queued → running, for exactly one copy of the run's task; returns the record.
+
+        Only the copy whose conditional update moved the run out of ``queued`` may execute it
+        (it gets ``state == "running"`` and ``started_here``); any other copy gets the record
+        as it is and stops. Use :meth:`begin` in tasks: it also tells a copy that Dask re-ran
+        after a worker died from a duplicate of a live run.
+        """
         stamp = now()
+        self.db.ensure_schema()
         with self.db.begin() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-            if row is None:
-                raise RunNotFoundError(f"run {run_id!r} does not exist")
-            attempt = row.attempt + 1
-            values: dict[str, Any] = {"attempt": attempt, "worker": worker, "heartbeat": stamp}
-            if row.state == "queued":
-                values.update(state="running", started=stamp)
-            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
-        record = _record(row)
-        for key, value in values.items():
-            setattr(record, key, value)
+            took = conn.execute(
+                sa.update(runs)
+                .where((runs.c.id == run_id) & (runs.c.state == "queued"))
+                .values(
+                    state="running",
+                    started=stamp,
+                    attempt=runs.c.attempt + 1,
+                    worker=worker,
+                    heartbeat=stamp,
+                )
+            ).rowcount
+        record = self.get(run_id)
+        record.started_here = bool(took)
         return record
+
+    def begin(
+        self, run_id: str, worker: str, watch_seconds: float | None = None
+    ) -> tuple[str, RunRecord]:
+        """What a task's copy should do with its run: ``("run", record)`` — execute it (this
+        copy started it); ``("dead", record)`` — another copy started it and its heartbeat
+        stopped (its worker died and Dask re-ran the task): fail the run; ``("skip", record)``
+        — the run is finished or cancelled, or a live copy runs it (the task was sent twice):
+        leave the run alone.
+
+        A live copy beats every ``HEARTBEAT_SECONDS``; a run whose heartbeat does not change
+        for ``watch_seconds`` (default three beats) is taken for dead.
+        """
+        record = self.start(run_id, worker)
+        if record.started_here:
+            return "run", record
+        if record.state != "running":
+            return "skip", record
+        watch = DEAD_AFTER_BEATS * HEARTBEAT_SECONDS if watch_seconds is None else watch_seconds
+        deadline = time.monotonic() + watch
+        seen = record.heartbeat
+        while time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.05, watch / 10)))
+            record = self.get(run_id)
+            if record.state != "running" or record.heartbeat != seen:
+                return "skip", record
+        return "dead", record
 
     def finish(
         self,

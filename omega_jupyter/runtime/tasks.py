@@ -34,11 +34,11 @@ def execute_run(spec: dict[str, Any]) -> Any:
     events = run_events(om, spec)
     token = current_run.set(run_id)
     try:
-        record = runs.start(run_id, worker_name())
-        if record.state != "running" or record.attempt > 1:
-            if record.state == "running":
+        verdict, record = runs.begin(run_id, worker_name())
+        if verdict != "run":
+            if verdict == "dead":
                 # The scheduler re-ran the task: the worker of the first attempt died.
-                error = f"the worker running this run died (attempt {record.attempt - 1})"
+                error = f"the worker running this run died (attempt {record.attempt})"
                 if runs.finish(run_id, "failed", error=error):
                     events.finished("failed", error=error)
             return {"type": "state", "state": runs.get(run_id).state}

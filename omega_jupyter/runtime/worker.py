@@ -11,13 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from omega_jupyter.runtime.runs import HEARTBEAT_SECONDS
 from omega_jupyter.settings import Settings
 
 if TYPE_CHECKING:
     from omega_jupyter.client import Omega
     from omega_jupyter.runtime.runs import RunStore
-
-HEARTBEAT_SECONDS = 5.0
 
 _clients: dict[tuple, Omega] = {}
 _clients_lock = threading.Lock()

@@ -114,11 +114,11 @@ def run_script(spec: dict[str, Any]) -> dict:
     om = client_from_payload(spec["settings"])
     runs = RunStore(om.db, om.bucket)
     run_id, name = spec["run_id"], spec["name"]
-    record = runs.start(run_id, worker_name())
+    verdict, record = runs.begin(run_id, worker_name())
     stream = spec.get("result_stream")
     events = RunEvents(om, stream, run_id, "script", name, version=record.target_version)
-    if record.state != "running" or record.attempt > 1:
-        if record.state == "running":
+    if verdict != "run":
+        if verdict == "dead":  # Dask re-ran the task: the first worker died
             died = "the worker running this script died"
             if runs.finish(run_id, "failed", error=died):
                 events.finished("failed", error=died)
