@@ -18,13 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from omega_jupyter.jobs import when as when_
-from omega_jupyter.jobs.tables import runs, schedule_slots, schedules
+from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import _aware
 
 MAX_SLOTS_PER_CLAIM = 100  # missed='all' after a long downtime runs at most this many at once
 MAX_GRACE = timedelta(seconds=60)
 MIN_GRACE = timedelta(seconds=1)
+LOOP_HEARTBEAT_SECONDS = 5.0  # a scheduler loop's row in om_scheduler_loops beats this often
 
 
 # How a task reports that Dask re-ran it after the worker of its first attempt died
@@ -45,6 +46,7 @@ class Claim:
     scheduled_for: datetime
     schedule_id: int
     skipped: list[datetime] = field(default_factory=list)
+    resend: bool = False  # an existing run sent again: a failed submission must not fail it
 
 
 def grace(cron: str, slot: datetime, timezone: str | None) -> timedelta:
@@ -173,11 +175,15 @@ class RunReconciler:
         stale_after: float = 60.0,
         queued_after: float = 600.0,
         buckets: list[str] | None = None,
+        loop_id: str | None = None,
     ) -> None:
         self.db = db
         self.stale_after = timedelta(seconds=stale_after)
         self.queued_after = timedelta(seconds=queued_after)
         self.buckets = buckets
+        self.loop_id = loop_id or f"reconciler:{uuid.uuid4().hex[:8]}"
+        # A loop whose row has not beaten for this long is gone (it beats every 5 s).
+        self.loop_gone_after = max(self.stale_after, timedelta(seconds=3 * LOOP_HEARTBEAT_SECONDS))
 
     def reconcile(self, now: datetime) -> list[Claim]:
         """Fail stale runs (one conditional transaction each: one loop wins); returns retries."""
@@ -201,35 +207,54 @@ class RunReconciler:
         return retries + self._retry_worker_deaths(now) + self._resend_queued(now)
 
     def _resend_queued(self, now: datetime) -> list[Claim]:
-        """Scheduled runs still queued ``stale_after`` after their claim (or their last resend).
+        """Scheduled runs still queued whose loop is gone: send them again.
 
-        The loop that claimed such a run may have died between committing the claim and handing
-        the task to Dask, so the run would wait until ``queued_after`` fails it. Sending it again
-        is harmless: it goes under the same task key, and Dask keeps one task per key; a copy
-        that still ran later finds the run started or finished and stops (``RunStore.start``).
-        The queued run's heartbeat records the resend, so one loop per period sends it.
+        A loop killed between committing its claim and handing the task to Dask leaves the run
+        queued until ``queued_after`` fails it. The slot row names the loop responsible for
+        the slot's latest run; once that loop's row is gone or stale, one other loop takes the
+        slot over (a conditional update) and sends the run again. Should the first copy still
+        reach a cluster, only one copy executes it (``RunStore.begin``).
         """
-        cutoff = now - self.stale_after
-        waiting = (
-            (runs.c.state == "queued")
-            & runs.c.schedule_id.is_not(None)
-            & runs.c.kind.in_(("job", "script"))
-            & (sa.func.coalesce(runs.c.heartbeat, runs.c.submitted) < cutoff)
+        gone = now - self.loop_gone_after
+        alive = sa.exists().where(
+            (scheduler_loops.c.id == schedule_slots.c.claimed_by)
+            & (scheduler_loops.c.heartbeat >= gone)
         )
-        query = sa.select(runs.c.id).where(waiting)
+        orphaned = (
+            (runs.c.state == "queued")
+            & runs.c.kind.in_(("job", "script"))
+            & (schedule_slots.c.run_id == runs.c.id)
+            & (schedule_slots.c.claimed_by != self.loop_id)
+            & (schedule_slots.c.claimed_at < gone)
+            & ~alive
+        )
+        query = sa.select(
+            runs.c.id,
+            schedule_slots.c.schedule_id,
+            schedule_slots.c.slot,
+            schedule_slots.c.claimed_by,
+        ).where(orphaned)
         if self.buckets is not None:
             query = query.where(runs.c.bucket.in_(self.buckets))
         with self.db.connect() as conn:
-            candidates = [r.id for r in conn.execute(query)]
+            candidates = conn.execute(query).fetchall()
         resent = []
-        for run_id in candidates:
+        for run_id, schedule_id, slot, claimant in candidates:
             with self.db.begin() as conn:
                 taken = conn.execute(
-                    sa.update(runs).where((runs.c.id == run_id) & waiting).values(heartbeat=now)
+                    sa.update(schedule_slots)
+                    .where(
+                        (schedule_slots.c.schedule_id == schedule_id)
+                        & (schedule_slots.c.slot == slot)
+                        & (schedule_slots.c.claimed_by == claimant)
+                    )
+                    .values(claimed_by=self.loop_id, claimed_at=now)
                 ).rowcount
                 if not taken:
-                    continue  # started meanwhile, or another loop resent it
+                    continue  # another loop took it over first
                 run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
+            if run.state != "queued":
+                continue  # it started meanwhile
             resent.append(
                 Claim(
                     run.id,
@@ -239,6 +264,7 @@ class RunReconciler:
                     dict(run.parameters or {}),
                     _aware(run.scheduled_for),
                     run.schedule_id,
+                    resend=True,
                 )
             )
         return resent
@@ -311,4 +337,9 @@ class RunReconciler:
         slot = _aware(run.scheduled_for)
         values = new_run_values(retry_id, row, slot, now, dict(run.parameters or {}))
         conn.execute(sa.insert(runs).values(**values))
+        conn.execute(  # the slot's latest run, and the loop that submits it
+            sa.update(schedule_slots)
+            .where((schedule_slots.c.schedule_id == row.id) & (schedule_slots.c.run_id == run.id))
+            .values(run_id=retry_id, claimed_by=self.loop_id, claimed_at=now)
+        )
         return Claim(retry_id, run.bucket, run.kind, run.target, values["parameters"], slot, row.id)

@@ -25,11 +25,18 @@ def _task(kind: str) -> Any:
 
 
 def submit(
-    runtime: Any, kind: str, run_id: str, target: str, parameters: dict, **extra: Any
+    runtime: Any,
+    kind: str,
+    run_id: str,
+    target: str,
+    parameters: dict,
+    fail_on_error: bool = True,
+    **extra: Any,
 ) -> Any:
     """Send a recorded run to Dask through ``runtime`` (``om.runtime``); fire and forget, so it
     runs even if the caller exits. If Dask cannot be reached the run is marked failed with the
-    reason, then the error raised. ``extra`` goes to the task as is (``timeout``;
+    reason (unless ``fail_on_error`` is false: a resent run may be queued elsewhere), then the
+    error raised. ``extra`` goes to the task as is (``timeout``;
     ``result_stream``: publish the run's lifecycle there, see runtime/events.py)."""
     from distributed import fire_and_forget
 
@@ -51,7 +58,9 @@ def submit(
             _task(kind), spec, key=task_key(run_id), pure=False, resources=runtime.resources
         )
     except (OmegaError, OSError) as exc:
-        RunStore(om.db, om.bucket).finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        if fail_on_error:
+            error = f"{type(exc).__name__}: {exc}"
+            RunStore(om.db, om.bucket).finish(run_id, "failed", error=error)
         raise
     fire_and_forget(future)
     return future

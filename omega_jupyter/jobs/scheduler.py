@@ -18,14 +18,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from omega_jupyter.jobs.claims import Claim, RunReconciler, ScheduleClaimer
+from omega_jupyter.jobs.claims import (
+    LOOP_HEARTBEAT_SECONDS,
+    Claim,
+    RunReconciler,
+    ScheduleClaimer,
+)
 from omega_jupyter.jobs.schedules import read_changes
 from omega_jupyter.jobs.tables import scheduler_loops
 
 log = logging.getLogger("omega_jupyter.scheduler")
 
 CHANGE_POLL_SECONDS = 1.0
-LOOP_HEARTBEAT_SECONDS = 5.0
 MAX_SLEEP_SECONDS = 60.0
 
 
@@ -59,7 +63,7 @@ class Scheduler:
         self.poll = poll
         self.loop_id = loop_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.claimer = ScheduleClaimer(self.db, self.loop_id, buckets)
-        self.reconciler = RunReconciler(self.db, stale_after, queued_after, buckets)
+        self.reconciler = RunReconciler(self.db, stale_after, queued_after, buckets, self.loop_id)
         self.reconcile_every = max(1.0, stale_after / 4)
         self.stop_event = threading.Event()
         self._last_reconcile: datetime | None = None
@@ -92,7 +96,14 @@ class Scheduler:
             )
         try:
             runtime = self.om[claim.bucket].runtime
-            future = submit(runtime, claim.kind, claim.run_id, claim.target, claim.parameters)
+            future = submit(
+                runtime,
+                claim.kind,
+                claim.run_id,
+                claim.target,
+                claim.parameters,
+                fail_on_error=not claim.resend,  # a resent run may be queued elsewhere
+            )
             self.submitted.append(claim)
             self._inflight = [f for f in self._inflight if not f.done()] + [future]
         except Exception as exc:  # the run row already says why; keep the loop alive
