@@ -95,7 +95,10 @@ export const UNAVAILABLE: Record<string, string> = {
   schema_outdated: "The omega database's schema is older than this omega_jupyter"
 };
 
-const GENERIC_5XX = 'internal server error';
+/** Server messages that add nothing to the panel's own text (a 503 says where to look). */
+function isGeneric5xx(message: string): boolean {
+  return message === 'internal server error' || /the server log says why/.test(message);
+}
 
 /** The error for a non-2xx answer: the server's `{error, message}` when it sent one. */
 export function errorFromResponse(status: number, text: string): OmegaApiError {
@@ -109,7 +112,7 @@ export function errorFromResponse(status: number, text: string): OmegaApiError {
     const code = body.error ?? 'error';
     const hint = status >= 500 ? UNAVAILABLE[code] : undefined;
     if (hint) {
-      const detail = body.message === GENERIC_5XX ? '' : ` (${body.message})`;
+      const detail = isGeneric5xx(body.message) ? '' : ` (${body.message})`;
       return new OmegaApiError(`${hint}${detail}.`, status, code);
     }
     return new OmegaApiError(body.message, status, code);

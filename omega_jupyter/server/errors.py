@@ -46,6 +46,22 @@ def classify(exc: BaseException) -> tuple[int, str]:
     return 500, "internal_error"
 
 
+# What a 503 tells the client: what is down, not where. Addresses, user names and driver
+# messages go to the server log only (a public route such as /health answers these too).
+UNAVAILABLE_MESSAGES = {
+    "database_unavailable": "the omega database cannot be reached (the server log says why)",
+    "runtime_unavailable": "the Dask cluster cannot be reached (the server log says why)",
+}
+
+
+def public_message(exc: BaseException, status: int, code: str) -> str:
+    """The message an error answer carries: the exception's own for client errors and for
+    project errors that hold no secrets, a fixed text for the other 5xx."""
+    if status < 500 or (isinstance(exc, ex.OmegaError) and code not in UNAVAILABLE_MESSAGES):
+        return message_of(exc)
+    return UNAVAILABLE_MESSAGES.get(code, "internal server error")
+
+
 def message_of(exc: BaseException) -> str:
     """A one-line message for ``exc`` (KeyError would otherwise print its argument's repr)."""
     if isinstance(exc, KeyError) and not isinstance(exc, ex.OmegaError) and exc.args:

@@ -21,7 +21,7 @@ from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError, OmegaError, PayloadTooLargeError
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.context import ServerContext
-from omega_jupyter.server.errors import HTTP_CODES, classify, message_of
+from omega_jupyter.server.errors import HTTP_CODES, classify, public_message
 
 log = logging.getLogger("omega_jupyter.server")
 
@@ -101,10 +101,7 @@ class OmegaMixin:
             )
         elif exc is not None:
             status_code, code = classify(exc)
-            # Project errors say what is wrong without secrets (URLs are printed without
-            # their password): a 503 tells the database or cluster is down, and which.
-            known = status_code < 500 or isinstance(exc, OmegaError)
-            message = message_of(exc) if known else "internal server error"
+            message = public_message(exc, status_code, code)
             self.set_status(status_code)  # type: ignore[attr-defined]
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="omega"')  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
-"""A database that cannot be reached: every route answers a JSON 503 that says why (never a
-bare 500, never the password), and the server itself keeps answering."""
+"""A database that cannot be reached: every route answers a JSON 503 that says the database is
+down (never a bare 500, never where it is), the log says why, and the server keeps answering."""
 
 from __future__ import annotations
 
@@ -38,13 +38,15 @@ async def test_database_down_is_a_clear_503(jp_fetch, unreachable_url, path, cap
     status, body = await call(jp_fetch, path)
     assert status == 503, body
     error = json.loads(body)
-    assert error["error"] == "database_unavailable", error
-    assert error["message"].startswith(("cannot connect to", "cannot create")), error
-    assert "OMEGA_DATABASE_URL" in error["message"], error
-    assert "s3cret-pw" not in error["message"]
-    # logged as one line, not a traceback per request
-    logged = [r for r in caplog.records if "database" in r.getMessage() and r.exc_info]
-    assert logged == []
-    assert any(r.levelname == "WARNING" and " 503 " in r.getMessage() for r in caplog.records)
+    # what is down, not where: no host, user, folder or driver message in the answer
+    assert error == {
+        "error": "database_unavailable",
+        "message": "the omega database cannot be reached (the server log says why)",
+    }
+    # the server log has the reason, as one line, not a traceback per request
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(" 503 " in w and "OMEGA_DATABASE_URL" in w for w in warnings), warnings
+    assert not any("s3cret-pw" in w for w in warnings)
+    assert [r for r in caplog.records if "database" in r.getMessage() and r.exc_info] == []
     status, body = await call(jp_fetch, "ping")  # the server keeps answering
     assert status == 200 and json.loads(body)["ping"] == "ok"

@@ -38,6 +38,14 @@ describe('api helpers', () => {
     );
     expect(generic.message).toBe('The omega database is unavailable.');
     expect(generic.code).toBe('database_unavailable');
+    const logged = errorFromResponse(
+      503,
+      JSON.stringify({
+        error: 'database_unavailable',
+        message: 'the omega database cannot be reached (the server log says why)'
+      })
+    );
+    expect(logged.message).toBe('The omega database is unavailable.');
     const detailed = errorFromResponse(
       503,
       JSON.stringify({ error: 'database_unavailable', message: 'cannot connect to db' })
