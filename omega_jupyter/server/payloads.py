@@ -52,6 +52,10 @@ def _is_cache_buster(key: str, values: list[bytes]) -> bool:
     return key.isascii() and key.isdigit() and not any(values)
 
 
+# Query integers (limit, offset, since …) fit a signed 64-bit column/OFFSET on every database.
+MAX_INT_PARAM = 2**62
+
+
 def int_param(raw: str | None, name: str, default: int | None, minimum: int = 0) -> int | None:
     if raw is None or raw == "":
         return default
@@ -61,6 +65,8 @@ def int_param(raw: str | None, name: str, default: int | None, minimum: int = 0)
         raise BadRequestError(f"{name} must be an integer, got {raw[:50]!r}") from None
     if value < minimum:
         raise BadRequestError(f"{name} must be >= {minimum}")
+    if value > MAX_INT_PARAM:
+        raise BadRequestError(f"{name} must be <= {MAX_INT_PARAM}")
     return value
 
 

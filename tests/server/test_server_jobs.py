@@ -274,9 +274,12 @@ async def test_runs_are_paged_with_a_total(jp_fetch, database_url: str, bucket: 
     assert page["total"] == 5 and len(page["items"]) == 1
     _, body = await call(jp_fetch, "runs", state="failed")
     assert json.loads(body)["total"] == 1
-    for bad in ("-1", "x"):
-        status, body = await call(jp_fetch, "runs", offset=bad)
-        assert status == 400 and "offset" in json.loads(body)["message"]
+    for name, bad in [("offset", "-1"), ("offset", "x"), ("offset", "9" * 20), ("limit", "9" * 20)]:
+        status, body = await call(jp_fetch, "runs", **{name: bad})
+        assert status == 400 and name in json.loads(body)["message"], body
+    for name in ("offset", "limit"):  # the other lists too
+        status, body = await call(jp_fetch, "jobs", **{name: "9" * 20})
+        assert status == 400 and name in json.loads(body)["message"], body
 
 
 async def test_script_metadata_and_delete(jp_fetch, database_url: str, bucket: str) -> None:
