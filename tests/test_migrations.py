@@ -105,3 +105,48 @@ def test_unreachable_database(url):
 def test_bad_urls(url):
     with pytest.raises(ConfigurationError):
         omega_jupyter.setup(url=url, bucket="b").datasets.list()
+
+
+def test_upgrade_from_0005_keeps_runs_and_adds_result_stream(fresh_database_url):
+    from alembic import command
+
+    from omega_jupyter.runtime.tables import runs
+    from omega_jupyter.storage.metadata import now
+
+    # om_runs as revision 0005 has it: without result_stream
+    runs_0005 = sa.table(
+        "om_runs", *(sa.column(c.name, c.type) for c in runs.columns if c.name != "result_stream")
+    )
+    row = {
+        "id": "r1",
+        "bucket": "b",
+        "kind": "job",
+        "target": "report",
+        "action": "run",
+        "parameters": {"x": 1},
+        "state": "succeeded",
+        "trigger": "manual",
+        "submitted": now(),
+        "attempt": 1,
+    }
+    db = get_database(fresh_database_url)
+    with db.connect() as conn:
+        migrate.upgrade(conn, "0005")
+        conn.execute(sa.insert(runs_0005).values(**row))
+        conn.commit()
+    with db.connect() as conn:
+        assert migrate.upgrade(conn) == ("0005", migrate.head_revision())
+        conn.commit()
+    om = omega_jupyter.setup(url=fresh_database_url, bucket="b")
+    old = om.runtime.run("r1").record
+    assert (old.state, old.parameters, old.result_stream) == ("succeeded", {"x": 1}, None)
+    new_id = om.runtime.runs_store.create("script", "etl", "run", result_stream="events")
+    assert om.runtime.run(new_id).record.result_stream == "events"
+    streams = om.runtime.runs().set_index("id")["result_stream"]
+    assert streams[new_id] == "events" and streams.isna()["r1"]
+    with db.connect() as conn:  # and back: the column goes, the runs stay
+        command.downgrade(migrate._config(conn), "0005")
+        conn.commit()
+        assert "result_stream" not in {c["name"] for c in sa.inspect(conn).get_columns("om_runs")}
+        ids = conn.execute(sa.select(runs_0005.c.id).order_by(runs_0005.c.id)).scalars().all()
+        assert sorted(ids) == sorted(["r1", new_id])

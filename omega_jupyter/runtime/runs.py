@@ -46,6 +46,7 @@ class RunRecord:
     traceback: str | None
     progress: Any
     resources: dict | None
+    result_stream: str | None = None  # where the run publishes its lifecycle (events.py)
     started_here: bool = False  # set by RunStore.start: this caller moved it out of queued
 
     @property
@@ -82,8 +83,11 @@ class RunStore:
         run_id: str | None = None,
         state: str = "queued",
         error: str | None = None,
+        result_stream: str | None = None,
     ) -> str:
-        """Insert a run row (``state='failed'`` records a call refused before submission)."""
+        """Insert a run row (``state='failed'`` records a call refused before submission);
+        ``result_stream`` names the stream its lifecycle is published to (validated by the
+        caller, see runtime/events.py)."""
         run_id = run_id or uuid.uuid4().hex
         stamp = now()
         self.db.ensure_schema()
@@ -104,6 +108,7 @@ class RunStore:
                     attempt=0,
                     resources=resources or None,
                     error=error,
+                    result_stream=result_stream,
                 )
             )
         return run_id

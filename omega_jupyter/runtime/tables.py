@@ -1,4 +1,5 @@
-"""Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them."""
+"""Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them (0006 adds
+``om_runs.result_stream``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ runs = sa.Table(
     sa.Column("traceback", sa.Text, nullable=True),
     sa.Column("progress", JSONType, nullable=True),
     sa.Column("resources", JSONType, nullable=True),
+    sa.Column("result_stream", sa.String(255), nullable=True),  # runtime/events.py
     sa.Index("ix_om_runs_bucket_submitted", "bucket", "submitted"),
     sa.Index("ix_om_runs_state", "state"),
 )
