@@ -9,6 +9,7 @@ same transaction as the slot row, so a claimed slot always has its run.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,8 +20,11 @@ from sqlalchemy.engine import Connection
 
 from omega_jupyter.jobs import when as when_
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
+from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import _aware
+
+log = logging.getLogger("omega_jupyter.scheduler")
 
 MAX_SLOTS_PER_CLAIM = 100  # missed='all' after a long downtime runs at most this many at once
 MAX_GRACE = timedelta(seconds=60)
@@ -167,7 +171,12 @@ class ScheduleClaimer:
 
 
 class RunReconciler:
-    """Marks runs whose heartbeat stopped as failed; retries scheduled ones per max_retries."""
+    """Marks runs whose heartbeat stopped as failed; retries scheduled ones per max_retries.
+
+    A failed run that names a ``result_stream`` gets its ``finished`` message there (its task
+    will not publish it); ``om`` is the client to publish with, by default one made for the
+    database of ``db``.
+    """
 
     def __init__(
         self,
@@ -176,8 +185,10 @@ class RunReconciler:
         queued_after: float = 600.0,
         buckets: list[str] | None = None,
         loop_id: str | None = None,
+        om: Any = None,
     ) -> None:
         self.db = db
+        self.om = om
         self.stale_after = timedelta(seconds=stale_after)
         self.queued_after = timedelta(seconds=queued_after)
         self.buckets = buckets
@@ -201,10 +212,28 @@ class RunReconciler:
         retries = []
         for run_id in candidates:
             with self.db.begin() as conn:
-                retry = self._fail_one(conn, run_id, stale, now)
+                failed, retry = self._fail_one(conn, run_id, stale, now)
+            if failed is not None:  # published once committed, by the loop that failed it
+                self._publish_failed(failed)
             if retry is not None:
                 retries.append(retry)
         return retries + self._retry_worker_deaths(now) + self._resend_queued(now)
+
+    def _publish_failed(self, run: Any) -> None:
+        """``finished`` (failed) to the run's ``result_stream``; best effort, never raises."""
+        if not run.result_stream:
+            return
+        try:
+            om = self.om
+            if om is None:
+                from omega_jupyter.client import Omega
+
+                url = self.db.url.render_as_string(hide_password=False)
+                om = Omega(database_url=url, bucket=run.bucket)
+        except Exception as exc:  # e.g. an unreadable config file
+            log.warning("run %s: could not publish 'finished': %s", run.id, exc)
+            return
+        publish_ended(om, run, "failed", run.error)
 
     def _resend_queued(self, now: datetime) -> list[Claim]:
         """Scheduled runs still queued whose loop is gone: send them again.
@@ -301,7 +330,11 @@ class RunReconciler:
                 retries.append(retry)
         return retries
 
-    def _fail_one(self, conn: Connection, run_id: str, stale: Any, now: datetime) -> Claim | None:
+    def _fail_one(
+        self, conn: Connection, run_id: str, stale: Any, now: datetime
+    ) -> tuple[Any, Claim | None]:
+        """Fail the run if it is still stale; returns (its row if this call failed it, or
+        None; the retry, if any)."""
         message = (
             f"the run's heartbeat stopped (no beat for over {self.stale_after.total_seconds():g}"
             " s): its worker or scheduler died"
@@ -312,9 +345,9 @@ class RunReconciler:
             .values(state="failed", finished=now, error=message)
         ).rowcount
         if not done:
-            return None  # another loop reconciled it, or it beat meanwhile
+            return None, None  # another loop reconciled it, or it beat meanwhile
         run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
-        return self._retry(conn, run, now)
+        return run, self._retry(conn, run, now)
 
     def _retry(self, conn: Connection, run: Any, now: datetime) -> Claim | None:
         """A new run for the failed run's slot, unless its schedule's max_retries are used up."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from omega_jupyter.exceptions import OmegaError
 from omega_jupyter.names import validate_name
-from omega_jupyter.runtime.events import check_stream
+from omega_jupyter.runtime.events import check_stream, publish_ended
 from omega_jupyter.runtime.handle import RunHandle
 
 TASKS = {
@@ -35,9 +35,10 @@ def submit(
 ) -> Any:
     """Send a recorded run to Dask through ``runtime`` (``om.runtime``); fire and forget, so it
     runs even if the caller exits. If Dask cannot be reached the run is marked failed with the
-    reason (unless ``fail_on_error`` is false: a resent run may be queued elsewhere), then the
-    error raised. ``extra`` goes to the task as is (``timeout``;
-    ``result_stream``: publish the run's lifecycle there, see runtime/events.py)."""
+    reason, and ``finished`` published to its ``result_stream`` (unless ``fail_on_error`` is
+    false: a resent run may be queued elsewhere), then the error raised. ``extra`` goes to the
+    task as is (``timeout``; ``result_stream``: publish the run's lifecycle there, see
+    runtime/events.py)."""
     from distributed import fire_and_forget
 
     from omega_jupyter.runtime.runs import RunStore
@@ -60,7 +61,8 @@ def submit(
     except (OmegaError, OSError) as exc:
         if fail_on_error:
             error = f"{type(exc).__name__}: {exc}"
-            RunStore(om.db, om.bucket).finish(run_id, "failed", error=error)
+            if RunStore(om.db, om.bucket).finish(run_id, "failed", error=error):
+                publish_ended(om, run_id, "failed", error)  # its task never runs
         raise
     fire_and_forget(future)
     return future
@@ -89,6 +91,7 @@ class _TargetRunner:
             target_version=version,
             parameters=parameters,
             trigger="manual",
+            result_stream=result_stream,
         )
         future = submit(self.runtime, self.kind, run_id, self.name, parameters, **extra)
         return RunHandle(self.runtime, run_id, future)

@@ -9,6 +9,11 @@ Every kind of run publishes through :class:`RunEvents`, so the messages share on
 Notebook and script runs publish both; model actions publish ``finished`` only (a predict is
 latency-sensitive, and its outcome is what a consumer waits for). Publishing is best effort:
 a failure is logged as a warning with the run id and never changes the run's outcome.
+
+The run row records its stream (``om_runs.result_stream``), so a run that ends without its
+task still gets its ``finished`` message: :func:`publish_ended` is called by whoever ended it
+(the scheduler's reconciler, a refused submission, a cancel before the run started, a handle
+that finds the task lost), only when that caller's own conditional update ended the run.
 """
 
 from __future__ import annotations
@@ -23,6 +28,50 @@ def check_stream(name: str | None) -> str | None:
     """``name`` if it may name a stream (``None``: no publishing); else InvalidNameError —
     called before a run is recorded, so a bad name creates nothing."""
     return None if name is None else validate_name(name)
+
+
+def publish_ended(om: Any, run: Any, state: str, error: str | None = None) -> None:
+    """Publish ``finished`` (``state``, ``error``) for a run that ended without its task.
+
+    ``run`` is the run's row (an ``om_runs`` row or :class:`RunRecord`) or its id (then read
+    here); nothing is published when it names no stream. ``om`` may be a client of any bucket
+    of the run's database. The message has the shape a task's has (``duration`` and
+    ``result`` are None). Best effort: never raises; a failure is a warning in ``om.logger``.
+    Call it only when the caller's own conditional update ended the run, so that a run's end
+    is published once.
+    """
+    run_id = getattr(run, "id", run)
+    try:
+        if isinstance(run, str):
+            from omega_jupyter.runtime.runs import RunStore
+
+            run = RunStore(om.db, om.bucket).get(run)
+        if not run.result_stream:
+            return
+        if run.bucket != om.bucket:
+            om = om[run.bucket]
+        extra = {"model": run.target} if run.kind == "model" else {}  # as tasks.run_events
+        events = RunEvents(
+            om,
+            run.result_stream,
+            run.id,
+            run.kind,
+            run.target,
+            action=run.action,
+            version=run.target_version,
+            **extra,
+        )
+    except Exception as exc:
+        _warn(om, run_id, f"could not publish 'finished': {type(exc).__name__}: {exc}")
+        return
+    events.finished(state, error=error, result=None)
+
+
+def _warn(om: Any, run_id: str, text: str) -> None:
+    try:
+        om.logger.warning(f"run {run_id}: {text}", run_id=run_id)
+    except Exception:
+        pass  # the store is unreachable: the run row still tells the outcome
 
 
 class RunEvents:
@@ -75,11 +124,9 @@ class RunEvents:
         try:
             self.om.streams.put(message, self.stream)
         except Exception as exc:
-            try:
-                self.om.logger.warning(
-                    f"run {self.run_id}: could not publish {message['event']!r} to stream "
-                    f"{self.stream!r}: {type(exc).__name__}: {exc}",
-                    run_id=self.run_id,
-                )
-            except Exception:
-                pass  # the store is unreachable: the run row still tells the outcome
+            _warn(
+                self.om,
+                self.run_id,
+                f"could not publish {message['event']!r} to stream {self.stream!r}: "
+                f"{type(exc).__name__}: {exc}",
+            )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from omega_jupyter.exceptions import RunFailedError, RunTimeoutError
+from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.runs import RunRecord
 from omega_jupyter.storage.metadata import now
 
@@ -36,7 +37,8 @@ class RunHandle:
             return record
         reason = self._lost_reason(record)
         if reason:
-            self.runtime.runs_store.finish(self.id, "failed", error=reason)
+            if self.runtime.runs_store.finish(self.id, "failed", error=reason):
+                publish_ended(self.runtime.om, record, "failed", reason)
             record = self.runtime.runs_store.get(self.id)
         return record
 
@@ -110,10 +112,18 @@ class RunHandle:
     # -- control --------------------------------------------------------------------------
     def cancel(self) -> bool:
         """Cancel a queued or running run; False if it had already ended. A task that is
-        already executing finishes in the background, but its outcome is discarded."""
-        cancelled = self.runtime.runs_store.finish(
-            self.id, "cancelled", error="cancelled", only_from=("queued", "running")
-        )
+        already executing finishes in the background, but its outcome is discarded.
+
+        A run cancelled while queued never starts, so ``finished`` (cancelled) is published
+        to its ``result_stream`` here; a running run's task publishes it when it ends."""
+        store = self.runtime.runs_store
+        cancelled = store.finish(self.id, "cancelled", error="cancelled", only_from=("queued",))
+        if cancelled:
+            publish_ended(self.runtime.om, self.id, "cancelled", "cancelled")
+        else:
+            cancelled = store.finish(
+                self.id, "cancelled", error="cancelled", only_from=("running",)
+            )
         if cancelled:
             self.runtime.cancel_task(self.id, self._future)
         return cancelled

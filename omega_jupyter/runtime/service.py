@@ -12,6 +12,7 @@ import pandas as pd
 from omega_jupyter.exceptions import InvalidNameError, UnsupportedObjectError
 from omega_jupyter.names import parse_ref, validate_name
 from omega_jupyter.runtime import cluster
+from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.runtime.worker import settings_payload
@@ -125,7 +126,8 @@ class Runtime:
         result_stream: str | None = None,
     ) -> RunHandle:
         """Record a run, then submit it. Bad input (unknown model or dataset, unreachable
-        cluster) is recorded as a failed run and raised."""
+        cluster) is recorded as a failed run (``finished`` is published to ``result_stream``)
+        and raised."""
         run_id = uuid.uuid4().hex
         recorded = {
             "X": _describe_input(X),
@@ -156,6 +158,7 @@ class Runtime:
             }
             client = self.client
         except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
             runs.create(
                 "model",
                 ref.name,
@@ -165,8 +168,10 @@ class Runtime:
                 run_id=run_id,
                 resources=self.resources,
                 state="failed",
-                error=f"{type(exc).__name__}: {exc}",
+                error=error,
+                result_stream=result_stream or None,
             )
+            publish_ended(self.om, run_id, "failed", error)
             self._drop(temporary)
             exc.run_id = run_id  # type: ignore[attr-defined]
             raise
@@ -179,6 +184,7 @@ class Runtime:
             trigger=trigger,
             run_id=run_id,
             resources=self.resources,
+            result_stream=result_stream or None,
         )
         return self._submit(client, run_id, spec)
 
@@ -197,7 +203,9 @@ class Runtime:
                 resources=self.resources,
             )
         except Exception as exc:
-            self.runs_store.finish(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            if self.runs_store.finish(run_id, "failed", error=error):
+                publish_ended(self.om, run_id, "failed", error)  # its task never runs
             self._drop(spec["temporary"])
             raise
         fire_and_forget(future)  # the run goes on if this process (a notebook kernel) ends

@@ -55,7 +55,9 @@ def execute_run(spec: dict[str, Any]) -> Any:
         events.finished("failed" if done else runs.get(run_id).state, error=error)
         return {"type": "state", "state": "failed"}
     except BaseException as exc:
-        runs.finish(run_id, "failed", error=f"interrupted: {type(exc).__name__}: {exc}")
+        error = f"interrupted: {type(exc).__name__}: {exc}"
+        if runs.finish(run_id, "failed", error=error):
+            events.finished("failed", error=error)
         raise
     finally:
         current_run.reset(token)
