@@ -161,11 +161,8 @@ def run_notebook(spec: dict[str, Any]) -> dict:
         done = runs.finish(run_id, "failed", result=result, error=error[0], traceback=error[1])
     else:
         done = runs.finish(run_id, "succeeded", result=result)
-    events.finished(
-        state if done else runs.get(run_id).state,
-        error=error[0] if error else None,
-        result=_notebook_ref(result),
-    )
+    if done:  # else the run was cancelled or failed meanwhile: that caller published
+        events.finished(state, error=error[0] if error else None, result=_notebook_ref(result))
     return {"state": state, **(result or {})}
 
 

@@ -114,17 +114,12 @@ class RunHandle:
         """Cancel a queued or running run; False if it had already ended. A task that is
         already executing finishes in the background, but its outcome is discarded.
 
-        A run cancelled while queued never starts, so ``finished`` (cancelled) is published
-        to its ``result_stream`` here; a running run's task publishes it when it ends."""
+        Whoever ends a run publishes its ``finished`` message: the cancel does it here (the
+        task of a running run then ends without publishing)."""
         store = self.runtime.runs_store
-        cancelled = store.finish(self.id, "cancelled", error="cancelled", only_from=("queued",))
+        cancelled = store.finish(self.id, "cancelled", error="cancelled")
         if cancelled:
             publish_ended(self.runtime.om, self.id, "cancelled", "cancelled")
-        else:
-            cancelled = store.finish(
-                self.id, "cancelled", error="cancelled", only_from=("running",)
-            )
-        if cancelled:
             self.runtime.cancel_task(self.id, self._future)
         return cancelled
 

@@ -46,13 +46,15 @@ def execute_run(spec: dict[str, Any]) -> Any:
         with heartbeat(runs, run_id), blas_pinned(), capture_output(om.logger, run_id):
             result = ACTIONS[spec["action"]](om, spec)
         done = runs.finish(run_id, "succeeded", result=result)
-        events.finished("succeeded" if done else runs.get(run_id).state, result=result)
+        if done:  # else the run was cancelled or failed meanwhile: that caller published
+            events.finished("succeeded", result=result)
         return result
     except Exception as exc:
         # Recorded, not raised: the run row is the outcome, and Dask need not log it again.
         error = f"{type(exc).__name__}: {exc}"
         done = runs.finish(run_id, "failed", error=error, traceback=traceback.format_exc())
-        events.finished("failed" if done else runs.get(run_id).state, error=error)
+        if done:
+            events.finished("failed", error=error)
         return {"type": "state", "state": "failed"}
     except BaseException as exc:
         error = f"interrupted: {type(exc).__name__}: {exc}"

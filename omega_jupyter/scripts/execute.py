@@ -145,13 +145,15 @@ def run_script(spec: dict[str, Any]) -> dict:
             error=error,
             traceback=tb.format_exc(),
         )
-        events.finished("failed" if done else runs.get(run_id).state, error=error)
+        if done:  # else the run was cancelled or failed meanwhile: that caller published
+            events.finished("failed", error=error)
         return {"state": "failed"}
     result = {"type": "value", "value": value, "output": _output(om, run_id)}
     done = runs.finish(run_id, "succeeded", result=result)
     # the printed output stays in the run row and the log; the message carries the value
     published = {"type": "value", "value": value}
-    events.finished("succeeded" if done else runs.get(run_id).state, result=published)
+    if done:
+        events.finished("succeeded", result=published)
     return {"state": "succeeded"}
 
 
