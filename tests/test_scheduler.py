@@ -77,6 +77,14 @@ def _scheduled(om, when_text="every 2 seconds", missed="once", max_retries=0):
     return ScheduleClaimer(om.db, "test-loop", buckets=[om.bucket])
 
 
+def _slot_owner(om, run_id: str) -> str | None:
+    """The loop a slot row names for ``run_id`` (None: the row names another run)."""
+    with om.db.connect() as conn:
+        return conn.execute(
+            sa.select(schedule_slots.c.claimed_by).where(schedule_slots.c.run_id == run_id)
+        ).scalar()
+
+
 def _slots(om):
     with om.db.connect() as conn:
         rows = conn.execute(
@@ -191,9 +199,11 @@ def test_scheduled_run_failed_by_a_dead_worker_is_retried_once(om):
             .where(runs.c.id == claim.run_id)
             .values(state="failed", error="the worker running this notebook died")
         )
-    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket])
+    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-r")
     (retry,) = reconciler.reconcile(T0 + timedelta(seconds=5))
     assert retry.scheduled_for == claim.scheduled_for and retry.run_id != claim.run_id
+    assert not retry.resend  # a new run, submitted by the loop that made it:
+    assert _slot_owner(om, retry.run_id) == "loop-r" and _slot_owner(om, claim.run_id) is None
     assert reconciler.reconcile(T0 + timedelta(seconds=6)) == []  # retried once only
     assert om.runtime.runs_store.get(claim.run_id).error.endswith("(retried)")
     with om.db.begin() as conn:  # the retry's worker dies too: max_retries=1 is used up

@@ -22,14 +22,7 @@ from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.runtime.worker import settings_payload
 from tests.test_jobs import make_notebook
-from tests.test_scheduler import T0, _scheduled
-
-
-def _slot_owner(om, run_id: str) -> str | None:
-    with om.db.connect() as conn:
-        return conn.execute(
-            sa.select(schedule_slots.c.claimed_by).where(schedule_slots.c.run_id == run_id)
-        ).scalar()
+from tests.test_scheduler import T0, _scheduled, _slot_owner
 
 
 def test_a_queued_run_of_a_gone_loop_is_taken_over_once(om):
@@ -73,21 +66,6 @@ def test_a_live_loop_keeps_its_queued_runs(om):
         )
         conn.execute(sa.delete(scheduler_loops).where(scheduler_loops.c.id == "test-loop"))
     assert reconciler.reconcile(T0 + timedelta(seconds=100)) == []
-
-
-def test_a_retry_belongs_to_the_loop_that_made_it(om):
-    claimer = _scheduled(om, max_retries=1)
-    (claim,) = claimer.claim(T0 + timedelta(seconds=2))
-    with om.db.begin() as conn:
-        conn.execute(
-            sa.update(runs)
-            .where(runs.c.id == claim.run_id)
-            .values(state="failed", error="the worker running this notebook died")
-        )
-    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-r")
-    (retry,) = reconciler.reconcile(T0 + timedelta(seconds=5))
-    assert not retry.resend
-    assert _slot_owner(om, retry.run_id) == "loop-r" and _slot_owner(om, claim.run_id) is None
 
 
 def test_begin_lets_one_copy_run_and_tells_dead_from_duplicate(om):
