@@ -139,9 +139,7 @@ def run_notebook(spec: dict[str, Any]) -> dict:
     events = RunEvents(om, stream, run_id, "job", name, version=record.target_version)
     if verdict != "run":  # never execute a notebook twice
         if verdict == "dead":  # Dask re-ran the task: the first worker died
-            died = "the worker running this notebook died"
-            if runs.finish(run_id, "failed", error=died):
-                events.finished("failed", error=died)
+            events.end(runs, "failed", "the worker running this notebook died")
         return {"state": runs.get(run_id).state}
     events.started(parameters=spec.get("parameters") or {})
     capture = OutputCapture(lambda p: runs.set_progress(run_id, p))
@@ -156,13 +154,8 @@ def run_notebook(spec: dict[str, Any]) -> dict:
     result = _store_result(om, run_id, name, capture, error)
     if capture.text:
         runs.set_progress(run_id, capture.progress())
-    state = "failed" if error else "succeeded"
-    if error:
-        done = runs.finish(run_id, "failed", result=result, error=error[0], traceback=error[1])
-    else:
-        done = runs.finish(run_id, "succeeded", result=result)
-    if done:  # else the run was cancelled or failed meanwhile: that caller published
-        events.finished(state, error=error[0] if error else None, result=_notebook_ref(result))
+    state, message, trace = ("failed", *error) if error else ("succeeded", None, None)
+    events.end(runs, state, message, stored=result, traceback=trace, result=_notebook_ref(result))
     return {"state": state, **(result or {})}
 
 

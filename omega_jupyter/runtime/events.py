@@ -12,8 +12,9 @@ a failure is logged as a warning with the run id and never changes the run's out
 
 The run row records its stream (``om_runs.result_stream``), so a run that ends without its
 task still gets its ``finished`` message: :func:`publish_ended` is called by whoever ended it
-(the scheduler's reconciler, a refused submission, a cancel before the run started, a handle
-that finds the task lost), only when that caller's own conditional update ended the run.
+(the scheduler's reconciler, a refused submission, a cancel, a handle that finds the task
+lost), only when that caller's own conditional update ended the run; a task ends its run and
+publishes through :meth:`RunEvents.end`, which follows the same rule.
 """
 
 from __future__ import annotations
@@ -117,6 +118,25 @@ class RunEvents:
             duration = round(time.monotonic() - self._started, 3)
         message = {"event": "finished", **self.base, "state": state, "error": error}
         self._publish({**message, "duration": duration, **fields})
+
+    def end(
+        self,
+        runs: Any,
+        state: str,
+        error: str | None = None,
+        *,
+        stored: Any = None,
+        traceback: str | None = None,
+        **fields: Any,
+    ) -> bool:
+        """End the run in ``state`` if it is still queued or running (``RunStore.finish``;
+        ``stored`` is the row's result) and publish ``finished`` only if this call ended it:
+        a run cancelled or failed meanwhile was published by whoever ended it. ``fields`` go
+        to the message (e.g. a ``result`` shorter than the stored one)."""
+        done = runs.finish(self.run_id, state, result=stored, error=error, traceback=traceback)
+        if done:
+            self.finished(state, error=error, **fields)
+        return done
 
     def _publish(self, message: dict[str, Any]) -> None:
         if not self.stream:

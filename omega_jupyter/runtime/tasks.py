@@ -39,27 +39,21 @@ def execute_run(spec: dict[str, Any]) -> Any:
             if verdict == "dead":
                 # The scheduler re-ran the task: the worker of the first attempt died.
                 error = f"the worker running this run died (attempt {record.attempt})"
-                if runs.finish(run_id, "failed", error=error):
-                    events.finished("failed", error=error)
+                events.end(runs, "failed", error)
             return {"type": "state", "state": runs.get(run_id).state}
         events.mark_started()
         with heartbeat(runs, run_id), blas_pinned(), capture_output(om.logger, run_id):
             result = ACTIONS[spec["action"]](om, spec)
-        done = runs.finish(run_id, "succeeded", result=result)
-        if done:  # else the run was cancelled or failed meanwhile: that caller published
-            events.finished("succeeded", result=result)
+        events.end(runs, "succeeded", stored=result, result=result)
         return result
     except Exception as exc:
         # Recorded, not raised: the run row is the outcome, and Dask need not log it again.
         error = f"{type(exc).__name__}: {exc}"
-        done = runs.finish(run_id, "failed", error=error, traceback=traceback.format_exc())
-        if done:
-            events.finished("failed", error=error)
+        events.end(runs, "failed", error, traceback=traceback.format_exc())
         return {"type": "state", "state": "failed"}
     except BaseException as exc:
         error = f"interrupted: {type(exc).__name__}: {exc}"
-        if runs.finish(run_id, "failed", error=error):
-            events.finished("failed", error=error)
+        events.end(runs, "failed", error)
         raise
     finally:
         current_run.reset(token)

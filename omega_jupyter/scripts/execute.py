@@ -119,9 +119,7 @@ def run_script(spec: dict[str, Any]) -> dict:
     events = RunEvents(om, stream, run_id, "script", name, version=record.target_version)
     if verdict != "run":
         if verdict == "dead":  # Dask re-ran the task: the first worker died
-            died = "the worker running this script died"
-            if runs.finish(run_id, "failed", error=died):
-                events.finished("failed", error=died)
+            events.end(runs, "failed", "the worker running this script died")
         return {"state": runs.get(run_id).state}
     events.started(parameters=spec.get("parameters") or {})
     try:
@@ -138,22 +136,12 @@ def run_script(spec: dict[str, Any]) -> dict:
     except Exception as exc:
         output = _output(om, run_id)
         error = f"{type(exc).__name__}: {exc}"
-        done = runs.finish(
-            run_id,
-            "failed",
-            result={"type": "value", "value": None, "output": output},
-            error=error,
-            traceback=tb.format_exc(),
-        )
-        if done:  # else the run was cancelled or failed meanwhile: that caller published
-            events.finished("failed", error=error)
+        stored = {"type": "value", "value": None, "output": output}
+        events.end(runs, "failed", error, stored=stored, traceback=tb.format_exc())
         return {"state": "failed"}
-    result = {"type": "value", "value": value, "output": _output(om, run_id)}
-    done = runs.finish(run_id, "succeeded", result=result)
+    stored = {"type": "value", "value": value, "output": _output(om, run_id)}
     # the printed output stays in the run row and the log; the message carries the value
-    published = {"type": "value", "value": value}
-    if done:
-        events.finished("succeeded", result=published)
+    events.end(runs, "succeeded", stored=stored, result={"type": "value", "value": value})
     return {"state": "succeeded"}
 
 
