@@ -76,14 +76,31 @@ function addCommands(
     icon: undefined,
     execute: () => panel.refresh(true).catch(error => reportError('omega refresh failed', error))
   });
-  commands.addCommand(CommandIDs.preview, {
-    label: 'Preview',
-    isEnabled: has('datasets'),
-    execute: args => {
-      const t = target(args as Args, 'datasets');
-      return t ? actions.previewDataset(t.name) : undefined;
-    }
-  });
+  // Commands on one item of one section: (id, label, section, action on the item's name).
+  const onItem: [string, string, SectionId, (name: string) => unknown][] = [
+    [CommandIDs.preview, 'Preview', 'datasets', name => actions.previewDataset(name)],
+    [
+      CommandIDs.describeModel,
+      'Versions, tags, lineage and signature',
+      'models',
+      name => actions.describeModel(name)
+    ],
+    [CommandIDs.predict, 'Predict on a dataset…', 'models', name => actions.predict(name)],
+    [CommandIDs.openNotebook, 'Open', 'jobs', name => actions.openNotebook(name)],
+    [CommandIDs.schedule, 'Schedule…', 'jobs', name => actions.schedule(name)],
+    [CommandIDs.openRun, 'Open executed notebook', 'runs', name => actions.openRun(name)],
+    [CommandIDs.cancelRun, 'Cancel run', 'runs', name => actions.cancelRun(name)]
+  ];
+  for (const [id, label, store, act] of onItem) {
+    commands.addCommand(id, {
+      label,
+      isEnabled: has(store),
+      execute: args => {
+        const t = target(args as Args, store);
+        return t ? act(t.name) : undefined;
+      }
+    });
+  }
   commands.addCommand(CommandIDs.insert, {
     label: 'Insert code',
     caption: 'Insert the code that loads this object into the active notebook',
@@ -104,30 +121,6 @@ function addCommands(
       return t ? actions.drop(t.store as StoreName, t.name) : undefined;
     }
   });
-  commands.addCommand(CommandIDs.describeModel, {
-    label: 'Versions, tags, lineage and signature',
-    isEnabled: has('models'),
-    execute: args => {
-      const t = target(args as Args, 'models');
-      return t ? actions.describeModel(t.name) : undefined;
-    }
-  });
-  commands.addCommand(CommandIDs.predict, {
-    label: 'Predict on a dataset…',
-    isEnabled: has('models'),
-    execute: args => {
-      const t = target(args as Args, 'models');
-      return t ? actions.predict(t.name) : undefined;
-    }
-  });
-  commands.addCommand(CommandIDs.openNotebook, {
-    label: 'Open',
-    isEnabled: has('jobs'),
-    execute: args => {
-      const t = target(args as Args, 'jobs');
-      return t ? actions.openNotebook(t.name) : undefined;
-    }
-  });
   commands.addCommand(CommandIDs.runNow, {
     label: 'Run now',
     isEnabled: args => {
@@ -137,30 +130,6 @@ function addCommands(
     execute: args => {
       const t = target(args as Args);
       return t ? actions.runNow(t.store as 'jobs' | 'scripts', t.name) : undefined;
-    }
-  });
-  commands.addCommand(CommandIDs.schedule, {
-    label: 'Schedule…',
-    isEnabled: has('jobs'),
-    execute: args => {
-      const t = target(args as Args, 'jobs');
-      return t ? actions.schedule(t.name) : undefined;
-    }
-  });
-  commands.addCommand(CommandIDs.openRun, {
-    label: 'Open executed notebook',
-    isEnabled: has('runs'),
-    execute: args => {
-      const t = target(args as Args, 'runs');
-      return t ? actions.openRun(t.name) : undefined;
-    }
-  });
-  commands.addCommand(CommandIDs.cancelRun, {
-    label: 'Cancel run',
-    isEnabled: has('runs'),
-    execute: args => {
-      const t = target(args as Args, 'runs');
-      return t ? actions.cancelRun(t.name) : undefined;
     }
   });
   commands.addCommand(CommandIDs.saveCurrent, {
