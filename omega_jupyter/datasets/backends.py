@@ -79,20 +79,14 @@ class FrameBackend:
         store.bulk.load_new(
             table, self._batches(store, df, kind_meta, progress), frames.arrow_schema(kind_meta)
         )
-        try:
-            return store.commit_version(
-                name,
-                self.kind,
-                location=table.name,
-                kind_meta=kind_meta,
-                attributes=attributes,
-                size=_frame_bytes(df),
-                keep=store.settings.dataset_versions,
-            )
-        except BaseException:
-            with store.db.begin() as conn:
-                store.bulk.drop(conn, table.name)
-            raise
+        return store.commit_table(
+            name,
+            self.kind,
+            table.name,
+            kind_meta=kind_meta,
+            attributes=attributes,
+            size=_frame_bytes(df),
+        )
 
     def _append(
         self,

@@ -174,18 +174,17 @@ def _load(
     table = FrameBackend._table(store, new_table_name(), kind_meta)
     rows = store.bulk.load_new(table, batches, frames.arrow_schema(kind_meta))
     kind_meta = dict(kind_meta, rows=rows)
-    try:
-        if current is not None:
-            return _append(store, current, table, kind_meta, attributes)
-        return store.commit_version(
+    if current is None:
+        return store.commit_table(
             name,
             "pandas.dataframe",
-            location=table.name,
+            table.name,
             kind_meta=kind_meta,
             attributes=attributes,
             size=rows * 8 * (len(kind_meta["columns"]) + 1),
-            keep=store.settings.dataset_versions,
         )
+    try:
+        return _append(store, current, table, kind_meta, attributes)
     except BaseException:
         with store.db.begin() as conn:
             store.bulk.drop(conn, table.name)

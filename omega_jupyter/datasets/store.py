@@ -83,6 +83,34 @@ class DatasetStore(VersionedStore):
             ),
         )
 
+    def commit_table(
+        self,
+        name: str,
+        kind: str,
+        table: str,
+        *,
+        kind_meta: dict,
+        attributes: dict | None,
+        size: int,
+    ) -> Metadata:
+        """Make a version whose rows were loaded into the new data table ``table`` visible
+        (keeping ``dataset_versions``); if that fails, the table is dropped again, so a failed
+        write leaves nothing behind."""
+        try:
+            return self.commit_version(
+                name,
+                kind,
+                location=table,
+                kind_meta=kind_meta,
+                attributes=attributes,
+                size=size,
+                keep=self.settings.dataset_versions,
+            )
+        except BaseException:
+            with self.db.begin() as conn:
+                self.bulk.drop(conn, table)
+            raise
+
     def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
         self.registry.for_kind(meta.kind).drop_physical(self, conn, meta)
 

@@ -49,20 +49,14 @@ def persist(plan: Plan, name: str, attributes: dict | None = None) -> Metadata:
         conn.execute(table.insert().from_select([n for n, _ in outputs], query))
         rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0
     kind_meta["rows"] = int(rows)
-    try:
-        return store.commit_version(
-            name,
-            "pandas.dataframe",
-            location=table.name,
-            kind_meta=kind_meta,
-            attributes=attributes,
-            size=int(rows) * 8 * (len(specs) + 1),
-            keep=store.settings.dataset_versions,
-        )
-    except BaseException:
-        with store.db.begin() as conn:
-            store.bulk.drop(conn, table.name)
-        raise
+    return store.commit_table(
+        name,
+        "pandas.dataframe",
+        table.name,
+        kind_meta=kind_meta,
+        attributes=attributes,
+        size=int(rows) * 8 * (len(specs) + 1),
+    )
 
 
 def _settle(plan: Plan) -> list[Column]:
