@@ -190,7 +190,7 @@ class ScheduleStore:
             raise ObjectNotFoundError(f"{kind} {target!r} has no schedule")
         return describe_row(row)
 
-    def frame(self, kind: str | None = None, target: str | None = None) -> pd.DataFrame:
+    def _described(self, kind: str | None, target: str | None = None) -> list[dict]:
         query = sa.select(schedules).where(schedules.c.bucket == self.bucket)
         if kind:
             query = query.where(schedules.c.kind == kind)
@@ -198,10 +198,25 @@ class ScheduleStore:
             query = query.where(schedules.c.target == target)
         self.db.ensure_schema()
         with self.db.connect() as conn:
-            rows = [describe_row(r, upcoming=1) for r in conn.execute(query.order_by("target"))]
+            return [describe_row(r, upcoming=1) for r in conn.execute(query.order_by("target"))]
+
+    def frame(self, kind: str | None = None, target: str | None = None) -> pd.DataFrame:
         columns = ["kind", "name", "when", "cron", "description", "paused", "next_due", "missed"]
         columns += ["max_retries", "timezone", "parameters"]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(self._described(kind, target), columns=columns)
+
+    def briefs(self, kind: str) -> dict[str, dict]:
+        """What a list of objects shows of their schedules: name → ``when``, ``description``,
+        ``paused`` and ``next_due`` (None while paused), for every ``kind`` schedule."""
+        return {
+            d["name"]: {
+                "when": d["when"],
+                "description": d["description"],
+                "paused": d["paused"],
+                "next_due": None if d["paused"] else d["next_due"],
+            }
+            for d in self._described(kind)
+        }
 
 
 def describe_row(row: Any, upcoming: int = 5) -> dict:

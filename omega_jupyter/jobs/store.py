@@ -87,6 +87,10 @@ class RunnableStore(VersionedStore):
         """Schedules: when, description, paused, next due, policy."""
         return self.schedules_store.frame(self.kind, name)
 
+    def schedule_briefs(self) -> dict[str, dict]:
+        """name → its schedule's ``when``, ``description``, ``paused``, ``next_due``."""
+        return self.schedules_store.briefs(self.kind)
+
 
 class JobStore(RunnableStore):
     """The notebooks of one bucket. Names may have folders (``reports/daily``).

@@ -47,18 +47,9 @@ class _Lists(OmegaMixin):
             metas = store.list(pattern, raw=True)
             answer = resources.page([resources.summary(m) for m in metas], limit, offset)
             if answer["items"]:  # each item's schedule, so a list can show it (null: none)
-                frame = store.schedules()
-                brief = {
-                    row["name"]: {
-                        "when": row["when"],
-                        "description": row["description"],
-                        "paused": bool(row["paused"]),
-                        "next_due": None if row["paused"] else row["next_due"],
-                    }
-                    for row in records(frame[["name", "when", "description", "paused", "next_due"]])
-                }
+                briefs = store.schedule_briefs()
                 for item in answer["items"]:
-                    item["schedule"] = brief.get(item["name"])
+                    item["schedule"] = briefs.get(item["name"])
             return answer
 
         self.reply(await self.call(listing))
