@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,9 @@ from sklearn.linear_model import LogisticRegression
 import omega_jupyter
 
 BUCKET = "demo"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+VENV_BIN = Path(sys.executable).parent
 
 
 def make_sales(rows: int = 100_000) -> pd.DataFrame:
@@ -38,6 +42,18 @@ def make_sales(rows: int = 100_000) -> pd.DataFrame:
             + pd.to_timedelta(rng.integers(0, 300 * 86400, rows), unit="s"),
         }
     )
+
+
+def notebook_folder() -> Path:
+    """The folder JupyterLab opens in: copies of the example notebooks, beside (not inside) the
+    store's own files, so the live database never sits in the user's file browser."""
+    home = Path(os.environ.get("OMEGA_HOME", Path.home() / ".omega_jupyter")).expanduser()
+    folder = home / "notebooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for example in sorted(EXAMPLES.glob("*.ipynb")):
+        if not (folder / example.name).exists():  # never overwrite the user's edits
+            shutil.copy2(example, folder / example.name)
+    return folder
 
 
 def step(title: str) -> None:
@@ -93,8 +109,6 @@ def main() -> None:
     print(f"{len(big_zurich):,} rows matched city == 'Zurich' and amount > 300")
 
     step("list the store")
-    om.datasets.put({"owner": "demo", "tags": ["example"]}, "settings")
-    om.datasets.put(np.eye(3), "identity")
     for m in om.datasets.list(raw=True):
         print(f"  {m.name:<10} {m.kind:<18} v{m.version}  {m.size:>10,} bytes")
 
@@ -120,11 +134,12 @@ def main() -> None:
     print("the notebook printed:", executed.cells[-1].outputs[0].get("text", "").strip())
     print(om.jobs.runs("reports/sales")[["id", "state", "trigger", "finished_at"]].to_string())
 
+    step("use it from a shell")
+    print(f"source {VENV_BIN / 'activate'}   # puts `om` on PATH, then e.g.: om datasets ls")
     if args.no_lab:
         return
-    step("open JupyterLab (the omega panel is the Ω tab on the left; Ctrl-C to stop)")
-    workdir = Path(os.environ.get("OMEGA_HOME", Path.home() / ".omega_jupyter")).expanduser()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = notebook_folder()
+    step(f"open JupyterLab in {workdir} (the omega panel is the Ω tab on the left; Ctrl-C to stop)")
     lab = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={workdir}"]
     if os.geteuid() == 0:
         lab.append("--allow-root")

@@ -1,5 +1,6 @@
 """The README's demo command runs end to end (without opening JupyterLab)."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -24,3 +25,23 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "rows matched city == 'Zurich' and amount > 300" in out
     assert "accuracy" in out and ": succeeded" in out
     assert "the notebook printed: Zurich:" in out
+    assert "bin/activate   # puts `om` on PATH" in out
+    # The demo lists what it stored, and stores nothing it does not talk about.
+    assert "settings" not in out and "identity" not in out
+
+
+def test_demo_says_how_to_put_om_on_path_and_opens_lab_beside_the_store(tmp_path, monkeypatch):
+    """JupyterLab opens in a folder of example notebooks, not among the database's files."""
+    spec = importlib.util.spec_from_file_location("omega_demo", ROOT / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    home = tmp_path / "home"
+    monkeypatch.setenv("OMEGA_HOME", str(home))
+    folder = demo.notebook_folder()
+    assert folder.parent == home
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(p.name for p in (ROOT / "examples").glob("*.ipynb"))
+    assert not any(n.startswith("omega.db") for n in names)
+    (folder / names[0]).write_text("edited")
+    demo.notebook_folder()  # a second start keeps the user's edits
+    assert (folder / names[0]).read_text() == "edited"
