@@ -33,7 +33,7 @@ LOOP_HEARTBEAT_SECONDS = 5.0  # a scheduler loop's row in om_scheduler_loops bea
 
 
 # How a task reports that Dask re-ran it after the worker of its first attempt died
-# (jobs/execute.py, runtime/tasks.py), and what the reconciler appends once it retried one.
+# (runtime/lifecycle.py), and what the reconciler appends once it retried one.
 WORKER_DIED_PATTERN = "the worker running this % died%"
 RETRY_MARK = " (retried)"
 
