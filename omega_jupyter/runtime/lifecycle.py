@@ -68,9 +68,8 @@ def run_task(spec: dict[str, Any]) -> dict[str, Any]:
         return {"state": outcome.state}
     except Exception as exc:
         # Recorded, not raised: the run row is the outcome, and Dask need not log it again.
-        failure = Outcome("failed", error=f"{type(exc).__name__}: {exc}")
-        failure.traceback = traceback.format_exc()
-        _end(events, runs, failure, run_id)
+        error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        _end(events, runs, Outcome("failed", error=error, traceback=trace), run_id)
         return {"state": "failed"}
     except BaseException as exc:
         error = f"interrupted: {type(exc).__name__}: {exc}"
@@ -78,11 +77,7 @@ def run_task(spec: dict[str, Any]) -> dict[str, Any]:
         raise
     finally:
         current_run.reset(token)
-        for name in spec.get("temporary") or []:
-            try:
-                om.datasets.drop(name, force=True)
-            except Exception:
-                pass  # cleanup must never hide the run's own outcome
+        om.runtime.drop_temporary(spec.get("temporary") or [])
 
 
 def _end(events: RunEvents | None, runs: Any, outcome: Outcome, run_id: str) -> None:
