@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omega_jupyter.datasets.lazy import LazyFrame
 from omega_jupyter.exceptions import InvalidNameError, UnsupportedObjectError
 from omega_jupyter.logs.capture import capture_output
 from omega_jupyter.models.actions import ACTIONS
@@ -174,7 +173,7 @@ def _input(om: Any, obj: Any, role: str, run_id: str, temporary: list[str]) -> d
     ref = getattr(obj, "omega_ref", None)  # lazy frames name what they read
     if isinstance(ref, str):
         return _input(om, ref, role, run_id, temporary)
-    if isinstance(obj, LazyFrame):
+    if _is_lazy_frame(obj):
         # Materialized inside the database (CREATE TABLE … AS): no rows pass through here;
         # the worker reads it like any dataset and it is dropped after the run.
         name = f"{TEMP_PREFIX}/{run_id}/{role}"
@@ -196,6 +195,15 @@ def _describe_input(obj: Any) -> Any:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def _is_lazy_frame(obj: Any) -> bool:
+    if type(obj).__name__ != "LazyFrame":
+        return False
+    # The lazy frame package takes about a second to import: only a lazy input pays for it.
+    from omega_jupyter.datasets.lazy import LazyFrame
+
+    return isinstance(obj, LazyFrame)
 
 
 # -- worker side ----------------------------------------------------------------------------
