@@ -194,7 +194,7 @@ def start_om(workdir: Path, url: str | None) -> tuple[Target, subprocess.Popen]:
         env["OMEGA_DATABASE_URL"] = url
     setup = TRAIN + textwrap.dedent("""
         import omega_jupyter
-        from omega_jupyter.runtime.tasks import signature_of
+        from omega_jupyter.models.actions import signature_of
         from omega_jupyter.server.apikeys import ApiKeyService
         om = omega_jupyter.setup(bucket="bench")
         om.models.put(model, "iris", signature=signature_of(X))

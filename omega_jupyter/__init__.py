@@ -71,6 +71,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     """jupyter-server finds the REST extension here (enabled by jupyter_server_config.d)."""
+    # The REST extension's modules import tornado and jupyter_server: only Jupyter asks here.
     from omega_jupyter.server import _jupyter_server_extension_points as points
 
     return points()

@@ -1,15 +1,43 @@
-"""The Omega client: the stores of one database and bucket, behind one object."""
+"""The Omega client: the stores of one database and bucket, behind one object.
+
+The client composes the services; none of them imports it back, except through the class
+registered here for workers (``runtime.worker.use_client_class``). The stores and the runtime
+are imported on first use, not by ``import omega_jupyter``: together they import pandas,
+pyarrow, nbformat and scikit-learn's helpers (seconds), and most programs use a few of them.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
 from omega_jupyter.names import validate_bucket
+from omega_jupyter.runtime.kinds import RunKind, RunKinds
+from omega_jupyter.runtime.worker import use_client_class
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database, get_database
+
+if TYPE_CHECKING:
+    from omega_jupyter.datasets import DatasetStore
+    from omega_jupyter.jobs import JobStore
+    from omega_jupyter.logs import OmegaLogger
+    from omega_jupyter.models import ModelStore
+    from omega_jupyter.runtime.service import Runtime
+    from omega_jupyter.scripts import ScriptStore
+    from omega_jupyter.streams import StreamStore
+
+
+def run_kinds() -> tuple[RunKind, ...]:
+    """The kinds of run a client's runtime knows. Adding a kind is its module plus a line
+    here; the runtime itself never imports them."""
+    # Imported with the first runtime, not the package: nbformat alone takes about a second.
+    from omega_jupyter.jobs.notebook_run import NOTEBOOK_RUN
+    from omega_jupyter.models.model_run import MODEL_RUN
+    from omega_jupyter.scripts.script_run import SCRIPT_RUN
+
+    return (MODEL_RUN, NOTEBOOK_RUN, SCRIPT_RUN)
 
 
 class Omega:
@@ -26,44 +54,45 @@ class Omega:
     def db(self) -> Database:
         return get_database(self.settings.resolved_database_url)
 
+    # Each store is imported on its first use (see the module's docstring).
     @cached_property
-    def datasets(self):  # type: ignore[no-untyped-def]
+    def datasets(self) -> DatasetStore:
         from omega_jupyter.datasets import DatasetStore
 
         return DatasetStore(self.db, self.bucket, self.settings)
 
     @cached_property
-    def models(self):  # type: ignore[no-untyped-def]
+    def models(self) -> ModelStore:
         from omega_jupyter.models import ModelStore
 
         return ModelStore(self.db, self.bucket, self.settings)
 
     @cached_property
-    def runtime(self):  # type: ignore[no-untyped-def]
-        from omega_jupyter.runtime import Runtime
+    def runtime(self) -> Runtime:
+        from omega_jupyter.runtime.service import Runtime
 
-        return Runtime(self)
+        return Runtime(self, RunKinds.of(run_kinds()))
 
     @cached_property
-    def logger(self):  # type: ignore[no-untyped-def]
+    def logger(self) -> OmegaLogger:
         from omega_jupyter.logs import OmegaLogger
 
         return OmegaLogger(self)
 
     @cached_property
-    def jobs(self):  # type: ignore[no-untyped-def]
+    def jobs(self) -> JobStore:
         from omega_jupyter.jobs import JobStore
 
         return JobStore(self.db, self.bucket, self.settings)
 
     @cached_property
-    def scripts(self):  # type: ignore[no-untyped-def]
+    def scripts(self) -> ScriptStore:
         from omega_jupyter.scripts import ScriptStore
 
         return ScriptStore(self.db, self.bucket, self.settings)
 
     @cached_property
-    def streams(self):  # type: ignore[no-untyped-def]
+    def streams(self) -> StreamStore:
         from omega_jupyter.streams import StreamStore
 
         return StreamStore(self.db, self.bucket, self.settings)
@@ -75,3 +104,6 @@ class Omega:
     def __repr__(self) -> str:
         url = make_url(self.settings.resolved_database_url).render_as_string(hide_password=True)
         return f"Omega(bucket={self.bucket!r}, database={url!r})"
+
+
+use_client_class(Omega)  # workers open their clients with this class

@@ -15,10 +15,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from omega_jupyter.jobs.claims import RunReconciler
-from omega_jupyter.jobs.execute import run_notebook
-from omega_jupyter.jobs.runner import submit
 from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops
+from omega_jupyter.runtime.lifecycle import run_task
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.runtime.worker import settings_payload
 from tests.test_jobs import make_notebook
@@ -107,8 +106,9 @@ def test_two_copies_of_a_notebook_task_execute_it_once(om, tmp_path):
     om.jobs.put(make_notebook(source, "import time\ntime.sleep(6)"), "nb")
     run_id = om.runtime.runs_store.create("job", "nb", "run", parameters={})
     spec = {"settings": settings_payload(om.settings), "run_id": run_id, "name": "nb"}
+    spec["kind"] = "job"
     with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(run_notebook, [dict(spec), dict(spec)]))
+        outcomes = list(pool.map(run_task, [dict(spec), dict(spec)]))
     assert len(list(marks.iterdir())) == 1  # executed once
     # the copy that did not run it returned as soon as it saw the run alive (or finished)
     assert {o["state"] for o in outcomes} <= {"running", "succeeded"}
@@ -133,9 +133,9 @@ def test_a_run_orphaned_before_submission_runs_once(om):
     assert om.runtime.runs_store.get(claim.run_id).state == "queued"
     (resent,) = loop.tick(now=due + timedelta(seconds=16))
     assert resent.run_id == claim.run_id and resent.resend
-    late = submit(om.runtime, "job", claim.run_id, "nb", {})  # the same task key again
+    late = om.runtime.submit("job", claim.run_id, "nb", {})  # the same task key again
     assert om.runtime.run(claim.run_id).wait(120).status == "succeeded"
-    late.result(timeout=120)
+    late.future.result(timeout=120)
     run = om.runtime.runs_store.get(claim.run_id)
     assert run.state == "succeeded" and run.attempt == 1  # executed by one task only
     assert len(om.jobs.runs("nb", limit=None)) == 1

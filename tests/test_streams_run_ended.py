@@ -97,6 +97,24 @@ def test_reconciler_publishes_finished_for_the_runs_it_fails(om: Omega) -> None:
     assert len(published(om, "events")) == 2
 
 
+def test_reconciler_fails_lost_model_runs_too(om: Omega) -> None:
+    store = om.runtime.runs_store
+    stamp = now()
+    run_id = store.create("model", "clf", "fit", target_version=1, result_stream="events")
+    _age(om, run_id, state="running", heartbeat=stamp - timedelta(seconds=100))
+    RunReconciler(om.db, stale_after=10, buckets=[om.bucket]).reconcile(stamp)
+    record = store.get(run_id)
+    assert record.state == "failed" and "heartbeat stopped" in record.error
+    # published as its task would have: a model action's messages also name the model
+    assert published(om, "events") == [
+        {
+            **finished(run_id, "model", "clf", "failed", record.error, model="clf"),
+            "action": "fit",
+            "version": 1,
+        }
+    ]
+
+
 def test_reconciler_publishes_with_a_given_client_into_the_runs_bucket(om: Omega) -> None:
     run_id = om.runtime.runs_store.create("job", "report", "run", result_stream="events")
     _age(om, run_id, state="running", heartbeat=now() - timedelta(seconds=100))

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from omega_jupyter.client import Omega
 from omega_jupyter.jobs import when as when_
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
 from omega_jupyter.runtime.events import publish_ended
@@ -33,7 +34,7 @@ LOOP_HEARTBEAT_SECONDS = 5.0  # a scheduler loop's row in om_scheduler_loops bea
 
 
 # How a task reports that Dask re-ran it after the worker of its first attempt died
-# (jobs/execute.py, runtime/tasks.py), and what the reconciler appends once it retried one.
+# (runtime/lifecycle.py), and what the reconciler appends once it retried one.
 WORKER_DIED_PATTERN = "the worker running this % died%"
 RETRY_MARK = " (retried)"
 
@@ -171,7 +172,8 @@ class ScheduleClaimer:
 
 
 class RunReconciler:
-    """Marks runs whose heartbeat stopped as failed; retries scheduled ones per max_retries.
+    """Marks runs whose heartbeat stopped as failed, whatever their kind (model actions,
+    notebooks, scripts); retries scheduled ones per max_retries.
 
     A failed run that names a ``result_stream`` gets its ``finished`` message there (its task
     will not publish it); ``om`` is the client to publish with, by default one made for the
@@ -203,7 +205,7 @@ class RunReconciler:
             (runs.c.state == "running")
             & (sa.func.coalesce(runs.c.heartbeat, runs.c.submitted) < running_cutoff)
         ) | ((runs.c.state == "queued") & (runs.c.submitted < queued_cutoff))
-        query = sa.select(runs.c.id).where(stale & runs.c.kind.in_(("job", "script")))
+        query = sa.select(runs.c.id).where(stale)  # every kind of run: model actions too
         if self.buckets is not None:
             query = query.where(runs.c.bucket.in_(self.buckets))
         self.db.ensure_schema()
@@ -226,8 +228,6 @@ class RunReconciler:
         try:
             om = self.om
             if om is None:
-                from omega_jupyter.client import Omega
-
                 url = self.db.url.render_as_string(hide_password=False)
                 om = Omega(database_url=url, bucket=run.bucket)
         except Exception as exc:  # e.g. an unreadable config file
@@ -251,7 +251,6 @@ class RunReconciler:
         )
         orphaned = (
             (runs.c.state == "queued")
-            & runs.c.kind.in_(("job", "script"))
             & (schedule_slots.c.run_id == runs.c.id)
             & (schedule_slots.c.claimed_by != self.loop_id)
             & (schedule_slots.c.claimed_at < gone)
@@ -307,7 +306,6 @@ class RunReconciler:
             & runs.c.error.like(WORKER_DIED_PATTERN)
             & ~runs.c.error.like(f"%{RETRY_MARK}")
             & runs.c.schedule_id.is_not(None)
-            & runs.c.kind.in_(("job", "script"))
         )
         query = sa.select(runs.c.id).where(died)
         if self.buckets is not None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import nbformat
 
+import omega_jupyter
+
 SCHEME = "omega://"
 
 
@@ -50,8 +52,6 @@ def _resolve(path: str) -> tuple[Route | None, Any, str]:
         found = _routes.get(path)
     if found is not None:
         return found, found.client, found.name or ""
-    import omega_jupyter
-
     return None, omega_jupyter.get_default(), path[len(SCHEME) :]
 
 

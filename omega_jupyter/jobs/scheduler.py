@@ -88,16 +88,12 @@ class Scheduler:
         return claims
 
     def _submit(self, claim: Claim) -> None:
-        from omega_jupyter.jobs.runner import submit
-
         if claim.skipped:
             log.info(
                 "%s %s: %d missed slot(s) skipped", claim.kind, claim.target, len(claim.skipped)
             )
         try:
-            runtime = self.om[claim.bucket].runtime
-            future = submit(
-                runtime,
+            handle = self.om[claim.bucket].runtime.submit(
                 claim.kind,
                 claim.run_id,
                 claim.target,
@@ -105,7 +101,7 @@ class Scheduler:
                 fail_on_error=not claim.resend,  # a resent run may be queued elsewhere
             )
             self.submitted.append(claim)
-            self._inflight = [f for f in self._inflight if not f.done()] + [future]
+            self._inflight = [f for f in self._inflight if not f.done()] + [handle.future]
         except Exception as exc:  # the run row already says why; keep the loop alive
             log.error("could not submit run %s: %s", claim.run_id, exc)
 

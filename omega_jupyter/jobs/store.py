@@ -10,10 +10,12 @@ from nbformat import NotebookNode
 
 from omega_jupyter.exceptions import ObjectNotFoundError, UnsupportedObjectError
 from omega_jupyter.jobs.notebooks import NotebookBlobs, to_notebook
+from omega_jupyter.jobs.schedules import ScheduleStore
+from omega_jupyter.jobs.tables import runs
 from omega_jupyter.names import validate_name
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import Metadata
+from omega_jupyter.storage.metadata import Metadata, _aware
 from omega_jupyter.storage.objects import VersionedStore
 
 RUN_COLUMNS = [
@@ -46,9 +48,7 @@ class RunnableStore(VersionedStore):
         return runs_frame(self.db, self.bucket, self.kind, validate_name(name), limit)
 
     @property
-    def schedules_store(self):  # type: ignore[no-untyped-def]
-        from omega_jupyter.jobs.schedules import ScheduleStore
-
+    def schedules_store(self) -> ScheduleStore:
         return ScheduleStore(self.db, self.bucket)
 
     def schedule(
@@ -172,9 +172,6 @@ def runs_frame(
     db: Database, bucket: str, kind: str, name: str, limit: int | None = 100
 ) -> pd.DataFrame:
     """Runs of one target as a DataFrame with :data:`RUN_COLUMNS`, newest first."""
-    from omega_jupyter.jobs.tables import runs
-    from omega_jupyter.storage.metadata import _aware
-
     query = (
         sa.select(
             runs.c.id,

@@ -44,14 +44,12 @@ def publish_ended(om: Any, run: Any, state: str, error: str | None = None) -> No
     run_id = getattr(run, "id", run)
     try:
         if isinstance(run, str):
-            from omega_jupyter.runtime.runs import RunStore
-
-            run = RunStore(om.db, om.bucket).get(run)
+            run = om.runtime.runs_store.get(run)
         if not run.result_stream:
             return
         if run.bucket != om.bucket:
             om = om[run.bucket]
-        extra = {"model": run.target} if run.kind == "model" else {}  # as tasks.run_events
+        extra = om.runtime.kinds.describe(run)  # the fields its task would have published
         events = RunEvents(
             om,
             run.result_stream,

@@ -28,6 +28,11 @@ class RunHandle:
         self.id = run_id
         self._future = future
 
+    @property
+    def future(self) -> Any:
+        """The run's Dask future, if this process submitted it (else None)."""
+        return self._future
+
     # -- state ----------------------------------------------------------------------------
     @property
     def record(self) -> RunRecord:

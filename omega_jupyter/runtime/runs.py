@@ -13,13 +13,9 @@ import sqlalchemy as sa
 
 from omega_jupyter.exceptions import ConfigurationError, RunNotFoundError
 from omega_jupyter.runtime.tables import FINAL_STATES, RUN_STATES, runs
+from omega_jupyter.runtime.worker import DEAD_AFTER_BEATS, HEARTBEAT_SECONDS
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import now
-
-# Running tasks beat this often (runtime/worker.py); a run whose beat stops for this many beats
-# is taken for dead by a copy of its task that finds it running.
-HEARTBEAT_SECONDS = 5.0
-DEAD_AFTER_BEATS = 3
+from omega_jupyter.storage.metadata import _aware, now
 
 
 @dataclass
@@ -275,8 +271,6 @@ class RunStore:
 
 
 def _record(row: Any) -> RunRecord:
-    from omega_jupyter.storage.metadata import _aware
-
     data = dict(row._mapping)
     for key in ("submitted", "started", "finished", "heartbeat"):
         if data[key] is not None:

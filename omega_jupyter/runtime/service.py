@@ -1,33 +1,36 @@
-"""``om.runtime``: submit model actions to Dask as recorded runs."""
+"""``om.runtime``: every kind of run is recorded, then sent to Dask by :meth:`Runtime.submit`."""
 
 from __future__ import annotations
 
-import json
-import uuid
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from omega_jupyter.exceptions import InvalidNameError, UnsupportedObjectError
-from omega_jupyter.names import parse_ref, validate_name
 from omega_jupyter.runtime import cluster
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.handle import RunHandle
+from omega_jupyter.runtime.kinds import RunKind, RunKinds
+from omega_jupyter.runtime.lifecycle import run_task
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.runtime.worker import settings_payload
 
 if TYPE_CHECKING:
     from omega_jupyter.client import Omega
 
-TEMP_PREFIX = "_tmp"
-
 
 class Runtime:
-    """Runs model actions (and, through other services, notebooks and scripts) on Dask."""
+    """Runs every kind of run the client registered (model actions, notebooks, scripts) on
+    Dask, as recorded runs followed through :class:`RunHandle`."""
 
-    def __init__(self, om: Omega, resources: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        om: Omega,
+        kinds: RunKinds | None = None,
+        resources: dict[str, float] | None = None,
+    ) -> None:
         self.om = om
+        self.kinds = kinds or RunKinds()
         self.resources = resources or None
         self._address: str | None = om.settings.dask_address
 
@@ -57,13 +60,14 @@ class Runtime:
         elif resources is not None:
             raise TypeError("resources must be a dict such as {'GPU': 1} or a label string")
         wanted.update(more)
-        routed = Runtime(self.om, {**(self.resources or {}), **wanted})
+        routed = Runtime(self.om, self.kinds, {**(self.resources or {}), **wanted})
         routed._address = self._address
         return routed
 
     # -- runs -----------------------------------------------------------------------------
-    @property
+    @cached_property
     def runs_store(self) -> RunStore:
+        """The run rows of this bucket (the one RunStore of the client)."""
         return RunStore(self.om.db, self.om.bucket)
 
     def run(self, run_id: str) -> RunHandle:
@@ -82,30 +86,28 @@ class Runtime:
         (``runs_store.count(state, target)`` tells how many there are in all)."""
         return self.runs_store.list(state=state, target=target, limit=limit, offset=offset)
 
-    def model(self, name: str) -> ModelRuntime:
+    # -- kinds of run ---------------------------------------------------------------------
+    def kind(self, name: str) -> RunKind:
+        """The registered kind of run called ``name`` (ConfigurationError if unknown)."""
+        return self.kinds.get(name)
+
+    def model(self, name: str) -> Any:
         """Actions on a stored model: ``om.runtime.model('m').fit('X', 'Y')``."""
-        ref = parse_ref(name)
-        if ref.columns:
-            raise InvalidNameError(f"{name!r}: column selections apply to datasets, not models")
-        return ModelRuntime(self, name)
+        return self.kind("model").front(self, name)
 
     def job(self, name: str) -> Any:
         """A stored notebook: ``om.runtime.job('report').run(parameters={...})``."""
-        from omega_jupyter.jobs.runner import JobRunner
-
-        return JobRunner(self, name)
+        return self.kind("job").front(self, name)
 
     def script(self, name: str) -> Any:
         """A stored script package: ``om.runtime.script('etl').run(day='2024-01-01')``."""
-        from omega_jupyter.jobs.runner import ScriptRunner
-
-        return ScriptRunner(self, name)
+        return self.kind("script").front(self, name)
 
     def cancel_task(self, run_id: str, future: Any = None) -> None:
         """Best effort: tell Dask to drop a cancelled run's task."""
         try:
             if future is None:
-                from distributed import Future
+                from distributed import Future  # ~0.5 s to import; only a cancel needs it here
 
                 future = Future(task_key(run_id), self.client)
             future.cancel()
@@ -113,89 +115,68 @@ class Runtime:
             pass  # the run row already says cancelled; a late task discards its outcome
 
     # -- submission -----------------------------------------------------------------------
-    def submit_model_action(
+    def start(
         self,
-        model: str,
-        action: str,
-        X: Any = None,
-        Y: Any = None,
-        kwargs: dict | None = None,
-        result_name: str | None = None,
+        kind: str,
+        target: str,
+        *,
+        version: int | None = None,
         parameters: dict | None = None,
-        trigger: str = "api",
         result_stream: str | None = None,
+        trigger: str = "manual",
+        **extra: Any,
     ) -> RunHandle:
-        """Record a run, then submit it. Bad input (unknown model or dataset, unreachable
-        cluster) is recorded as a failed run (``finished`` is published to ``result_stream``)
-        and raised."""
-        run_id = uuid.uuid4().hex
-        recorded = {
-            "X": _describe_input(X),
-            "Y": _describe_input(Y),
-            "kwargs": _jsonable(kwargs or {}),
-            "result_name": result_name,
-            **({"result_stream": validate_name(result_stream)} if result_stream else {}),
-            **({"parameters": _jsonable(parameters)} if parameters is not None else {}),
-        }
-        ref = parse_ref(model)
-        temporary: list[str] = []
-        runs = self.runs_store
-        try:
-            meta = self.om.models.metadata(model)
-            spec = {
-                "run_id": run_id,
-                "settings": settings_payload(self.om.settings),
-                "action": action,
-                "target": ref.name,
-                "version": meta.version,
-                "X": self._input(X, "X", run_id, temporary),
-                "Y": self._input(Y, "Y", run_id, temporary),
-                "kwargs": kwargs or {},
-                "result_name": result_name,
-                "result_stream": result_stream,
-                "parameters": parameters,
-                "temporary": temporary,
-            }
-            client = self.client
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            runs.create(
-                "model",
-                ref.name,
-                action,
-                parameters=recorded,
-                trigger=trigger,
-                run_id=run_id,
-                resources=self.resources,
-                state="failed",
-                error=error,
-                result_stream=result_stream or None,
-            )
-            publish_ended(self.om, run_id, "failed", error)
-            self._drop(temporary)
-            exc.run_id = run_id  # type: ignore[attr-defined]
-            raise
-        runs.create(
-            "model",
-            ref.name,
-            action,
-            target_version=meta.version,
-            parameters=recorded,
+        """Record a run of ``target`` (queued), then :meth:`submit` it; ``result_stream``
+        (validated by the caller) gets the run's lifecycle messages."""
+        if result_stream is not None:
+            extra["result_stream"] = result_stream
+        run_id = self.runs_store.create(
+            kind,
+            target,
+            "run",
+            target_version=version,
+            parameters=parameters,
             trigger=trigger,
-            run_id=run_id,
-            resources=self.resources,
-            result_stream=result_stream or None,
+            result_stream=result_stream,
         )
-        return self._submit(client, run_id, spec)
+        return self.submit(kind, run_id, target, parameters, **extra)
 
-    def _submit(self, client: Any, run_id: str, spec: dict) -> RunHandle:
+    def submit(
+        self,
+        kind: str,
+        run_id: str,
+        name: str,
+        parameters: Any = None,
+        *,
+        fail_on_error: bool = True,
+        temporary: list[str] | None = None,
+        **extra: Any,
+    ) -> RunHandle:
+        """Send a recorded run (its row exists, queued) to Dask: one path for every kind, for
+        new runs as for the scheduler's scheduled, retried and resent ones.
+
+        The task (:func:`lifecycle.run_task`) gets references, never data; it is fired and
+        forgotten, so it runs on if this process (a notebook kernel) ends. If Dask cannot take
+        it, the run is failed with the reason and ``finished`` published to its stream —
+        unless ``fail_on_error`` is false (a resent run may be queued elsewhere) — the
+        ``temporary`` datasets staged for it are dropped, and the error raised. ``extra`` goes
+        to the task as is (``result_stream``, ``timeout``, what the kind's body reads).
+        """
+        # distributed takes ~0.5 s to import: clients that only read runs never pay for it
         from distributed import fire_and_forget
 
-        from omega_jupyter.runtime.tasks import execute_run
-
+        spec = {
+            "kind": kind,
+            "settings": settings_payload(self.om.settings),
+            "run_id": run_id,
+            "name": name,
+            "parameters": parameters,
+            "temporary": list(temporary or []),
+            **extra,
+        }
         try:
-            future = client.submit(
-                execute_run,
+            future = self.client.submit(
+                run_task,
                 spec,
                 key=task_key(run_id),
                 pure=False,
@@ -203,41 +184,17 @@ class Runtime:
                 resources=self.resources,
             )
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            if self.runs_store.finish(run_id, "failed", error=error):
-                publish_ended(self.om, run_id, "failed", error)  # its task never runs
-            self._drop(spec["temporary"])
+            if fail_on_error:
+                error = f"{type(exc).__name__}: {exc}"
+                if self.runs_store.finish(run_id, "failed", error=error):
+                    publish_ended(self.om, run_id, "failed", error)  # its task never runs
+                self.drop_temporary(spec["temporary"])
             raise
-        fire_and_forget(future)  # the run goes on if this process (a notebook kernel) ends
+        fire_and_forget(future)
         return RunHandle(self, run_id, future)
 
-    def _input(self, obj: Any, role: str, run_id: str, temporary: list[str]) -> dict | None:
-        if obj is None:
-            return None
-        if isinstance(obj, str):
-            self.om.datasets.metadata(obj)  # raises ObjectNotFoundError for unknown names
-            return {"ref": obj, "role": role}
-        if isinstance(obj, pd.DataFrame | pd.Series | np.ndarray | list):
-            name = f"{TEMP_PREFIX}/{run_id}/{role}"
-            self.om.datasets.put(obj, name)
-            temporary.append(name)
-            return {"ref": name, "role": role, "temporary": True}
-        ref = getattr(obj, "omega_ref", None)  # lazy frames name what they read
-        if isinstance(ref, str):
-            return self._input(ref, role, run_id, temporary)
-        if _is_lazy_frame(obj):
-            # Materialized inside the database (CREATE TABLE … AS): no rows pass through here;
-            # the worker reads it like any dataset and it is dropped after the run.
-            name = f"{TEMP_PREFIX}/{run_id}/{role}"
-            obj.persist(name)
-            temporary.append(name)
-            return {"ref": name, "role": role, "temporary": True}
-        raise UnsupportedObjectError(
-            f"{role} must be a dataset name, a lazy frame, a DataFrame, Series or array, "
-            f"not {type(obj).__name__}"
-        )
-
-    def _drop(self, names: list[str]) -> None:
+    def drop_temporary(self, names: list[str]) -> None:
+        """Drop datasets staged for a run (best effort: cleanup never hides an outcome)."""
         for name in names:
             try:
                 self.om.datasets.drop(name, force=True)
@@ -249,80 +206,5 @@ class Runtime:
         return f"Runtime(bucket={self.om.bucket!r}{extra})"
 
 
-class ModelRuntime:
-    """Actions on one stored model; each returns a :class:`RunHandle`."""
-
-    def __init__(self, runtime: Runtime, name: str) -> None:
-        self.runtime = runtime
-        self.name = name
-
-    def _call(self, action: str, X: Any, Y: Any = None, **options: Any) -> RunHandle:
-        return self.runtime.submit_model_action(self.name, action, X, Y, **options)
-
-    def fit(self, X: Any, Y: Any = None, **kwargs: Any) -> RunHandle:
-        """Fit on the cluster; the fitted model is saved as a new version with lineage."""
-        return self._call("fit", X, Y, kwargs=kwargs)
-
-    def partial_fit(self, X: Any, Y: Any = None, **kwargs: Any) -> RunHandle:
-        return self._call("partial_fit", X, Y, kwargs=kwargs)
-
-    def fit_transform(self, X: Any, Y: Any = None, **kwargs: Any) -> RunHandle:
-        return self._call("fit_transform", X, Y, kwargs=kwargs)
-
-    def predict(
-        self,
-        X: Any,
-        result_name: str | None = None,
-        result_stream: str | None = None,
-        **kwargs: Any,
-    ) -> RunHandle:
-        """Predict; ``result_name`` stores the prediction as that dataset; ``result_stream``
-        appends the run's outcome (result or error) to that stream when it ends."""
-        return self._call(
-            "predict", X, kwargs=kwargs, result_name=result_name, result_stream=result_stream
-        )
-
-    def predict_proba(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
-        return self._call("predict_proba", X, kwargs=kwargs, result_name=result_name)
-
-    def decision_function(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
-        return self._call("decision_function", X, kwargs=kwargs, result_name=result_name)
-
-    def transform(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
-        return self._call("transform", X, kwargs=kwargs, result_name=result_name)
-
-    def score(self, X: Any, Y: Any, **kwargs: Any) -> RunHandle:
-        return self._call("score", X, Y, kwargs=kwargs)
-
-    def gridsearch(self, X: Any, Y: Any, parameters: dict, **kwargs: Any) -> RunHandle:
-        """GridSearchCV over ``parameters`` (its fits run on Dask through joblib); the best
-        estimator is saved as a new version."""
-        if not isinstance(parameters, dict | list):
-            raise TypeError("parameters must be a dict (or list of dicts) of value lists")
-        return self._call("gridsearch", X, Y, kwargs=kwargs, parameters=parameters)
-
-    def __repr__(self) -> str:
-        return f"ModelRuntime({self.name!r})"
-
-
 def task_key(run_id: str) -> str:
     return f"omega-run-{run_id}"
-
-
-def _describe_input(obj: Any) -> Any:
-    if obj is None or isinstance(obj, str):
-        return obj
-    shape = getattr(obj, "shape", None)
-    return f"<in-memory {type(obj).__name__}{' ' + str(tuple(shape)) if shape else ''}>"
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _is_lazy_frame(obj: Any) -> bool:
-    if type(obj).__name__ != "LazyFrame":  # avoids importing the lazy package for every call
-        return False
-    from omega_jupyter.datasets.lazy import LazyFrame
-
-    return isinstance(obj, LazyFrame)

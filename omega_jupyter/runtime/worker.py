@@ -1,4 +1,10 @@
-"""What a worker process needs around a task: its own client, heartbeats, BLAS pinning."""
+"""What a worker process needs around a task: its own client, heartbeats, BLAS pinning.
+
+The runtime does not import the client (the client composes the runtime): ``client.py``
+registers its class with :func:`use_client_class` when imported, and every import of an
+``omega_jupyter`` module — a worker unpickling a task included — imports the package, and so
+``client.py``, first.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omega_jupyter.runtime.runs import HEARTBEAT_SECONDS
+from omega_jupyter.exceptions import ConfigurationError
 from omega_jupyter.settings import Settings
 
 if TYPE_CHECKING:
-    from omega_jupyter.client import Omega
+    from collections.abc import Callable
+
     from omega_jupyter.runtime.runs import RunStore
 
-_clients: dict[tuple, Omega] = {}
+# Running tasks beat this often; a run whose beat stops for this many beats is taken for dead
+# by a copy of its task that finds it running (RunStore.begin).
+HEARTBEAT_SECONDS = 5.0
+DEAD_AFTER_BEATS = 3
+
+_client_class: Callable[[Settings], Any] | None = None
+_clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
+
+
+def use_client_class(client_class: Callable[[Settings], Any]) -> None:
+    """The class a worker opens its clients with (``client.Omega`` registers itself)."""
+    global _client_class
+    _client_class = client_class
 
 
 def settings_payload(settings: Settings) -> dict[str, Any]:
@@ -29,10 +48,10 @@ def settings_payload(settings: Settings) -> dict[str, Any]:
     return data
 
 
-def client_from_payload(payload: dict[str, Any]) -> Omega:
+def client_from_payload(payload: dict[str, Any]) -> Any:
     """The worker's client for these settings, cached per process."""
-    from omega_jupyter.client import Omega
-
+    if _client_class is None:
+        raise ConfigurationError("no client class registered: import omega_jupyter first")
     key = tuple(sorted((k, repr(v)) for k, v in payload.items()))
     with _clients_lock:
         om = _clients.get(key)
@@ -40,7 +59,7 @@ def client_from_payload(payload: dict[str, Any]) -> Omega:
             known = {f.name for f in dataclasses.fields(Settings)}
             values = {k: v for k, v in payload.items() if k in known}
             values["home"] = Path(values["home"])
-            om = _clients[key] = Omega(Settings(**values))
+            om = _clients[key] = _client_class(Settings(**values))
         return om
 
 

@@ -119,7 +119,7 @@ def rows_of(X: Any) -> int:
 
 def apply(model: Any, meta: Metadata, action: str, X: Any, y: Any = None) -> Any:
     """Run ``action`` of ``model`` on ``X`` (validated against the fit's signature)."""
-    from omega_jupyter.runtime.tasks import check_signature
+    from omega_jupyter.models.actions import check_signature
 
     if action not in ACTIONS:
         raise BadRequestError(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")

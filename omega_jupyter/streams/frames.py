@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import sqlalchemy as sa
+
+from omega_jupyter.exceptions import UnsupportedObjectError
+from omega_jupyter.streams.tables import messages
 
 if TYPE_CHECKING:
     from omega_jupyter.streams.stream import Message, Stream
@@ -31,12 +35,9 @@ def lazy_frame(stream: Stream) -> Any:
     """A lazy frame (as ``om.datasets.getl`` returns) over a stream of JSON objects: one column
     per key of the first messages, typed from their values, indexed by ``offset``. Filters,
     aggregates and ``.value`` run in the database against the messages as they are then."""
-    import sqlalchemy as sa
-
+    # The lazy frame package takes about a second to import; to_frame() never needs it.
     from omega_jupyter.datasets.lazy import LazyFrame
     from omega_jupyter.datasets.lazy.plan import Column, IndexLayout, Plan, spec_for
-    from omega_jupyter.exceptions import UnsupportedObjectError
-    from omega_jupyter.streams.tables import messages
 
     sample = [m.data for m in stream.read(limit=SAMPLE)]
     if not sample or not all(isinstance(d, dict) for d in sample):
@@ -69,8 +70,6 @@ def lazy_frame(stream: Stream) -> Any:
 
 def _json_kind(stream: str, key: str, values: list[Any]) -> tuple[str, str]:
     """(pandas dtype, SQLAlchemy JSON accessor) for the sampled values of one key."""
-    from omega_jupyter.exceptions import UnsupportedObjectError
-
     kinds = {type(v) for v in values if v is not None}
     if kinds <= {bool}:
         return ("boolean", "as_boolean") if kinds else ("str", "as_string")

@@ -40,7 +40,7 @@ class StreamStore:
     @cached_property
     def datasets(self) -> Any:
         """The bucket's dataset store (lazy frames over streams run through its bulk path)."""
-        from omega_jupyter.datasets import DatasetStore
+        from omega_jupyter.datasets import DatasetStore  # pandas, pyarrow: only getl needs them
 
         return DatasetStore(self.db, self.bucket, self.settings)
 

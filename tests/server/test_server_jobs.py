@@ -123,7 +123,7 @@ async def test_async_predict_is_a_run(jp_fetch, database_url: str, bucket: str) 
     from sklearn.linear_model import LogisticRegression
 
     import omega_jupyter
-    from omega_jupyter.runtime.tasks import signature_of
+    from omega_jupyter.models.actions import signature_of
 
     X = pd.DataFrame(np.arange(20.0).reshape(10, 2), columns=["a", "b"])
     model = LogisticRegression().fit(X, [0, 1] * 5)

@@ -1,81 +1,23 @@
-"""Worker-side task functions. A task gets references (database settings, names, versions),
-opens its own client, reads the data itself and writes its outcome to the run row."""
+"""Model actions on a worker: fit, predict, score, transform, grid search of a stored model.
+
+An action gets references (model name and version, dataset names), reads the model and data
+itself and returns a result reference: small values inline, frames and large arrays as
+datasets, a fitted model as a new version with lineage.
+"""
 
 from __future__ import annotations
 
 import json
-import traceback
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from omega_jupyter.exceptions import ModelMethodError, SignatureMismatchError
-from omega_jupyter.logs.capture import capture_output
-from omega_jupyter.logs.logger import current_run
-from omega_jupyter.runtime.events import RunEvents
-from omega_jupyter.runtime.runs import RunStore
-from omega_jupyter.runtime.worker import (
-    blas_pinned,
-    client_from_payload,
-    heartbeat,
-    worker_name,
-)
+from omega_jupyter.names import parse_ref
 
 INLINE_LIMIT = 100_000  # array elements returned inline as JSON; larger results become datasets
 SAVING_ACTIONS = {"fit", "partial_fit", "fit_transform", "gridsearch"}
-
-
-def execute_run(spec: dict[str, Any]) -> Any:
-    """Run one recorded model action; the run row tells the outcome (also if this raises)."""
-    om = client_from_payload(spec["settings"])
-    runs = RunStore(om.db, om.bucket)
-    run_id = spec["run_id"]
-    events = run_events(om, spec)
-    token = current_run.set(run_id)
-    try:
-        verdict, record = runs.begin(run_id, worker_name())
-        if verdict != "run":
-            if verdict == "dead":
-                # The scheduler re-ran the task: the worker of the first attempt died.
-                error = f"the worker running this run died (attempt {record.attempt})"
-                events.end(runs, "failed", error)
-            return {"type": "state", "state": runs.get(run_id).state}
-        events.mark_started()
-        with heartbeat(runs, run_id), blas_pinned(), capture_output(om.logger, run_id):
-            result = ACTIONS[spec["action"]](om, spec)
-        events.end(runs, "succeeded", stored=result, result=result)
-        return result
-    except Exception as exc:
-        # Recorded, not raised: the run row is the outcome, and Dask need not log it again.
-        error = f"{type(exc).__name__}: {exc}"
-        events.end(runs, "failed", error, traceback=traceback.format_exc())
-        return {"type": "state", "state": "failed"}
-    except BaseException as exc:
-        error = f"interrupted: {type(exc).__name__}: {exc}"
-        events.end(runs, "failed", error)
-        raise
-    finally:
-        current_run.reset(token)
-        for name in spec.get("temporary", []):
-            try:
-                om.datasets.drop(name, force=True)
-            except Exception:
-                pass  # cleanup must never hide the run's own outcome
-
-
-def run_events(om: Any, spec: dict) -> RunEvents:
-    """The lifecycle publisher of a model action (``model`` names the model, as ``name``)."""
-    return RunEvents(
-        om,
-        spec.get("result_stream"),
-        spec["run_id"],
-        "model",
-        spec["target"],
-        action=spec["action"],
-        version=spec.get("version"),
-        model=spec["target"],
-    )
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -181,8 +123,6 @@ def _save(om: Any, spec: dict, model: Any, datasets: list, signature: dict | Non
 
 
 def _model_ref(spec: dict) -> Any:
-    from omega_jupyter.names import parse_ref
-
     return parse_ref(f"{spec['target']}@{spec['version']}")
 
 
@@ -218,7 +158,7 @@ def _apply(om: Any, spec: dict) -> Any:
 
 
 def _gridsearch(om: Any, spec: dict) -> Any:
-    import joblib
+    import joblib  # with scikit-learn's model selection, ~1 s: only a grid search needs them
     from sklearn.model_selection import GridSearchCV
 
     model, _meta = _load_model(om, spec)

@@ -1,7 +1,9 @@
-"""Worker side of a notebook run: papermill through ``omega://``, recorded in the run row.
+"""Notebook runs, a kind of run: ``om.runtime.job(name).run(parameters={...})``.
 
-The run's settings (database, bucket) travel with the task and are handed to the kernel's
-environment, so ``import omega_jupyter as om`` inside the notebook talks to the run's store.
+On the worker the notebook runs with papermill through ``omega://``; the run's settings
+(database, bucket) travel with the task and are handed to the kernel's environment, so
+``import omega_jupyter as om`` inside the notebook talks to the run's store. The run
+lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,50 @@ import nbformat
 from omega_jupyter.exceptions import ObjectNotFoundError, UnknownKernelError
 from omega_jupyter.jobs.notebooks import kernel_name
 from omega_jupyter.jobs.papermill_io import SCHEME, route
+from omega_jupyter.names import validate_name
+from omega_jupyter.runtime.events import check_stream
+from omega_jupyter.runtime.handle import RunHandle
+from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROGRESS_MIN_INTERVAL = 0.2  # seconds between progress writes, so tiny cells cost nothing
+
+
+class JobRunner:
+    """``om.runtime.job(name)``: run a stored notebook on the cluster."""
+
+    def __init__(self, runtime: Any, name: str) -> None:
+        self.runtime = runtime
+        self.om = runtime.om
+        self.name = validate_name(name)
+
+    def run(
+        self,
+        parameters: dict | None = None,
+        timeout: float | None = None,
+        result_stream: str | None = None,
+    ) -> RunHandle:
+        """Execute the notebook with papermill on a worker; returns the run's handle.
+
+        ``parameters`` are injected after the cell tagged ``parameters``; ``timeout`` (seconds)
+        limits the whole job from kernel start, and so each cell; ``result_stream`` names a
+        stream that gets a ``started`` and a ``finished`` message of the run.
+        """
+        if parameters is not None and not isinstance(parameters, dict):
+            raise TypeError("parameters must be a dict")
+        result_stream = check_stream(result_stream)
+        meta = self.om.jobs.metadata(self.name)  # unknown jobs fail here, before any run row
+        return self.runtime.start(
+            "job",
+            self.name,
+            version=meta.version,
+            parameters=dict(parameters or {}),
+            result_stream=result_stream,
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"JobRunner({self.name!r})"
 
 
 def kernel_env(settings: Any, bucket: str) -> dict[str, str]:
@@ -122,41 +165,23 @@ class OutputCapture:
         return {"cells_done": done, "cells_total": len(cells)}
 
 
-def run_notebook(spec: dict[str, Any]) -> dict:
-    """Execute a job for a recorded run; store the executed notebook; finish the run.
-
-    ``spec``: settings (payload), run_id, name, parameters, timeout, result_stream.
-    """
-    from omega_jupyter.runtime.events import RunEvents
-    from omega_jupyter.runtime.runs import RunStore
-    from omega_jupyter.runtime.worker import client_from_payload, heartbeat, worker_name
-
-    om = client_from_payload(spec["settings"])
-    runs = RunStore(om.db, om.bucket)
-    run_id, name = spec["run_id"], spec["name"]
-    verdict, record = runs.begin(run_id, worker_name())
-    stream = spec.get("result_stream")
-    events = RunEvents(om, stream, run_id, "job", name, version=record.target_version)
-    if verdict != "run":  # never execute a notebook twice
-        if verdict == "dead":  # Dask re-ran the task: the first worker died
-            events.end(runs, "failed", "the worker running this notebook died")
-        return {"state": runs.get(run_id).state}
-    events.started(parameters=spec.get("parameters") or {})
-    capture = OutputCapture(lambda p: runs.set_progress(run_id, p))
+def execute(run: Run) -> Outcome:
+    """Execute a job for a recorded run with papermill; keep the executed notebook (also a
+    failed one) as a result linked to the run; per-cell progress goes to the run row."""
+    om, run_id, name = run.om, run.id, run.name
+    capture = OutputCapture(run.progress)
     error: tuple[str, str] | None = None
     # the version recorded at submission runs, even if the notebook was replaced meanwhile
-    ref = f"{name}@{record.target_version}" if record.target_version else name
+    ref = f"{name}@{run.version}" if run.version else name
     try:
-        with heartbeat(runs, run_id):
-            error = _execute(om, run_id, ref, spec.get("parameters") or {}, spec, capture)
+        error = _execute(om, run_id, ref, run.parameters, run.spec, capture)
     except Exception as exc:  # a bad notebook, an unknown kernel, the store unreachable
         error = (f"{type(exc).__name__}: {exc}", tb.format_exc())
     result = _store_result(om, run_id, name, capture, error)
     if capture.text:
-        runs.set_progress(run_id, capture.progress())
+        run.progress(capture.progress())
     state, message, trace = ("failed", *error) if error else ("succeeded", None, None)
-    events.end(runs, state, message, stored=result, traceback=trace, result=_notebook_ref(result))
-    return {"state": state, **(result or {})}
+    return Outcome(state, result, _notebook_ref(result), message, trace)
 
 
 def _notebook_ref(result: dict | None) -> dict | None:
@@ -226,3 +251,6 @@ def _store_result(
     except (ObjectNotFoundError, ValueError, OSError):
         return None
     return {"result": meta.name, "result_version": meta.version}
+
+
+NOTEBOOK_RUN = RunKind("job", execute, front=JobRunner, noun="notebook")

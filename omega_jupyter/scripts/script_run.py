@@ -1,4 +1,7 @@
-"""Worker side of a script run: install the package once per version, call ``run(om, **kw)``.
+"""Script runs, a kind of run: ``om.runtime.script(name).run(**kwargs)``.
+
+On the worker the package is installed once per version and its ``run(om, **kw)`` called;
+the run lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 
 Packages are unpacked into a cache folder per content hash (never the worker's site-packages),
 so a version is installed once per worker machine and reused by every later run.
@@ -21,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from omega_jupyter.exceptions import ScriptPackageError
+from omega_jupyter.logs.capture import capture_output
+from omega_jupyter.names import validate_name
+from omega_jupyter.runtime.events import check_stream
+from omega_jupyter.runtime.handle import RunHandle
+from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
 
 CACHE_ENV = "OMEGA_SCRIPT_CACHE"
 _import_lock = threading.Lock()
@@ -104,45 +112,51 @@ def load_run(folder: Path, modules: list[str], name: str) -> Any:
     )
 
 
-def run_script(spec: dict[str, Any]) -> dict:
-    """Install and run a script for a recorded run; the run row gets result and output."""
-    from omega_jupyter.logs.capture import capture_output
-    from omega_jupyter.runtime.events import RunEvents
-    from omega_jupyter.runtime.runs import RunStore
-    from omega_jupyter.runtime.worker import client_from_payload, heartbeat, worker_name
+class ScriptRunner:
+    """``om.runtime.script(name)``: install a stored script package on a worker and call run()."""
 
-    om = client_from_payload(spec["settings"])
-    runs = RunStore(om.db, om.bucket)
-    run_id, name = spec["run_id"], spec["name"]
-    verdict, record = runs.begin(run_id, worker_name())
-    stream = spec.get("result_stream")
-    events = RunEvents(om, stream, run_id, "script", name, version=record.target_version)
-    if verdict != "run":
-        if verdict == "dead":  # Dask re-ran the task: the first worker died
-            events.end(runs, "failed", "the worker running this script died")
-        return {"state": runs.get(run_id).state}
-    events.started(parameters=spec.get("parameters") or {})
+    def __init__(self, runtime: Any, name: str) -> None:
+        self.runtime = runtime
+        self.om = runtime.om
+        self.name = validate_name(name)
+
+    def run(self, *, result_stream: str | None = None, **kwargs: Any) -> RunHandle:
+        """Call the package's ``run(om, **kwargs)`` on a worker; returns the run's handle.
+        ``result_stream`` names a stream that gets a ``started`` and a ``finished`` message
+        of the run (so ``result_stream`` is not passed on to the script)."""
+        result_stream = check_stream(result_stream)
+        meta = self.om.scripts.metadata(self.name)
+        return self.runtime.start(
+            "script",
+            self.name,
+            version=meta.version,
+            parameters=dict(kwargs),
+            result_stream=result_stream,
+        )
+
+    def __repr__(self) -> str:
+        return f"ScriptRunner({self.name!r})"
+
+
+def execute(run: Run) -> Outcome:
+    """Install and run a script for a recorded run; the run row gets result and output."""
+    om, run_id, name = run.om, run.id, run.name
     try:
-        with heartbeat(runs, run_id), capture_output(om.logger, run_id):
-            meta = om.scripts.metadata(
-                f"{name}@{record.target_version}" if record.target_version else name
-            )
+        with capture_output(om.logger, run_id):
+            meta = om.scripts.metadata(f"{name}@{run.version}" if run.version else name)
             entry = load_run(install(om, meta), meta.kind_meta.get("modules", []), name)
-            value = entry(om, **(spec.get("parameters") or {}))
+            value = entry(om, **run.parameters)
         try:
             json.dumps(value)
         except (TypeError, ValueError) as exc:
             raise ScriptPackageError(f"run() must return JSON-able data: {exc}") from exc
     except Exception as exc:
-        output = _output(om, run_id)
+        stored = {"type": "value", "value": None, "output": _output(om, run_id)}
         error = f"{type(exc).__name__}: {exc}"
-        stored = {"type": "value", "value": None, "output": output}
-        events.end(runs, "failed", error, stored=stored, traceback=tb.format_exc())
-        return {"state": "failed"}
+        return Outcome("failed", stored, error=error, traceback=tb.format_exc())
     stored = {"type": "value", "value": value, "output": _output(om, run_id)}
     # the printed output stays in the run row and the log; the message carries the value
-    events.end(runs, "succeeded", stored=stored, result={"type": "value", "value": value})
-    return {"state": "succeeded"}
+    return Outcome("succeeded", stored, published={"type": "value", "value": value})
 
 
 def _output(om: Any, run_id: str) -> str:
@@ -152,3 +166,6 @@ def _output(om: Any, run_id: str) -> str:
     except Exception:
         return ""
     return "\n".join(str(m) for m in frame["message"])
+
+
+SCRIPT_RUN = RunKind("script", execute, front=ScriptRunner, noun="script")

@@ -1,0 +1,1 @@
+"""Tools for developing omega_jupyter (not used at run time)."""
