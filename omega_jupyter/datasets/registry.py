@@ -1,41 +1,32 @@
-"""Storage backends, chosen for an object by explicit priority (or forced with ``kind=``)."""
+"""Dataset backends (codecs), chosen by explicit priority (or forced with ``kind=``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Literal, Protocol
 
 from omega_jupyter.exceptions import UnsupportedObjectError
-from omega_jupyter.progress import Progress
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from omega_jupyter.datasets.store import DatasetStore
-    from omega_jupyter.storage.metadata import Metadata
+from omega_jupyter.storage.blobs import BlobStore
+from omega_jupyter.storage.bulk import BulkIO
+from omega_jupyter.storage.metadata import Metadata
 
 
 class Backend(Protocol):
-    """How one kind of object is stored. ``priority``: higher is tried first."""
+    """How one kind of object is encoded for storage and decoded again (see
+    :mod:`omega_jupyter.datasets.backends`). ``priority``: higher is tried first; ``storage``:
+    ``"table"`` (``encode`` gives a frame and its ``kind_meta``, ``decode`` reads a
+    :class:`BulkIO`) or ``"blob"`` (``encode`` gives bytes, a path or a binary file,
+    ``decode`` reads a :class:`BlobStore`)."""
 
     kind: str
     priority: int
+    storage: Literal["table", "blob"]
 
     def supports(self, obj: Any) -> bool: ...
 
-    def put(
-        self,
-        store: DatasetStore,
-        obj: Any,
-        name: str,
-        append: bool,
-        attributes: dict | None,
-        progress: Progress | None = None,
-    ) -> Metadata: ...
+    def encode(self, obj: Any, *args: Any) -> tuple[Any, dict]: ...
 
-    def get(self, store: DatasetStore, meta: Metadata, **options: Any) -> Any: ...
-
-    def drop_physical(self, store: DatasetStore, conn: Connection, meta: Metadata) -> None: ...
+    def decode(self, source: BulkIO | BlobStore, meta: Metadata, **options: Any) -> Any: ...
 
 
 class BackendRegistry:

@@ -22,7 +22,7 @@ from omega_jupyter.jobs import when as when_
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware
+from omega_jupyter.storage.metadata import aware as _aware
 
 log = logging.getLogger("omega_jupyter.scheduler")
 

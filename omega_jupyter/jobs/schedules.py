@@ -22,7 +22,8 @@ from omega_jupyter.jobs import when as when_
 from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
 from omega_jupyter.names import validate_name
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware, now
+from omega_jupyter.storage.metadata import aware as _aware
+from omega_jupyter.storage.metadata import now
 
 CHANGES_KEY = "changes"
 

@@ -173,7 +173,7 @@ def runs_frame(
 ) -> pd.DataFrame:
     """Runs of one target as a DataFrame with :data:`RUN_COLUMNS`, newest first."""
     from omega_jupyter.jobs.tables import runs
-    from omega_jupyter.storage.metadata import _aware
+    from omega_jupyter.storage.metadata import aware as _aware
 
     query = (
         sa.select(

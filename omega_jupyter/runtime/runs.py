@@ -275,7 +275,7 @@ class RunStore:
 
 
 def _record(row: Any) -> RunRecord:
-    from omega_jupyter.storage.metadata import _aware
+    from omega_jupyter.storage.metadata import aware as _aware
 
     data = dict(row._mapping)
     for key in ("submitted", "started", "finished", "heartbeat"):

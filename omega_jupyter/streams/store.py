@@ -18,7 +18,8 @@ from omega_jupyter.exceptions import (
 from omega_jupyter.names import validate_name
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware, now, validate_attributes
+from omega_jupyter.storage.metadata import aware as _aware
+from omega_jupyter.storage.metadata import now, validate_attributes
 from omega_jupyter.streams import codec, wakeup
 from omega_jupyter.streams.stream import Stream
 from omega_jupyter.streams.tables import groups, messages, streams

@@ -21,7 +21,8 @@ from omega_jupyter.exceptions import (
     StreamNotFoundError,
 )
 from omega_jupyter.names import validate_name
-from omega_jupyter.storage.metadata import _aware, now
+from omega_jupyter.storage.metadata import aware as _aware
+from omega_jupyter.storage.metadata import now
 from omega_jupyter.streams import codec, wakeup
 from omega_jupyter.streams.tables import groups, messages, streams
 

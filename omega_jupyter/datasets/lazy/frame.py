@@ -38,10 +38,10 @@ class LazyFrame(LazyBase):
         values = [ex.proto(c).dtype for c in self._plan.columns]
         for i, c in enumerate(self._plan.columns):
             if "category" in c.spec:
-                from omega_jupyter.datasets.frames import _from_json_values
+                from omega_jupyter.datasets.frame_codec import from_json_values
 
                 cat = c.spec["category"]
-                values[i] = pd.CategoricalDtype(_from_json_values(cat["values"]), cat["ordered"])
+                values[i] = pd.CategoricalDtype(from_json_values(cat["values"]), cat["ordered"])
         return pd.Series(values, index=self.columns, dtype=object)
 
     @property
