@@ -8,17 +8,16 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
+from omega_jupyter.datasets import frame_codec
 from omega_jupyter.datasets.lazy.aggregates import register_sqlite_aggregates
 from omega_jupyter.datasets.lazy.plan import Plan, decode_result
 from omega_jupyter.datasets.lazy.series import unsupported
+from omega_jupyter.storage.bulk import BulkIO
+from omega_jupyter.storage.engine import get_database
 
 
 def read_partition(url: str, bucket: str, query: sa.Select, info: dict) -> Any:
     """Run one partition's query on a worker and decode it (executed by dask)."""
-    from omega_jupyter.datasets import frame_codec
-    from omega_jupyter.storage.bulk import BulkIO
-    from omega_jupyter.storage.engine import get_database
-
     db = get_database(url)
     register_sqlite_aggregates(db.engine)
     schema = frame_codec.arrow_schema(info["kind_meta"])

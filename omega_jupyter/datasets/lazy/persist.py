@@ -11,7 +11,7 @@ from omega_jupyter.datasets import frame_codec
 from omega_jupyter.datasets.lazy.aggregates import register_sqlite_aggregates
 from omega_jupyter.datasets.lazy.plan import Column, Plan, spec_for
 from omega_jupyter.names import validate_name
-from omega_jupyter.storage.bulk import new_table_name
+from omega_jupyter.storage.bulk import SQL_TYPES, new_table_name
 from omega_jupyter.storage.metadata import Metadata
 
 _TRANSIENT = ("int_if_complete", "object_if_missing")
@@ -83,8 +83,6 @@ def _settle(plan: Plan) -> list[Column]:
 
 
 def _sql_type(sql: str) -> Any:
-    from omega_jupyter.storage.bulk import SQL_TYPES
-
     return SQL_TYPES[sql]
 
 

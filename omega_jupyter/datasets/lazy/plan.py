@@ -18,6 +18,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from omega_jupyter.datasets import frame_codec
+from omega_jupyter.exceptions import UnknownColumnError
 
 if TYPE_CHECKING:
     from omega_jupyter.datasets.store import DatasetStore
@@ -78,8 +79,6 @@ class Plan:
 
     def find(self, label: Any) -> Column:
         """The column labelled ``label`` (also an index level by name)."""
-        from omega_jupyter.exceptions import UnknownColumnError
-
         for col in self.columns:
             if col.label == label and type(col.label) is type(label):
                 return col
