@@ -32,12 +32,7 @@ def persist(plan: Plan, name: str, attributes: dict | None = None) -> Metadata:
         "columns_index": dict(plan.columns_meta),
         "index": index_meta,
     }
-    table = store.bulk.table(
-        new_table_name(),
-        [(frame_codec.ROW_COLUMN, "int64")]
-        + [(s["phys"], s["sql"]) for s in index_meta.get("levels", [])]
-        + [(s["phys"], s["sql"]) for s in specs],
-    )
+    table = store.bulk.table(new_table_name(), frame_codec.table_columns(kind_meta))
     row = sa.func.row_number().over(order_by=plan.order_clauses()) - 1
     outputs = [(frame_codec.ROW_COLUMN, row), *index_outputs]
     outputs += [(s["phys"], c.expr) for s, c in zip(specs, columns, strict=True)]
