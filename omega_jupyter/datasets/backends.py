@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ class FrameBackend:
 
     kind = "pandas.dataframe"
     priority = 100
-    storage = "table"
+    storage: Literal["table"] = "table"
 
     def supports(self, obj: Any) -> bool:
         return isinstance(obj, pd.DataFrame)
@@ -211,7 +211,7 @@ class BlobBackend:
 
     kind = ""
     priority = 0
-    storage = "blob"
+    storage: Literal["blob"] = "blob"
 
     def encode(self, obj: Any) -> tuple[bytes | Path | BinaryIO, dict]:
         """The bytes to store (bytes, a file path or a binary file object) and ``kind_meta``."""

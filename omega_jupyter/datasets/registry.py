@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+import pandas as pd
+import pyarrow as pa
 
 from omega_jupyter.exceptions import UnsupportedObjectError
 from omega_jupyter.storage.blobs import BlobStore
@@ -11,22 +15,42 @@ from omega_jupyter.storage.bulk import BulkIO
 from omega_jupyter.storage.metadata import Metadata
 
 
-class Backend(Protocol):
-    """How one kind of object is encoded for storage and decoded again (see
-    :mod:`omega_jupyter.datasets.backends`). ``priority``: higher is tried first; ``storage``:
-    ``"table"`` (``encode`` gives a frame and its ``kind_meta``, ``decode`` reads a
-    :class:`BulkIO`) or ``"blob"`` (``encode`` gives bytes, a path or a binary file,
-    ``decode`` reads a :class:`BlobStore`)."""
+class TableCodec(Protocol):
+    """A kind stored as one SQL table per version (frames, series): ``encode`` gives the frame
+    and its ``kind_meta``, ``batches`` its rows for the bulk loader, ``decode`` reads them back
+    through the bucket's :class:`BulkIO`. ``priority``: higher is tried first."""
 
     kind: str
     priority: int
-    storage: Literal["table", "blob"]
+    storage: Literal["table"]
 
     def supports(self, obj: Any) -> bool: ...
 
-    def encode(self, obj: Any, *args: Any) -> tuple[Any, dict]: ...
+    def encode(self, obj: Any, postgres: bool) -> tuple[pd.DataFrame, dict]: ...
 
-    def decode(self, source: BulkIO | BlobStore, meta: Metadata, **options: Any) -> Any: ...
+    def batches(
+        self, df: pd.DataFrame, kind_meta: dict, batch_rows: int, postgres: bool
+    ) -> Iterator[pa.RecordBatch]: ...
+
+    def decode(self, bulk: BulkIO, meta: Metadata, **options: Any) -> Any: ...
+
+
+class BlobCodec(Protocol):
+    """A kind stored as one chunked blob per version: ``encode`` gives bytes, a path or a
+    binary file and ``kind_meta``; ``decode`` reads it back through a :class:`BlobStore`."""
+
+    kind: str
+    priority: int
+    storage: Literal["blob"]
+
+    def supports(self, obj: Any) -> bool: ...
+
+    def encode(self, obj: Any) -> tuple[bytes | Path | BinaryIO, dict]: ...
+
+    def decode(self, blobs: BlobStore, meta: Metadata, **options: Any) -> Any: ...
+
+
+Backend = TableCodec | BlobCodec
 
 
 class BackendRegistry:
