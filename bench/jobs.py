@@ -97,7 +97,7 @@ def bench_latency(om, slots: int, log) -> tuple[list[float], list[float]]:
     om.jobs.unschedule("bench/three_cells")
     loop.stop()
     thread.join(10)
-    from omega_jupyter.storage.metadata import _aware
+    from omega_jupyter.storage.metadata import aware as _aware
 
     submit = [(_aware(r.submitted) - _aware(r.scheduled_for)).total_seconds() for r in rows]
     start = [

@@ -165,6 +165,42 @@ def test_attributes_merge_on_put_and_reset_with_empty_dict(om):
     assert om.datasets.metadata("data").attributes == {}
 
 
+@pytest.mark.parametrize("via", ["put", "read_csv"])
+def test_append_follows_the_attribute_rule_of_every_write(om, tmp_path, via):
+    """None keeps the attributes, a dict merges into them, {} resets them: on append too,
+    whether the rows come from put or from read_csv."""
+    path = tmp_path / "more.csv"
+    frame().to_csv(path, index=False)
+
+    def append(**attributes) -> None:
+        if via == "put":
+            om.datasets.put(frame(), "data", append=True, **attributes)
+        else:
+            om.datasets.read_csv(path, "data", append=True, **attributes)
+
+    om.datasets.put(frame(), "data", attributes={"owner": "ana", "source": "crm"})
+    append()
+    assert om.datasets.metadata("data").attributes == {"owner": "ana", "source": "crm"}
+    append(attributes=None)
+    assert om.datasets.metadata("data").attributes == {"owner": "ana", "source": "crm"}
+    append(attributes={"owner": "bo"})
+    assert om.datasets.metadata("data").attributes == {"owner": "bo", "source": "crm"}
+    append(attributes={})
+    meta = om.datasets.metadata("data")
+    assert (meta.attributes, meta.version, meta.kind_meta["rows"]) == ({}, 1, 15)
+    assert len(om.datasets.get("data")) == 15
+
+
+def test_read_csv_refuses_bad_attributes_before_reading(om, tmp_path):
+    path = tmp_path / "data.csv"
+    frame().to_csv(path, index=False)
+    om.datasets.read_csv(path, "data", attributes={"keep": 1})
+    with pytest.raises(TypeError, match="attributes"):
+        om.datasets.read_csv(path, "data", append=True, attributes={"k": object()})
+    meta = om.datasets.metadata("data")
+    assert (meta.attributes, meta.kind_meta["rows"]) == ({"keep": 1}, 3)
+
+
 @pytest.mark.parametrize("bad", [["not", "a", "dict"], {"k": object()}, {"k": float("nan")}])
 def test_bad_attributes_change_nothing(om, bad):
     om.datasets.put(frame(), "data", attributes={"keep": 1})

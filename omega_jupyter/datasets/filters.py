@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from omega_jupyter.datasets.frames import _from_json_values
+from omega_jupyter.datasets.frame_codec import from_json_values
 from omega_jupyter.exceptions import InvalidFilterError, UnknownColumnError
 
 OPERATORS = (
@@ -109,7 +109,7 @@ def _ordered_category(spec: dict) -> bool:
 
 def _category_order(col: sa.ColumnElement, op: str, value: Any, spec: dict, key: str) -> Any:
     """An ordered categorical compared like pandas: by position in the categories."""
-    categories = _from_json_values(spec["category"]["values"])
+    categories = from_json_values(spec["category"]["values"])
     matches = np.flatnonzero(categories == value) if value is not None else []
     if len(matches) != 1:
         raise InvalidFilterError(

@@ -1,9 +1,10 @@
 """Streamed CSV in and out: any size, bounded memory, atomic like ``put``.
 
-``read_csv`` parses the source in chunks with pandas, fixes the dtypes on the first chunk,
-bulk-loads every chunk into one new table and makes it visible with a single metadata commit.
-A later chunk that does not fit the first chunk's dtypes stops the load with an error naming
-the row; the half-loaded table is never visible.
+``csv_batches`` parses the source in chunks with pandas, fixes the dtypes on the first chunk
+and yields every chunk as record batches; :meth:`DatasetStore.read_csv` bulk-loads them into
+one new table and makes it visible with a single metadata commit (or appends it), the same
+write path as ``put``. A later chunk that does not fit the first chunk's dtypes stops the
+load with an error naming the row; the half-loaded table is never visible.
 """
 
 from __future__ import annotations
@@ -12,25 +13,17 @@ import gzip
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import sqlalchemy as sa
 
-from omega_jupyter.datasets import frames
+from omega_jupyter.datasets import frame_codec
 from omega_jupyter.exceptions import IngestError, SchemaMismatchError
-from omega_jupyter.names import validate_name
-from omega_jupyter.progress import Progress, track
-from omega_jupyter.storage.bulk import new_table_name
-from omega_jupyter.storage.metadata import Metadata
 
-if TYPE_CHECKING:
-    from omega_jupyter.datasets.store import DatasetStore
-
-DEFAULT_CHUNK_ROWS = 100_000
 _URL_TIMEOUT = 30
 
 
@@ -60,34 +53,30 @@ def open_source(source: Any) -> tuple[Any, str, bool]:
 
 
 # -- reading --------------------------------------------------------------------------------
-def read_csv(
-    store: DatasetStore,
-    source: Any,
-    name: str,
-    chunksize: int = DEFAULT_CHUNK_ROWS,
-    append: bool = False,
-    attributes: dict | None = None,
-    progress: Progress | None = None,
-    **pandas_kwargs: Any,
-) -> Metadata:
-    """Stream a CSV into dataset ``name`` (see :meth:`DatasetStore.read_csv`)."""
-    validate_name(name)
+def check_chunking(chunksize: int, pandas_kwargs: dict) -> None:
+    """Refuse a bad ``chunksize`` and pandas options that would take chunking over."""
     if int(chunksize) < 1:
         raise ValueError("chunksize must be >= 1")
     for key in ("chunksize", "iterator"):
         if key in pandas_kwargs:
             raise ValueError(f"{key} is chosen by read_csv itself")
-    store.db.ensure_schema()
+
+
+@contextmanager
+def csv_batches(
+    source: Any, chunksize: int, batch_rows: int, postgres: bool, pandas_kwargs: dict
+) -> Iterator[tuple[dict, Iterator[pa.RecordBatch]]]:
+    """Open ``source`` and give the ``kind_meta`` inferred from its first ``chunksize`` rows
+    and all its rows as record batches of at most ``batch_rows`` rows; the source is closed
+    on exit (if opened here)."""
     stream, label, owned = open_source(source)
     try:
-        reader = _chunks(stream, label, int(chunksize), pandas_kwargs)
+        reader = _chunks(stream, label, chunksize, pandas_kwargs)
         first = next(reader, None)
         if first is None:
             raise IngestError(f"{label} holds no header and no rows; nothing was stored")
-        kind_meta = frames.describe_frame(first, native_timestamps=store.db.is_postgres)
-        batches = _batches(first, reader, kind_meta, store.settings.chunk_rows, label)
-        batches = track(batches, progress, None)
-        return _load(store, name, kind_meta, batches, append, attributes)
+        kind_meta = frame_codec.describe_frame(first, native_timestamps=postgres)
+        yield kind_meta, _batches(first, reader, kind_meta, batch_rows, label)
     finally:
         if owned:
             stream.close()
@@ -120,7 +109,7 @@ def _batches(
     offset = 0
     for chunk in _chain(first, rest):
         chunk = _conform(chunk, dtypes, kind_meta, offset, label)
-        yield from frames.encode_batches(chunk, kind_meta, batch_rows, row_offset=offset)
+        yield from frame_codec.encode_batches(chunk, kind_meta, batch_rows, row_offset=offset)
         offset += len(chunk)
 
 
@@ -160,66 +149,6 @@ def _conform(
     return chunk
 
 
-def _load(
-    store: DatasetStore,
-    name: str,
-    kind_meta: dict,
-    batches: Iterable[pa.RecordBatch],
-    append: bool,
-    attributes: dict | None,
-) -> Metadata:
-    from omega_jupyter.datasets.backends import FrameBackend
-
-    current = store.meta.latest(name) if append else None
-    table = FrameBackend._table(store, new_table_name(), kind_meta)
-    rows = store.bulk.load_new(table, batches, frames.arrow_schema(kind_meta))
-    kind_meta = dict(kind_meta, rows=rows)
-    if current is None:
-        return store.commit_table(
-            name,
-            "pandas.dataframe",
-            table.name,
-            kind_meta=kind_meta,
-            attributes=attributes,
-            size=rows * 8 * (len(kind_meta["columns"]) + 1),
-        )
-    try:
-        return _append(store, current, table, kind_meta, attributes)
-    except BaseException:
-        with store.db.begin() as conn:
-            store.bulk.drop(conn, table.name)
-        raise
-
-
-def _append(
-    store: DatasetStore, current: Metadata, staging: sa.Table, kind_meta: dict, attrs: dict | None
-) -> Metadata:
-    """Move the staged rows behind the current version's in one transaction."""
-    from omega_jupyter.datasets.backends import FrameBackend, _check_appendable
-
-    _check_appendable(current, "pandas.dataframe", kind_meta)
-    with store.db.begin() as conn:
-        locked = store.meta.lock_latest(conn, current.name)
-        if locked is None:
-            raise SchemaMismatchError(f"dataset {current.name!r} was dropped meanwhile")
-        _check_appendable(locked, "pandas.dataframe", kind_meta)
-        offset = int(locked.kind_meta["rows"])
-        target = FrameBackend._table(store, locked.location or "", locked.kind_meta)
-        row = staging.c[frames.ROW_COLUMN] + offset
-        source = sa.select(*(row if c.name == frames.ROW_COLUMN else c for c in staging.columns))
-        conn.execute(target.insert().from_select([c.name for c in staging.columns], source))
-        attributes = dict(locked.attributes) | (attrs or {})
-        store.meta.update(
-            conn,
-            locked,
-            kind_meta=dict(locked.kind_meta, rows=offset + kind_meta["rows"]),
-            size=locked.size + kind_meta["rows"] * 8 * (len(kind_meta["columns"]) + 1),
-            attributes=attributes,
-        )
-        store.bulk.drop(conn, staging.name)
-        return locked
-
-
 # -- writing --------------------------------------------------------------------------------
 def write_csv(chunks: Iterable[pd.DataFrame], target: Any, **kwargs: Any) -> int:
     """Write frames to one CSV (header once; gzip when the path ends in ``.gz``)."""
@@ -243,4 +172,4 @@ def write_csv(chunks: Iterable[pd.DataFrame], target: Any, **kwargs: Any) -> int
     return rows
 
 
-__all__ = ["open_source", "read_csv", "write_csv"]
+__all__ = ["check_chunking", "csv_batches", "open_source", "write_csv"]

@@ -1,41 +1,56 @@
-"""Storage backends, chosen for an object by explicit priority (or forced with ``kind=``)."""
+"""Dataset backends (codecs), chosen by explicit priority (or forced with ``kind=``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, BinaryIO, Literal, Protocol
+
+import pandas as pd
+import pyarrow as pa
 
 from omega_jupyter.exceptions import UnsupportedObjectError
-from omega_jupyter.progress import Progress
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from omega_jupyter.datasets.store import DatasetStore
-    from omega_jupyter.storage.metadata import Metadata
+from omega_jupyter.storage.blobs import BlobStore
+from omega_jupyter.storage.bulk import BulkIO
+from omega_jupyter.storage.metadata import Metadata
 
 
-class Backend(Protocol):
-    """How one kind of object is stored. ``priority``: higher is tried first."""
+class TableCodec(Protocol):
+    """A kind stored as one SQL table per version (frames, series): ``encode`` gives the frame
+    and its ``kind_meta``, ``batches`` its rows for the bulk loader, ``decode`` reads them back
+    through the bucket's :class:`BulkIO`. ``priority``: higher is tried first."""
 
     kind: str
     priority: int
+    storage: Literal["table"]
 
     def supports(self, obj: Any) -> bool: ...
 
-    def put(
-        self,
-        store: DatasetStore,
-        obj: Any,
-        name: str,
-        append: bool,
-        attributes: dict | None,
-        progress: Progress | None = None,
-    ) -> Metadata: ...
+    def encode(self, obj: Any, postgres: bool) -> tuple[pd.DataFrame, dict]: ...
 
-    def get(self, store: DatasetStore, meta: Metadata, **options: Any) -> Any: ...
+    def batches(
+        self, df: pd.DataFrame, kind_meta: dict, batch_rows: int, postgres: bool
+    ) -> Iterator[pa.RecordBatch]: ...
 
-    def drop_physical(self, store: DatasetStore, conn: Connection, meta: Metadata) -> None: ...
+    def decode(self, bulk: BulkIO, meta: Metadata, **options: Any) -> Any: ...
+
+
+class BlobCodec(Protocol):
+    """A kind stored as one chunked blob per version: ``encode`` gives bytes, a path or a
+    binary file and ``kind_meta``; ``decode`` reads it back through a :class:`BlobStore`."""
+
+    kind: str
+    priority: int
+    storage: Literal["blob"]
+
+    def supports(self, obj: Any) -> bool: ...
+
+    def encode(self, obj: Any) -> tuple[bytes | Path | BinaryIO, dict]: ...
+
+    def decode(self, blobs: BlobStore, meta: Metadata, **options: Any) -> Any: ...
+
+
+Backend = TableCodec | BlobCodec
 
 
 class BackendRegistry:

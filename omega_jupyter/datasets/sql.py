@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import sqlalchemy as sa
 
+from omega_jupyter.datasets.lazy.plan import source_plan
 from omega_jupyter.exceptions import InvalidQueryError, ObjectNotFoundError
 from omega_jupyter.names import parse_ref
 from omega_jupyter.storage.metadata import Metadata
@@ -173,8 +174,6 @@ def _dataset(store: DatasetStore, name: str) -> Metadata:
 
 def _dataset_select(store: DatasetStore, meta: Metadata) -> str:
     """SELECT of one dataset version with user column (and named index level) names."""
-    from omega_jupyter.datasets.lazy.plan import source_plan
-
     plan = source_plan(store, meta, meta.kind_meta["columns"])
     outputs: dict[str, Any] = {}
     for col in plan.index.levels:

@@ -1,25 +1,41 @@
-"""``om.datasets``: DataFrames, Series, arrays, Python data and files, versioned and atomic."""
+"""``om.datasets``: DataFrames, Series, arrays, Python data and files, versioned and atomic.
+
+The store owns the write path; codecs (:mod:`omega_jupyter.datasets.backends`) only encode.
+A frame is bulk-loaded into a new data table that no reader can see, then either committed
+as a new version (a pointer swap, :meth:`DatasetStore.commit_table`) or, with
+``append=True``, copied behind the current version's rows in one transaction
+(:meth:`DatasetStore.write_table`); a table whose commit fails is dropped again. Other kinds
+are one blob written with the version row in one retried transaction. Attributes follow one
+rule everywhere (:func:`~omega_jupyter.storage.metadata.merge_attributes`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
+import pyarrow as pa
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from omega_jupyter.datasets.backends import DROP_AFTER_COMMIT
-from omega_jupyter.datasets.registry import BackendRegistry
+from omega_jupyter.datasets import frame_codec, ingest
+from omega_jupyter.datasets.backends import default_registry, frame_bytes
+from omega_jupyter.datasets.lazy import open_lazy
+from omega_jupyter.datasets.registry import Backend, BackendRegistry
+from omega_jupyter.exceptions import SchemaMismatchError, UnsupportedObjectError
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
-from omega_jupyter.progress import Progress
+from omega_jupyter.progress import Progress, track
 from omega_jupyter.settings import Settings
-from omega_jupyter.storage.bulk import BulkIO
+from omega_jupyter.storage.blobs import BlobStore
+from omega_jupyter.storage.bulk import BulkIO, new_table_name
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import Metadata, validate_attributes
+from omega_jupyter.storage.metadata import Metadata, merge_attributes, validate_attributes
 from omega_jupyter.storage.objects import VersionedStore
 
 READ_RETRIES = 10
+DROP_AFTER_COMMIT = "omega_drop_after_commit"  # see DatasetStore.transaction
 
 
 class DatasetStore(VersionedStore):
@@ -29,8 +45,6 @@ class DatasetStore(VersionedStore):
     noun = "dataset"
 
     def __init__(self, db: Database, bucket: str, settings: Settings) -> None:
-        from omega_jupyter.datasets.backends import default_registry
-
         super().__init__(db, bucket, settings)
         self.bulk = BulkIO(db, bucket)
         self.registry: BackendRegistry = default_registry()
@@ -53,8 +67,98 @@ class DatasetStore(VersionedStore):
         validate_name(name)
         validate_attributes(attributes, postgres=self.db.is_postgres)
         self.db.ensure_schema()
-        backend = self.registry.for_kind(kind) if kind else self.registry.for_object(obj)
-        return backend.put(self, obj, name, append, attributes, progress=progress)
+        codec = self.registry.for_kind(kind) if kind else self.registry.for_object(obj)
+        if codec.storage == "table":
+            postgres = self.db.is_postgres
+            df, kind_meta = codec.encode(obj, postgres)
+            batches = codec.batches(df, kind_meta, self.settings.chunk_rows, postgres)
+            return self.write_table(
+                name,
+                codec.kind,
+                kind_meta,
+                track(batches, progress, len(df)),
+                append=append,
+                attributes=attributes,
+                size=frame_bytes(df),
+            )
+        if append:
+            raise UnsupportedObjectError(f"append is not supported for kind {codec.kind}")
+        data, kind_meta = codec.encode(obj)
+        return self._put_blob(
+            name, codec.kind, data, kind_meta, attributes, keep=self.settings.dataset_versions
+        )
+
+    def write_table(
+        self,
+        name: str,
+        kind: str,
+        kind_meta: dict,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        append: bool = False,
+        attributes: dict | None = None,
+        size: int | None = None,
+    ) -> Metadata:
+        """Bulk-load ``batches`` (encoded as ``kind_meta`` describes) into a new data table and
+        make it the next version of ``name``; with ``append=True`` and an existing dataset,
+        add its rows behind the current version's instead, in one transaction.
+
+        ``size`` is the recorded size in bytes (estimated from the rows loaded when None);
+        attributes follow :func:`merge_attributes`. A failed write leaves nothing behind.
+        """
+        current = self.meta.latest(name) if append else None
+        if current is not None:
+            _check_appendable(current, kind, kind_meta)  # fail before loading anything
+        table = self.bulk.table(new_table_name(), frame_codec.table_columns(kind_meta))
+        rows = self.bulk.load_new(table, batches, frame_codec.arrow_schema(kind_meta))
+        kind_meta = dict(kind_meta, rows=rows)
+        if size is None:
+            size = rows * 8 * (len(kind_meta["columns"]) + 1)
+        if current is None:
+            return self.commit_table(
+                name, kind, table.name, kind_meta=kind_meta, attributes=attributes, size=size
+            )
+        try:
+            return self._append_rows(name, kind, table, kind_meta, attributes, size)
+        except BaseException:
+            with self.db.begin() as conn:
+                self.bulk.drop(conn, table.name)
+            raise
+
+    def _append_rows(
+        self,
+        name: str,
+        kind: str,
+        staging: sa.Table,
+        kind_meta: dict,
+        attributes: dict | None,
+        size: int,
+    ) -> Metadata:
+        """Move the rows of ``staging`` behind the latest version's, in one transaction that
+        holds that version locked; ``staging`` is dropped in the same transaction."""
+        with self.db.begin() as conn:
+            locked = self.meta.lock_latest(conn, name)
+            if locked is None:
+                raise SchemaMismatchError(f"dataset {name!r} was dropped meanwhile")
+            _check_appendable(locked, kind, kind_meta)
+            offset = int(locked.kind_meta["rows"])
+            target = self.bulk.table(
+                locked.location or "", frame_codec.table_columns(locked.kind_meta)
+            )
+            row = staging.c[frame_codec.ROW_COLUMN] + offset
+            source = sa.select(
+                *(row if c.name == frame_codec.ROW_COLUMN else c for c in staging.columns)
+            )
+            conn.execute(target.insert().from_select([c.name for c in staging.columns], source))
+            self.meta.update(
+                conn,
+                locked,
+                kind_meta=dict(locked.kind_meta, rows=offset + kind_meta["rows"]),
+                size=locked.size + size,
+                attributes=merge_attributes(locked.attributes, attributes),
+            )
+            self.bulk.drop(conn, staging.name)
+            return locked
 
     def commit_version(
         self,
@@ -112,7 +216,16 @@ class DatasetStore(VersionedStore):
             raise
 
     def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
-        self.registry.for_kind(meta.kind).drop_physical(self, conn, meta)
+        if not meta.location:
+            return
+        if self.registry.for_kind(meta.kind).storage == "blob":
+            self.blobs.delete(conn, meta.location)
+            return
+        pending = conn.info.get(DROP_AFTER_COMMIT)
+        if pending is None:
+            self.bulk.drop(conn, meta.location)
+        else:  # inside DatasetStore.transaction: dropped once the new state is visible
+            pending.append(meta.location)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -151,13 +264,13 @@ class DatasetStore(VersionedStore):
             frame = self.getl(name, version)
             frame = frame[list(columns)] if columns is not None else frame
             return frame.query(**filters) if filters else frame
-        ref = self._ref(name, version)
+        ref = self.reference(name, version)
         for attempt in range(READ_RETRIES):
             meta = self.meta.resolve(ref)
-            backend = self.registry.for_kind(meta.kind)
+            codec = self.registry.for_kind(meta.kind)
             try:
-                result = backend.get(
-                    self,
+                result = codec.decode(
+                    self._reader(codec),
                     meta,
                     ref=ref,
                     columns=columns,
@@ -175,14 +288,15 @@ class DatasetStore(VersionedStore):
                 raise
         raise AssertionError("unreachable")
 
+    def _reader(self, codec: Backend) -> BulkIO | BlobStore:
+        return self.bulk if codec.storage == "table" else self.blobs
+
     def _gone(self, meta: Metadata) -> bool:
         return all(kept.id != meta.id for kept in self.meta.versions(meta.name))
 
     def getl(self, name: str, version: int | None = None) -> Any:
         """A lazy frame over a stored DataFrame: pandas-like operations that run in the
         database; ``.value`` executes (see :mod:`omega_jupyter.datasets.lazy`)."""
-        from omega_jupyter.datasets.lazy import open_lazy
-
         return open_lazy(self, name, version)
 
     def read_csv(
@@ -197,18 +311,34 @@ class DatasetStore(VersionedStore):
     ) -> Metadata:
         """Stream a CSV (path, ``http(s)://`` URL or file object; ``.gz`` decompressed) into
         dataset ``name`` in chunks of ``chunksize`` rows, with bounded memory. Dtypes come
-        from the first chunk; the new version becomes visible atomically, like :meth:`put`."""
-        from omega_jupyter.datasets.ingest import read_csv
-
-        return read_csv(
-            self, source, name, chunksize, append, attributes, progress, **pandas_kwargs
-        )
+        from the first chunk; the new version becomes visible atomically, like :meth:`put`,
+        and ``append`` and ``attributes`` act as they do there."""
+        validate_name(name)
+        validate_attributes(attributes, postgres=self.db.is_postgres)
+        ingest.check_chunking(chunksize, pandas_kwargs)
+        self.db.ensure_schema()
+        with ingest.csv_batches(
+            source,
+            int(chunksize),
+            self.settings.chunk_rows,
+            self.db.is_postgres,
+            pandas_kwargs,
+        ) as (kind_meta, batches):
+            return self.write_table(
+                name,
+                "pandas.dataframe",
+                kind_meta,
+                track(batches, progress, None),
+                append=append,
+                attributes=attributes,
+            )
 
     def to_csv(self, name: str, path: Any, chunksize: int = 100_000, **pandas_kwargs: Any) -> int:
         """Stream dataset ``name`` into a CSV file (gzip by extension); returns rows written."""
         return self.getl(name).to_csv(path, chunksize=chunksize, **pandas_kwargs)
 
-    def _ref(self, name: str, version: int | None) -> ObjectRef:
+    def reference(self, name: str, version: int | None = None) -> ObjectRef:
+        """``name`` parsed with its modifiers; ``version`` (if given) overrides ``name@N``."""
         ref = parse_ref(name)
         if version is not None:
             ref = ObjectRef(ref.name, ref.columns, ref.exclude, int(version))
@@ -220,6 +350,36 @@ class DatasetStore(VersionedStore):
             **super()._version_columns(metas),
             "rows": [m.kind_meta.get("rows") for m in metas],
         }
+
+
+def _check_appendable(current: Metadata, kind: str, new: dict) -> None:
+    """Refuse to append rows described by ``new`` to ``current`` unless kind, columns,
+    dtypes, categories and index match."""
+    if current.kind != kind:
+        raise SchemaMismatchError(
+            f"cannot append a {kind} to dataset {current.name!r} of kind {current.kind}"
+        )
+    old = current.kind_meta
+    problems = []
+    old_cols = [(s["name"], s["dtype"]) for s in old["columns"]]
+    new_cols = [(s["name"], s["dtype"]) for s in new["columns"]]
+    if old_cols != new_cols:
+        problems.append(f"columns {new_cols} differ from stored {old_cols}")
+    else:
+        for a, b in zip(old["columns"], new["columns"], strict=True):
+            if a.get("category") != b.get("category") or a["sql"] != b["sql"]:
+                problems.append(f"column {a['name']!r}: categories or precision differ")
+    old_ix, new_ix = old["index"], new["index"]
+    if old_ix["type"] != new_ix["type"]:
+        problems.append(f"index type {new_ix['type']} differs from stored {old_ix['type']}")
+    elif old_ix["type"] != "range":
+        strip = [{k: v for k, v in s.items() if k != "category"} for s in old_ix["levels"]]
+        if strip != [{k: v for k, v in s.items() if k != "category"} for s in new_ix["levels"]]:
+            problems.append("index levels (names or dtypes) differ")
+    if problems:
+        raise SchemaMismatchError(
+            f"cannot append to {current.name!r}: " + "; ".join(problems) + " (nothing was written)"
+        )
 
 
 def _started(chunks: Generator) -> Iterator[Any]:

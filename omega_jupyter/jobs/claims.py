@@ -23,7 +23,7 @@ from omega_jupyter.jobs import when as when_
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware
+from omega_jupyter.storage.metadata import aware
 
 log = logging.getLogger("omega_jupyter.scheduler")
 
@@ -67,7 +67,7 @@ def choose_slots(row: Any, now: datetime) -> tuple[list[datetime], list[datetime
     running) and follow ``missed``: ``all`` runs them, ``once`` runs the newest unless an
     on-time slot runs anyway, ``skip`` drops them.
     """
-    first = _aware(row.next_due)
+    first = aware(row.next_due)
     due = [first, *when_.slots_between(row.cron, first, now, row.timezone, MAX_SLOTS_PER_CLAIM)]
     if row.missed == "all":
         return due[-MAX_SLOTS_PER_CLAIM:], due[:-MAX_SLOTS_PER_CLAIM]
@@ -168,7 +168,7 @@ class ScheduleClaimer:
         self.db.ensure_schema()
         with self.db.connect() as conn:
             value = conn.execute(query).scalar()
-        return _aware(value) if value is not None else None
+        return aware(value) if value is not None else None
 
 
 class RunReconciler:
@@ -290,7 +290,7 @@ class RunReconciler:
                     run.kind,
                     run.target,
                     dict(run.parameters or {}),
-                    _aware(run.scheduled_for),
+                    aware(run.scheduled_for),
                     run.schedule_id,
                     resend=True,
                 )
@@ -365,7 +365,7 @@ class RunReconciler:
         if attempts > row.max_retries:
             return None
         retry_id = uuid.uuid4().hex
-        slot = _aware(run.scheduled_for)
+        slot = aware(run.scheduled_for)
         values = new_run_values(retry_id, row, slot, now, dict(run.parameters or {}))
         conn.execute(sa.insert(runs).values(**values))
         conn.execute(  # the slot's latest run, and the loop that submits it

@@ -22,7 +22,7 @@ from omega_jupyter.jobs import when as when_
 from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
 from omega_jupyter.names import validate_name
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware, now
+from omega_jupyter.storage.metadata import aware, now
 
 CHANGES_KEY = "changes"
 
@@ -222,7 +222,7 @@ class ScheduleStore:
 def describe_row(row: Any, upcoming: int = 5) -> dict:
     """A schedule row as a dict with its description and next times."""
     m = row._mapping
-    next_due = _aware(m["next_due"])
+    next_due = aware(m["next_due"])
     times = [next_due]
     if upcoming > 1:
         times += when_.next_times(m["cron"], next_due, upcoming - 1, m["timezone"])

@@ -15,7 +15,7 @@ from omega_jupyter.jobs.tables import runs
 from omega_jupyter.names import validate_name
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import Metadata, _aware
+from omega_jupyter.storage.metadata import Metadata, aware
 from omega_jupyter.storage.objects import VersionedStore
 
 RUN_COLUMNS = [
@@ -197,7 +197,7 @@ def runs_frame(
     for row in rows:
         for key in ("scheduled_for", "submitted_at", "started_at", "finished_at"):
             if row[key] is not None:
-                row[key] = _aware(row[key])
+                row[key] = aware(row[key])
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
     for key in ("scheduled_for", "submitted_at", "started_at", "finished_at"):
         frame[key] = pd.to_datetime(frame[key], utc=True)

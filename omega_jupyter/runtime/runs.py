@@ -15,7 +15,7 @@ from omega_jupyter.exceptions import ConfigurationError, RunNotFoundError
 from omega_jupyter.runtime.tables import FINAL_STATES, RUN_STATES, runs
 from omega_jupyter.runtime.worker import DEAD_AFTER_BEATS, HEARTBEAT_SECONDS
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware, now
+from omega_jupyter.storage.metadata import aware, now
 
 
 @dataclass
@@ -274,5 +274,5 @@ def _record(row: Any) -> RunRecord:
     data = dict(row._mapping)
     for key in ("submitted", "started", "finished", "heartbeat"):
         if data[key] is not None:
-            data[key] = _aware(data[key])
+            data[key] = aware(data[key])
     return RunRecord(**data)

@@ -56,8 +56,8 @@ class Metadata:
             name=m["name"],
             version=m["version"],
             kind=m["kind"],
-            created=_aware(m["created"]),
-            modified=_aware(m["modified"]),
+            created=aware(m["created"]),
+            modified=aware(m["modified"]),
             size=m["size"],
             location=m["location"],
             kind_meta=dict(m["kind_meta"] or {}),
@@ -91,7 +91,18 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
-def _aware(value: datetime) -> datetime:
+def merge_attributes(current: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """The one attribute rule of every write (new version, append): ``None`` keeps the current
+    attributes, ``{}`` resets them, a non-empty dict is merged into them (its keys win)."""
+    if given is None:
+        return dict(current)
+    if given == {}:
+        return {}
+    return {**current, **given}
+
+
+def aware(value: datetime) -> datetime:
+    """``value`` with UTC as its time zone if it has none (SQLite returns naive datetimes)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -200,18 +211,15 @@ class MetadataStore:
     ) -> Metadata:
         """Make a new version visible inside ``conn``'s transaction.
 
-        ``attributes`` merge into the previous version's (``{}`` resets them, None keeps them).
+        ``attributes`` apply to the previous version's by :func:`merge_attributes`.
         When ``keep`` is set, versions beyond the newest ``keep`` are removed with
         ``drop_physical`` in the same transaction. Raises :class:`ConcurrentWriteError`
         (the caller retries) when another writer took the same version number first.
         """
         previous = self.latest(name, conn)
-        merged: dict[str, Any] = dict(previous.attributes) if previous else {}
-        merged.pop("tags", None)  # tags point at one version; they never carry over
-        if attributes == {}:
-            merged = {}
-        elif attributes:
-            merged.update(attributes)
+        carried = dict(previous.attributes) if previous else {}
+        carried.pop("tags", None)  # tags point at one version; they never carry over
+        merged = merge_attributes(carried, attributes)
         stamp = now()
         meta = Metadata(
             name=name,

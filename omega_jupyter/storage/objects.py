@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import pandas as pd
 from sqlalchemy.engine import Connection
@@ -23,6 +23,25 @@ from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import Metadata, MetadataStore
 
 WRITE_RETRIES = 8
+T = TypeVar("T")
+
+
+def retry_write(
+    write: Callable[[], T], name: str, what: str = "", can_retry: Callable[[], bool] | None = None
+) -> T:
+    """Call ``write`` (one transaction) until it does not raise :class:`ConcurrentWriteError`
+    (a writer of the same name committed first), at most ``WRITE_RETRIES`` times.
+
+    ``can_retry()`` is asked before each further attempt; False re-raises the conflict (the
+    data to write cannot be read a second time).
+    """
+    for _attempt in range(WRITE_RETRIES):
+        try:
+            return write()
+        except ConcurrentWriteError:
+            if can_retry is not None and not can_retry():
+                raise
+    raise ConcurrentWriteError(f"gave up writing {what}{name!r}: too many concurrent writers")
 
 
 class VersionedStore:
@@ -53,31 +72,36 @@ class VersionedStore:
         return self.db.begin()
 
     def _commit(
-        self, name: str, write: Callable[[Connection], Metadata], what: str = ""
+        self,
+        name: str,
+        write: Callable[[Connection], Metadata],
+        what: str = "",
+        can_retry: Callable[[], bool] | None = None,
     ) -> Metadata:
-        """Run ``write`` in a transaction, again on a concurrent-write conflict (a writer of
-        the same name committed first)."""
-        for _attempt in range(WRITE_RETRIES):
-            try:
-                with self.transaction() as conn:
-                    return write(conn)
-            except ConcurrentWriteError:
-                continue
-        raise ConcurrentWriteError(f"gave up writing {what}{name!r}: too many concurrent writers")
+        """Run ``write`` in a transaction, again on a concurrent-write conflict (see
+        :func:`retry_write`)."""
+
+        def attempt() -> Metadata:
+            with self.transaction() as conn:
+                return write(conn)
+
+        return retry_write(attempt, name, what, can_retry)
 
     def _put_blob(
         self,
         name: str,
         kind: str,
-        data: bytes | Path,
+        data: bytes | Path | BinaryIO,
         kind_meta: dict,
         attributes: dict | None,
         keep: int | None = None,
         then: Callable[[Connection, Metadata], None] | None = None,
         what: str = "",
     ) -> Metadata:
-        """Store ``data`` (bytes or a file) as a blob and a new version of ``name`` pointing
-        at it; ``then(conn, meta)`` runs in the same transaction."""
+        """Store ``data`` (bytes, a file path or a binary file object) as a blob and a new
+        version of ``name`` pointing at it, in one transaction retried on conflicts (a file
+        object is read again from its start, or the conflict raised if it cannot seek);
+        ``then(conn, meta)`` runs in the same transaction."""
         self.db.ensure_schema()
 
         def write(conn: Connection) -> Metadata:
@@ -98,7 +122,8 @@ class VersionedStore:
                 then(conn, meta)
             return meta
 
-        return self._commit(name, write, what)
+        can_retry = None if isinstance(data, bytes | Path) else lambda: _rewind(data)
+        return self._commit(name, write, what, can_retry)
 
     def _drop_physical(self, conn: Connection, meta: Metadata) -> None:
         """Remove the data of a version being deleted (its blob, by default)."""
@@ -159,6 +184,20 @@ class VersionedStore:
         return f"{type(self).__name__}(bucket={self.bucket!r}, db={self.db.safe_url!r})"
 
 
-def _open(data: bytes | Path) -> AbstractContextManager[BinaryIO]:
-    # Opened per attempt: a retried write reads the data again from its start.
-    return data.open("rb") if isinstance(data, Path) else io.BytesIO(data)
+def _open(data: bytes | Path | BinaryIO) -> AbstractContextManager[BinaryIO]:
+    # Opened per attempt: a retried write reads the data again from its start. A file
+    # object is the caller's: it is read (rewound by ``_rewind`` between attempts), not closed.
+    if isinstance(data, Path):
+        return data.open("rb")
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    return nullcontext(data)
+
+
+def _rewind(source: BinaryIO) -> bool:
+    """Seek ``source`` back to its start for another attempt; False if it cannot."""
+    try:
+        source.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True

@@ -18,7 +18,7 @@ from omega_jupyter.exceptions import (
 from omega_jupyter.names import validate_name
 from omega_jupyter.settings import Settings
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware, now, validate_attributes
+from omega_jupyter.storage.metadata import aware, now, validate_attributes
 from omega_jupyter.streams import codec, wakeup
 from omega_jupyter.streams.stream import Stream
 from omega_jupyter.streams.tables import groups, messages, streams
@@ -213,6 +213,6 @@ def _info(row: Any) -> dict[str, Any]:
         "messages": int(row.messages),
         "max_messages": row.max_messages,
         "max_age_seconds": row.max_age_seconds,
-        "created": _aware(row.created).isoformat(),
+        "created": aware(row.created).isoformat(),
         "attributes": dict(row.attributes or {}),
     }

@@ -21,7 +21,7 @@ from omega_jupyter.exceptions import (
     StreamNotFoundError,
 )
 from omega_jupyter.names import validate_name
-from omega_jupyter.storage.metadata import _aware, now
+from omega_jupyter.storage.metadata import aware, now
 from omega_jupyter.streams import codec, wakeup
 from omega_jupyter.streams.tables import groups, messages, streams
 
@@ -193,7 +193,7 @@ class Stream:
         return list(conn.execute(query))
 
     def _message(self, row: Any) -> Message:
-        return Message(int(row.offset), row.data, _aware(row.created), self.name)
+        return Message(int(row.offset), row.data, aware(row.created), self.name)
 
     def last_offset(self) -> int:
         """The offset of the newest message ever appended (0 for a new stream)."""
@@ -351,7 +351,7 @@ class Stream:
         """The next batch; waits out a database that is restarting instead of failing."""
         rows = waiter.select(self.id, position, READ_BATCH) if waiter is not None else None
         if rows is not None:  # read on the listening connection: no pool checkout
-            return [Message(int(o), d, _aware(c), self.name) for o, c, d in rows]
+            return [Message(int(o), d, aware(c), self.name) for o, c, d in rows]
         delay = 0.05
         while True:
             try:

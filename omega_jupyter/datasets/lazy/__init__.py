@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omega_jupyter.datasets.backends import select_columns
 from omega_jupyter.datasets.lazy.frame import LazyFrame
 from omega_jupyter.datasets.lazy.groupby import LazyGroupBy
 from omega_jupyter.datasets.lazy.plan import Column, source_plan
 from omega_jupyter.datasets.lazy.series import LazySeries
+from omega_jupyter.exceptions import UnsupportedObjectError
 
 if TYPE_CHECKING:
     from omega_jupyter.datasets.store import DatasetStore
@@ -15,16 +17,13 @@ if TYPE_CHECKING:
 
 def open_lazy(store: DatasetStore, name: str, version: int | None = None) -> Any:
     """A :class:`LazyFrame` (or :class:`LazySeries` for a stored Series) over ``name``."""
-    from omega_jupyter.datasets.backends import _select_columns
-    from omega_jupyter.exceptions import UnsupportedObjectError
-
-    ref = store._ref(name, version)
+    ref = store.reference(name, version)
     meta = store.meta.resolve(ref)
     if meta.kind not in ("pandas.dataframe", "pandas.series"):
         raise UnsupportedObjectError(
             f"dataset {ref.name!r} is a {meta.kind}; only DataFrames and Series can be lazy"
         )
-    columns = _select_columns(meta.kind_meta["columns"], ref, None)
+    columns = select_columns(meta.kind_meta["columns"], ref, None)
     frame = LazyFrame(source_plan(store, meta, columns))
     if meta.kind == "pandas.series":
         col = frame._plan.columns[0]

@@ -8,8 +8,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from omega_jupyter.datasets.filters import compile_filters, encode_scalar
+from omega_jupyter.datasets.frame_codec import from_json_values
+from omega_jupyter.datasets.ingest import write_csv
 from omega_jupyter.datasets.lazy import expressions as ex
-from omega_jupyter.datasets.lazy.aggregates import aggregate, register_sqlite_aggregates
+from omega_jupyter.datasets.lazy.aggregates import aggregate, quantile, register_sqlite_aggregates
+from omega_jupyter.datasets.lazy.groupby import LazyGroupBy
+from omega_jupyter.datasets.lazy.merge import merge
+from omega_jupyter.datasets.lazy.partitions import to_dask
+from omega_jupyter.datasets.lazy.persist import persist
 from omega_jupyter.datasets.lazy.plan import Column, IndexLayout, OrderKey, Plan, spec_for
 from omega_jupyter.datasets.lazy.series import LazyBase, LazySeries, unsupported
 from omega_jupyter.exceptions import InvalidFilterError
@@ -38,10 +44,8 @@ class LazyFrame(LazyBase):
         values = [ex.proto(c).dtype for c in self._plan.columns]
         for i, c in enumerate(self._plan.columns):
             if "category" in c.spec:
-                from omega_jupyter.datasets.frames import _from_json_values
-
                 cat = c.spec["category"]
-                values[i] = pd.CategoricalDtype(_from_json_values(cat["values"]), cat["ordered"])
+                values[i] = pd.CategoricalDtype(from_json_values(cat["values"]), cat["ordered"])
         return pd.Series(values, index=self.columns, dtype=object)
 
     @property
@@ -186,13 +190,9 @@ class LazyFrame(LazyBase):
     def groupby(
         self, by: Any, sort: bool = True, dropna: bool = True, as_index: bool = True
     ) -> Any:
-        from omega_jupyter.datasets.lazy.groupby import LazyGroupBy
-
         return LazyGroupBy(self._plan, by, sort=sort, dropna=dropna, as_index=as_index)
 
     def merge(self, right: LazyFrame, **kwargs: Any) -> LazyFrame:
-        from omega_jupyter.datasets.lazy.merge import merge
-
         return merge(self, right, **kwargs)
 
     def _reduce(self, how: str, numeric_only: bool = False) -> pd.Series:
@@ -244,8 +244,6 @@ class LazyFrame(LazyBase):
 
     def describe(self) -> pd.DataFrame:
         """count, mean, std, min, quartiles and max of the numeric columns, computed in SQL."""
-        from omega_jupyter.datasets.lazy.aggregates import quantile
-
         register_sqlite_aggregates(self._plan.store.db.engine)
         cols = [c for c in self._plan.columns if ex.family(c.spec) == "number"]
         if not cols:
@@ -280,20 +278,14 @@ class LazyFrame(LazyBase):
     def persist(self, name: str, attributes: dict | None = None) -> Any:
         """Store the result as dataset ``name`` inside the database (no rows pass through
         Python); the new version becomes visible atomically."""
-        from omega_jupyter.datasets.lazy.persist import persist
-
         return persist(self._plan, name, attributes)
 
     def to_csv(self, path_or_buf: Any, chunksize: int = 100_000, **kwargs: Any) -> int:
         """Stream the result to a CSV file (gzip by extension); returns the rows written."""
-        from omega_jupyter.datasets.ingest import write_csv
-
         return write_csv(self.iterchunks(chunksize), path_or_buf, **kwargs)
 
     def to_dask(self, npartitions: int = 4) -> Any:
         """A dask DataFrame whose partitions the workers read from the database (row ranges)."""
-        from omega_jupyter.datasets.lazy.partitions import to_dask
-
         return to_dask(self._plan, npartitions)
 
 

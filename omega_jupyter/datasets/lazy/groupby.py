@@ -119,7 +119,7 @@ class LazyGroupBy:
     aggregate = agg
 
     def _build(self, items: list[tuple[Any, Column, str]]) -> Any:
-        from omega_jupyter.datasets.lazy.frame import LazyFrame
+        from omega_jupyter.datasets.lazy.frame import LazyFrame  # cycle: frame imports this module
 
         for _, _, how in items:
             if how not in AGGREGATES:

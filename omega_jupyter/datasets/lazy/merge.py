@@ -31,7 +31,7 @@ def merge(
     Row order follows pandas: left rows in order (inner, left), right rows (right), sorted
     keys (outer). Unlike pandas, missing keys never match each other (SQL equality).
     """
-    from omega_jupyter.datasets.lazy.frame import LazyFrame
+    from omega_jupyter.datasets.lazy.frame import LazyFrame  # cycle: frame imports this module
 
     lp, rp = left._plan, right._plan
     if lp.store.db is not rp.store.db or lp.store.bucket != rp.store.bucket:

@@ -8,24 +8,23 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
+from omega_jupyter.datasets import frame_codec
 from omega_jupyter.datasets.lazy.aggregates import register_sqlite_aggregates
 from omega_jupyter.datasets.lazy.plan import Plan, decode_result
 from omega_jupyter.datasets.lazy.series import unsupported
+from omega_jupyter.storage.bulk import BulkIO
+from omega_jupyter.storage.engine import get_database
 
 
 def read_partition(url: str, bucket: str, query: sa.Select, info: dict) -> Any:
     """Run one partition's query on a worker and decode it (executed by dask)."""
-    from omega_jupyter.datasets import frames
-    from omega_jupyter.storage.bulk import BulkIO
-    from omega_jupyter.storage.engine import get_database
-
     db = get_database(url)
     register_sqlite_aggregates(db.engine)
-    schema = frames.arrow_schema(info["kind_meta"])
+    schema = frame_codec.arrow_schema(info["kind_meta"])
     table = BulkIO(db, bucket).read(query, schema)
     frame = decode_result(table, info)
     if info["fresh"]:  # positions continue across partitions
-        first = table.column(frames.ROW_COLUMN)[0].as_py() if table.num_rows else 0
+        first = table.column(frame_codec.ROW_COLUMN)[0].as_py() if table.num_rows else 0
         frame.index = frame.index + first
     return frame
 

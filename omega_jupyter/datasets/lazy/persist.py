@@ -7,11 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from omega_jupyter.datasets import frames
+from omega_jupyter.datasets import frame_codec
 from omega_jupyter.datasets.lazy.aggregates import register_sqlite_aggregates
 from omega_jupyter.datasets.lazy.plan import Column, Plan, spec_for
 from omega_jupyter.names import validate_name
-from omega_jupyter.storage.bulk import new_table_name
+from omega_jupyter.storage.bulk import SQL_TYPES, new_table_name
 from omega_jupyter.storage.metadata import Metadata
 
 _TRANSIENT = ("int_if_complete", "object_if_missing")
@@ -24,7 +24,7 @@ def persist(plan: Plan, name: str, attributes: dict | None = None) -> Metadata:
     store.db.ensure_schema()
     register_sqlite_aggregates(store.db.engine)
     columns = _settle(plan)
-    phys = frames.physical_names([c.label for c in columns])
+    phys = frame_codec.physical_names([c.label for c in columns])
     specs = [dict(c.spec, name=c.label, phys=p) for c, p in zip(columns, phys, strict=True)]
     index_meta, index_outputs = _index(plan)
     kind_meta: dict[str, Any] = {
@@ -32,14 +32,9 @@ def persist(plan: Plan, name: str, attributes: dict | None = None) -> Metadata:
         "columns_index": dict(plan.columns_meta),
         "index": index_meta,
     }
-    table = store.bulk.table(
-        new_table_name(),
-        [(frames.ROW_COLUMN, "int64")]
-        + [(s["phys"], s["sql"]) for s in index_meta.get("levels", [])]
-        + [(s["phys"], s["sql"]) for s in specs],
-    )
+    table = store.bulk.table(new_table_name(), frame_codec.table_columns(kind_meta))
     row = sa.func.row_number().over(order_by=plan.order_clauses()) - 1
-    outputs = [(frames.ROW_COLUMN, row), *index_outputs]
+    outputs = [(frame_codec.ROW_COLUMN, row), *index_outputs]
     outputs += [(s["phys"], c.expr) for s, c in zip(specs, columns, strict=True)]
     query = sa.select(*(expr.label(n) for n, expr in outputs)).select_from(plan.base)
     query = query.where(*plan.where)
@@ -83,8 +78,6 @@ def _settle(plan: Plan) -> list[Column]:
 
 
 def _sql_type(sql: str) -> Any:
-    from omega_jupyter.storage.bulk import SQL_TYPES
-
     return SQL_TYPES[sql]
 
 
@@ -94,14 +87,14 @@ def _index(plan: Plan) -> tuple[dict, list[tuple[str, Any]]]:
         levels = []
         outputs = []
         for i, c in enumerate(layout.levels):
-            phys = f"{frames.INDEX_PREFIX}{i}"
+            phys = f"{frame_codec.INDEX_PREFIX}{i}"
             levels.append(dict(c.spec, name=c.label, phys=phys))
             outputs.append((phys, c.expr))
         return {"type": "multi" if layout.multi else "index", "levels": levels}, outputs
     if layout.kind == "range" and not (plan.pristine and not plan.order):
         # a filtered or reordered RangeIndex keeps its labels: store them as an index level
         spec = spec_for("int64", plan.is_postgres)
-        level = dict(spec, name=layout.name, phys=f"{frames.INDEX_PREFIX}0")
+        level = dict(spec, name=layout.name, phys=f"{frame_codec.INDEX_PREFIX}0")
         expr = layout.start + plan.row * layout.step
         return {"type": "index", "levels": [level]}, [(level["phys"], expr)]
     if layout.kind == "range":

@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from omega_jupyter.datasets import frames
+from omega_jupyter.datasets import frame_codec
+from omega_jupyter.exceptions import UnknownColumnError
 
 if TYPE_CHECKING:
     from omega_jupyter.datasets.store import DatasetStore
@@ -78,8 +79,6 @@ class Plan:
 
     def find(self, label: Any) -> Column:
         """The column labelled ``label`` (also an index level by name)."""
-        from omega_jupyter.exceptions import UnknownColumnError
-
         for col in self.columns:
             if col.label == label and type(col.label) is type(label):
                 return col
@@ -118,8 +117,9 @@ class Plan:
     def outputs(self) -> list[tuple[str, Any]]:
         """(physical name, expression) of everything a SELECT of this plan returns."""
         row = self.row if self.row is not None else sa.literal_column("0")
-        outs = [(frames.ROW_COLUMN, row)]
-        outs += [(f"{frames.INDEX_PREFIX}{i}", c.expr) for i, c in enumerate(self.index.levels)]
+        outs = [(frame_codec.ROW_COLUMN, row)]
+        prefix = frame_codec.INDEX_PREFIX
+        outs += [(f"{prefix}{i}", c.expr) for i, c in enumerate(self.index.levels)]
         outs += [(f"c{i}", c.expr) for i, c in enumerate(self.columns)]
         return outs
 
@@ -151,7 +151,7 @@ class Plan:
             query = query.order_by(*self.order_clauses(reverse)).limit(limit).offset(offset)
         sub = query.subquery()
         levels = tuple(
-            Column(c.label, c.spec, sub.c[f"{frames.INDEX_PREFIX}{i}"])
+            Column(c.label, c.spec, sub.c[f"{frame_codec.INDEX_PREFIX}{i}"])
             for i, c in enumerate(self.index.levels)
         )
         plan = Plan(
@@ -161,7 +161,7 @@ class Plan:
                 Column(c.label, c.spec, sub.c[f"c{i}"]) for i, c in enumerate(self.columns)
             ),
             index=replace(self.index, levels=levels),
-            row=sub.c[frames.ROW_COLUMN],
+            row=sub.c[frame_codec.ROW_COLUMN],
             order=tuple(replace(k, expr=sub.c[name]) for name, k in keys),
             columns_meta=self.columns_meta,
             pristine=self.pristine and not self.where and not self.order and not offset,
@@ -187,7 +187,7 @@ class Plan:
             index: dict = {
                 "type": "multi" if self.index.multi else "index",
                 "levels": [
-                    dict(c.spec, name=c.label, phys=f"{frames.INDEX_PREFIX}{i}")
+                    dict(c.spec, name=c.label, phys=f"{frame_codec.INDEX_PREFIX}{i}")
                     for i, c in enumerate(self.index.levels)
                 ],
             }
@@ -204,7 +204,7 @@ class Plan:
         return {"columns": columns, "index": index, "columns_index": dict(self.columns_meta)}
 
     def arrow_schema(self) -> pa.Schema:
-        return frames.arrow_schema(self.kind_meta())
+        return frame_codec.arrow_schema(self.kind_meta())
 
     def decode(self, table: pa.Table) -> pd.DataFrame:
         return decode_result(table, self.decode_info())
@@ -240,7 +240,7 @@ class Plan:
     def _decode_chunk(self, table: pa.Table) -> pd.DataFrame:
         frame = self.decode(table)
         if self.index.kind == "fresh":  # positions continue across chunks
-            first = table.column(frames.ROW_COLUMN)[0].as_py() if table.num_rows else 0
+            first = table.column(frame_codec.ROW_COLUMN)[0].as_py() if table.num_rows else 0
             frame.index = pd.RangeIndex(first, first + len(frame))
         return frame
 
@@ -253,7 +253,7 @@ def decode_result(table: pa.Table, info: dict) -> pd.DataFrame:
     """Rows of a plan's SELECT as the pandas frame pandas itself would have produced."""
     meta = info["kind_meta"]
     start = 0 if info["pristine"] else None
-    frame = frames.decode_table(table, meta, meta["columns"], row_start=start)
+    frame = frame_codec.decode_table(table, meta, meta["columns"], row_start=start)
     if info["fresh"]:
         frame.index = pd.RangeIndex(len(frame))
     return settle_dtypes(frame, meta["columns"])
@@ -276,13 +276,13 @@ def settle_dtypes(frame: pd.DataFrame, specs: list[dict]) -> pd.DataFrame:
 
 
 def dtype_of(spec: dict) -> Any:
-    return frames._dtype_from_string(spec["dtype"])
+    return frame_codec.dtype_from_string(spec["dtype"])
 
 
 def spec_for(dtype: Any, native_timestamps: bool, **extra: Any) -> dict:
     """A storage spec for values of ``dtype`` (as the frame codec would describe them)."""
     proto = pd.Series([], dtype=dtype)
-    spec = frames.column_spec(proto, None, "x", native_timestamps)
+    spec = frame_codec.column_spec(proto, None, "x", native_timestamps)
     spec.pop("name", None)
     spec.pop("phys", None)
     return spec | extra
@@ -291,8 +291,8 @@ def spec_for(dtype: Any, native_timestamps: bool, **extra: Any) -> dict:
 def source_plan(store: DatasetStore, meta: Any, columns: list[dict]) -> Plan:
     """The plan reading a stored frame version (all of its rows, in stored order)."""
     kind_meta = meta.kind_meta
-    specs = [(frames.ROW_COLUMN, "int64")]
-    specs += [(s["phys"], s["sql"]) for s in frames.stored_specs(kind_meta)]
+    specs = [(frame_codec.ROW_COLUMN, "int64")]
+    specs += [(s["phys"], s["sql"]) for s in frame_codec.stored_specs(kind_meta)]
     table = store.bulk.table(meta.location or "", specs)
     ix = kind_meta["index"]
     if ix["type"] == "range":
@@ -305,7 +305,7 @@ def source_plan(store: DatasetStore, meta: Any, columns: list[dict]) -> Plan:
         base=table,
         columns=tuple(Column(s["name"], _strip(s), table.c[s["phys"]]) for s in columns),
         index=index,
-        row=table.c[frames.ROW_COLUMN],
+        row=table.c[frame_codec.ROW_COLUMN],
         columns_meta=dict(kind_meta["columns_index"]),
         pristine=True,
     )

@@ -212,7 +212,7 @@ class LazySeries(LazyBase):
 
     # -- reshaping (lazy) -----------------------------------------------------------------
     def to_frame(self, name: Any = None) -> Any:
-        from omega_jupyter.datasets.lazy.frame import LazyFrame
+        from omega_jupyter.datasets.lazy.frame import LazyFrame  # cycle: frame imports this module
 
         label = self._col.label if name is None else name
         column = Column(label, self._col.spec, self._col.expr)
@@ -345,7 +345,7 @@ class LazySeries(LazyBase):
         return LazySeries(result, result.columns[0])
 
     def describe(self) -> pd.Series:
-        from omega_jupyter.datasets.lazy.frame import LazyFrame
+        from omega_jupyter.datasets.lazy.frame import LazyFrame  # cycle: frame imports this module
 
         return LazyFrame(self._plan).describe().iloc[:, 0]
 

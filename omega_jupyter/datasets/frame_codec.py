@@ -47,7 +47,7 @@ _INT_STORAGE = {
 
 # ---------------------------------------------------------------------------------------------
 # labels (column names, index names) are kept as JSON values
-def _check_label(label: Any, what: str) -> Any:
+def check_label(label: Any, what: str) -> Any:
     if label is None or isinstance(label, str | bool):
         return label
     if isinstance(label, int | np.integer):
@@ -156,11 +156,11 @@ def _json_values(index: pd.Index) -> dict:
     dtype = index.dtype
     if dtype.kind in "Mm":
         return {"dtype": str(dtype), "i8": index.asi8.tolist()}
-    return {"dtype": str(dtype), "values": [_check_label(v, "category") for v in index.tolist()]}
+    return {"dtype": str(dtype), "values": [check_label(v, "category") for v in index.tolist()]}
 
 
-def _from_json_values(data: dict) -> pd.Index:
-    dtype = _dtype_from_string(data["dtype"])
+def from_json_values(data: dict) -> pd.Index:
+    dtype = dtype_from_string(data["dtype"])
     if "i8" not in data:
         return pd.Index(data["values"], dtype=dtype)
     ints = np.array(data["i8"], dtype="i8")
@@ -181,7 +181,7 @@ def _check_json_column(series: pd.Series, label: Any) -> None:
             ) from exc
 
 
-def _dtype_from_string(text: str) -> Any:
+def dtype_from_string(text: str) -> Any:
     if text == "str":
         return pd.StringDtype(na_value=np.nan)
     return pd.api.types.pandas_dtype(text)
@@ -253,7 +253,7 @@ def decode_column(arr: pa.ChunkedArray | pa.Array, spec: dict) -> Any:
     sql = spec["sql"]
     if "category" in spec:
         cat = spec["category"]
-        dtype = pd.CategoricalDtype(_from_json_values(cat["values"]), ordered=cat["ordered"])
+        dtype = pd.CategoricalDtype(from_json_values(cat["values"]), ordered=cat["ordered"])
         stored = _encoded_categories(dtype.categories, spec)
         codes = pc.index_in(arr, value_set=stored).fill_null(-1).to_numpy(zero_copy_only=False)
         return pd.Categorical.from_codes(codes, dtype=dtype)
@@ -269,7 +269,7 @@ def decode_column(arr: pa.ChunkedArray | pa.Array, spec: dict) -> Any:
         return values
     if "unit" in spec and sql in ("int64", "timestamp", "timestamptz"):
         return _decode_time(arr, spec)
-    dtype = _dtype_from_string(dtype_text)
+    dtype = dtype_from_string(dtype_text)
     if arr.type == pa.null():
         arr = pa.nulls(len(arr), type=SQL_ARROW[sql])
     if dtype_text in ("uint64", "UInt64"):
@@ -314,7 +314,7 @@ def describe_frame(df: pd.DataFrame, native_timestamps: bool) -> dict:
     if df.columns.has_duplicates:
         dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise UnsupportedObjectError(f"duplicate column names: {', '.join(dupes)}")
-    labels = [_check_label(c, "column name") for c in df.columns]
+    labels = [check_label(c, "column name") for c in df.columns]
     physical = physical_names(labels)
     columns = [
         column_spec(df.iloc[:, i], label, phys, native_timestamps)
@@ -324,7 +324,7 @@ def describe_frame(df: pd.DataFrame, native_timestamps: bool) -> dict:
         "columns": columns,
         "columns_index": {
             "dtype": str(df.columns.dtype),
-            "name": _check_label(df.columns.name, "columns name"),
+            "name": check_label(df.columns.name, "columns name"),
         },
         "index": _describe_index(df.index, native_timestamps),
         "rows": len(df),
@@ -337,13 +337,13 @@ def _describe_index(index: pd.Index, native_timestamps: bool) -> dict:
             "type": "range",
             "start": index.start,
             "step": index.step,
-            "name": _check_label(index.name, "index name"),
+            "name": check_label(index.name, "index name"),
         }
     levels = []
     names = list(index.names)
     for i in range(index.nlevels):
         values = level_values(index, i)
-        label = _check_label(names[i], "index name")
+        label = check_label(names[i], "index name")
         levels.append(
             column_spec(pd.Series(values), label, f"{INDEX_PREFIX}{i}", native_timestamps)
         )
@@ -362,6 +362,11 @@ def stored_specs(kind_meta: dict) -> list[dict]:
     index = kind_meta["index"]
     levels = index.get("levels", [])
     return [*levels, *kind_meta["columns"]]
+
+
+def table_columns(kind_meta: dict) -> list[tuple[str, str]]:
+    """The (physical name, storage kind) columns of the SQL table holding a frame."""
+    return [(ROW_COLUMN, "int64"), *((s["phys"], s["sql"]) for s in stored_specs(kind_meta))]
 
 
 def encode_batches(
@@ -470,7 +475,7 @@ def decode_table(
     cols_meta = kind_meta["columns_index"]
     frame.columns = pd.Index(
         [s["name"] for s in columns],
-        dtype=_dtype_from_string(cols_meta["dtype"]),
+        dtype=dtype_from_string(cols_meta["dtype"]),
         name=cols_meta["name"],
     )
     return frame
