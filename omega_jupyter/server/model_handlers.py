@@ -6,14 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from omega_jupyter.exceptions import BadRequestError
-from omega_jupyter.server import openapi, payloads, predict, resources
-from omega_jupyter.server.handlers import OmegaMixin
-from omega_jupyter.server.routes import NAME, register
-
-ACTION = r"(?P<action>[a-z_]+)"
+from omega_jupyter.server import payloads, predict, resources
+from omega_jupyter.server.handlers import OmegaHandler
 
 
-class ModelsHandler(OmegaMixin):
+class ModelsHandler(OmegaHandler):
     resource = "models"
 
     async def get(self) -> None:
@@ -30,7 +27,7 @@ class ModelsHandler(OmegaMixin):
         self.reply(await self.call(listing))
 
 
-class ModelHandler(OmegaMixin):
+class ModelHandler(OmegaHandler):
     resource = "models"
 
     async def get(self, name: str) -> None:
@@ -46,7 +43,7 @@ class ModelHandler(OmegaMixin):
         self.reply({"name": name, "deleted": True})
 
 
-class ModelActionHandler(OmegaMixin):
+class ModelActionHandler(OmegaHandler):
     """``GET|POST /model/{name}/{action}``: input from ``?datax=`` or the JSON body."""
 
     resource = "models"
@@ -83,8 +80,8 @@ class ModelActionHandler(OmegaMixin):
             result = await self.call(predict.apply, model, meta, action, X, y)
         answer = {"model": meta.name, "version": meta.version}
         answer["result"] = predict.result_json(result)
-        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
-        self.finish(payloads.dumps(answer))  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json")
+        self.finish(payloads.dumps(answer))
 
     async def _input(self, om: Any, datax: str | None, datay: str | None) -> tuple[Any, Any]:
         if datax:
@@ -108,50 +105,5 @@ class ModelActionHandler(OmegaMixin):
 
         run_id = await self.call(submit)
         prefix = self.settings.get("omega_api_prefix", "/api/v1")
-        self.set_header("Location", f"{prefix}/runs/{run_id}")  # type: ignore[attr-defined]
+        self.set_header("Location", f"{prefix}/runs/{run_id}")
         self.reply({"run": run_id, "state": "queued", "location": f"{prefix}/runs/{run_id}"}, 202)
-
-
-register(r"models/?", ModelsHandler)
-register(rf"models/{NAME}", ModelHandler)
-register(rf"model/{NAME}/{ACTION}", ModelActionHandler)
-# The short form ``/api/v1/{name}/predict?datax=…`` (single-segment model names).
-register(r"(?P<name>[^/]+)/(?P<action>predict|predict_proba|score|transform)", ModelActionHandler)
-
-_NAME = openapi.NAME_PARAM
-_ACTION = {
-    "name": "action",
-    "in": "path",
-    "required": True,
-    "schema": {"enum": list(predict.ACTIONS)},
-}
-_INPUT = [
-    {"name": "datax", "in": "query", "schema": {"type": "string"}, "description": "dataset"},
-    {"name": "datay", "in": "query", "schema": {"type": "string"}, "description": "for score"},
-    {"name": "async", "in": "query", "schema": {"type": "boolean"}},
-]
-_BODY = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "description": "{columns,data} | {data:[{}]} | dataframe_split | "
-                "dataframe_records | inputs | instances; y for score",
-            }
-        }
-    }
-}
-_ACT = "Run an action in the server (or on the cluster with async=true: 202 + Location)"
-openapi.add_paths(
-    {
-        "/models": {"get": openapi.op("List models", [openapi.PATTERN, *openapi.PAGING])},
-        "/models/{name}": {
-            "get": openapi.op("Versions, tags and signature", [_NAME]),
-            "delete": openapi.op("Drop a model with all its versions and tags", [_NAME]),
-        },
-        "/model/{name}/{action}": {
-            "get": openapi.op(_ACT, [_NAME, _ACTION, *_INPUT]),
-            "post": openapi.op(_ACT, [_NAME, _ACTION, *_INPUT], _BODY),
-        },
-    }
-)
