@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from omega_jupyter.exceptions import BadRequestError
+from omega_jupyter.models.predict import ACTIONS, ModelCache
 from omega_jupyter.server import payloads, predict, resources
 from omega_jupyter.server.handlers import OmegaHandler
 
@@ -39,7 +40,7 @@ class ModelHandler(OmegaHandler):
         await self.call(om.models.drop, name)
         cache = self.ctx.extras.get("models")
         if cache is not None:
-            cache.forget(om, name)
+            cache.forget(om.models, name)
         self.reply({"name": name, "deleted": True})
 
 
@@ -54,30 +55,30 @@ class ModelActionHandler(OmegaHandler):
     async def post(self, name: str, action: str) -> None:
         await self._act(name, action)
 
-    def _models(self) -> predict.ModelCache:
+    def _models(self) -> ModelCache:
         cache = self.ctx.extras.get("models")
         if cache is None:
-            cache = self.ctx.extras["models"] = predict.ModelCache()
+            cache = self.ctx.extras["models"] = ModelCache()
         return cache
 
     async def _act(self, name: str, action: str) -> None:
-        if action not in predict.ACTIONS:
-            raise BadRequestError(f"unknown action {action!r}: use {', '.join(predict.ACTIONS)}")
+        if action not in ACTIONS:
+            raise BadRequestError(f"unknown action {action!r}: use {', '.join(ACTIONS)}")
         om = self.om
         datax, datay = self.arg("datax"), self.arg("datay")
         if payloads.bool_param(self.arg("async"), "async"):
             await self._submit(om, name, action, datax, datay)
             return
         cache = self._models()
-        meta = cache.cached_meta(om, name) or await self.call(cache.resolve, om, name)
-        model = cache.cached_model(om, meta)
+        meta = cache.cached_meta(om.models, name) or await self.call(cache.resolve, om.models, name)
+        model = cache.cached_model(om.models, meta)
         if model is None:
-            model = await self.call(cache.load, om, meta)
+            model = await self.call(cache.load, om.models, meta)
         X, y = await self._input(om, datax, datay)
         if predict.rows_of(X) <= predict.INLINE_ROWS:
-            result = predict.apply(model, meta, action, X, y)  # small: no thread hop
+            result = predict.apply_request(model, meta, action, X, y)  # small: no thread hop
         else:
-            result = await self.call(predict.apply, model, meta, action, X, y)
+            result = await self.call(predict.apply_request, model, meta, action, X, y)
         answer = {"model": meta.name, "version": meta.version}
         answer["result"] = predict.result_json(result)
         self.set_header("Content-Type", "application/json")

@@ -12,6 +12,7 @@ from typing import Any
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError
 from omega_jupyter.jobs import when as when_
+from omega_jupyter.server.predict import describe_model
 
 MAX_WHEN = 200
 
@@ -69,8 +70,6 @@ def notebook_parameters(om: Omega, name: str) -> dict[str, Any]:
 
 def model_details(om: Omega, name: str) -> dict[str, Any]:
     """A model's versions, tags and signature plus its lineage (how it was made)."""
-    from omega_jupyter.server.predict import describe_model
-
     details = describe_model(om, name)
     meta = om.models.metadata(name)
     details["lineage"] = meta.attributes.get("lineage") or {}

@@ -14,13 +14,13 @@ from typing import Any
 
 import tornado.web
 
+from omega_jupyter.models.predict import ACTIONS
 from omega_jupyter.server import handlers as h
 from omega_jupyter.server import job_handlers as jobs
 from omega_jupyter.server import model_handlers as models
 from omega_jupyter.server import openapi as doc
 from omega_jupyter.server import panel_handlers as panel
 from omega_jupyter.server import stream_handlers as streams
-from omega_jupyter.server.predict import ACTIONS
 
 VERBS = ("get", "post", "put", "delete", "patch")
 NAME = r"(?P<name>[^/].*?)"
