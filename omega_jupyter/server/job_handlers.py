@@ -149,7 +149,7 @@ class ScheduleHandler(OmegaHandler):
 
         def schedule() -> dict:
             om.jobs.metadata(name)
-            return om.jobs.schedules_store.get(om.jobs.kind, name)
+            return om.jobs.schedule_info(name)
 
         self.reply(await self.call(schedule))
 
@@ -194,7 +194,7 @@ class RunsHandler(OmegaHandler):
 
         def listing() -> dict:
             frame = om.runtime.runs(state=state, target=target, limit=limit, offset=offset)
-            total = om.runtime.runs_store.count(state=state, target=target)
+            total = om.runtime.run_count(state=state, target=target)
             return {"items": records(frame), "total": total, "limit": limit, "offset": offset}
 
         self.reply(await self.call(listing))
@@ -205,7 +205,7 @@ class RunHandler(OmegaHandler):
 
     async def get(self, run_id: str) -> None:
         om = self.om
-        self.reply(await self.call(lambda: om.runtime.runs_store.get(run_id).to_dict()))
+        self.reply(await self.call(lambda: om.runtime.run_record(run_id).to_dict()))
 
 
 class RunNotebookHandler(OmegaHandler):
@@ -215,7 +215,7 @@ class RunNotebookHandler(OmegaHandler):
         om = self.om
 
         def notebook() -> Any:
-            om.runtime.runs_store.get(run_id)  # unknown run: 404
+            om.runtime.run_record(run_id)  # unknown run: 404
             return om.jobs.result(run_id)
 
         self.reply(await self.call(notebook))
