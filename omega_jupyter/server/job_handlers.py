@@ -9,16 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pandas as pd
-
 from omega_jupyter.exceptions import BadRequestError, ObjectNotFoundError
+from omega_jupyter.records import json_records
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.handlers import OmegaHandler
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame as JSON-ready records (timestamps as ISO text, missing values as null)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def _object(body: Any, what: str) -> dict:
@@ -195,7 +189,7 @@ class RunsHandler(OmegaHandler):
         def listing() -> dict:
             frame = om.runtime.runs(state=state, target=target, limit=limit, offset=offset)
             total = om.runtime.run_count(state=state, target=target)
-            return {"items": records(frame), "total": total, "limit": limit, "offset": offset}
+            return {"items": json_records(frame), "total": total, "limit": limit, "offset": offset}
 
         self.reply(await self.call(listing))
 
@@ -240,6 +234,6 @@ class LogsHandler(OmegaHandler):
 
         def lines() -> dict:
             frame = om.logger.dataframe(level=level, run=run, since=since, limit=limit)
-            return {"items": records(frame), "total": len(frame), "limit": limit}
+            return {"items": json_records(frame), "total": len(frame), "limit": limit}
 
         self.reply(await self.call(lines))

@@ -5,7 +5,6 @@ with the one cache and ``apply`` of ``models.predict``. No tornado import here.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -15,6 +14,7 @@ import pandas as pd
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError
 from omega_jupyter.models.predict import ACTIONS, apply, model_method
+from omega_jupyter.records import json_records
 from omega_jupyter.server.payloads import frame_from_json
 from omega_jupyter.storage.metadata import Metadata
 
@@ -83,7 +83,7 @@ def result_json(value: Any) -> Any:
     if isinstance(value, pd.Series):
         value = value.to_numpy()
     if isinstance(value, pd.DataFrame):
-        return json.loads(value.to_json(orient="records", date_format="iso"))
+        return json_records(value)
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "biuf":
             return np.ascontiguousarray(value)  # serialized as is (NaN/inf as null)
