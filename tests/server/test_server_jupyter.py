@@ -100,7 +100,7 @@ async def test_csv_parquet_and_append(jp_fetch) -> None:
         ("PUT", "datasets/bad@2", [{"a": 1}], {}, 400, "invalid_name"),
         ("GET", "datasets/base", None, {"zz'; DROP TABLE om_objects;--": "1"}, 400, None),
         ("GET", "datasets/base", None, {"columns": 'a,"b"); DROP TABLE x;--'}, 400, None),
-        ("GET", "datasets/base", None, {"a__gt": "one"}, 400, "bad_request"),
+        ("GET", "datasets/base", None, {"a__gt": "one"}, 400, "invalid_filter"),
         ("GET", "datasets/base", None, {"limit": "-1"}, 400, "bad_request"),
         ("GET", "datasets/base", None, {"format": "xml"}, 400, "bad_request"),
         ("POST", "datasets/base", [{"other": "x"}], {"append": "true"}, 400, "schema_mismatch"),
