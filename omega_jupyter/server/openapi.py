@@ -79,8 +79,8 @@ def op(
     return out
 
 
-S = {"type": "string"}
-RUN_ID_PARAM = {"name": "run_id", "in": "path", "required": True, "schema": S}
+STRING = {"type": "string"}
+RUN_ID_PARAM = {"name": "run_id", "in": "path", "required": True, "schema": STRING}
 LIST = [PATTERN, *PAGING]
 OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}}
 ANY_BODY = {"content": {"application/json": {"schema": {}}}}
@@ -90,7 +90,7 @@ DATASET_READ = [
     {
         "name": "columns",
         "in": "query",
-        "schema": S,
+        "schema": STRING,
         "description": "comma-separated column names",
     },
     {"name": "orient", "in": "query", "schema": {"enum": ["records", "split"]}},
@@ -98,8 +98,8 @@ DATASET_READ = [
 ]
 DATASET_WRITE = [NAME_PARAM, {"name": "append", "in": "query", "schema": {"type": "boolean"}}]
 RUNS_QUERY = [
-    {"name": "job", "in": "query", "schema": S},
-    {"name": "state", "in": "query", "schema": S},
+    {"name": "job", "in": "query", "schema": STRING},
+    {"name": "state", "in": "query", "schema": STRING},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
 ]
@@ -116,14 +116,14 @@ PAUSE_BODY = {
     }
 }
 LOGS_QUERY = [
-    {"name": "run", "in": "query", "schema": S},
-    {"name": "level", "in": "query", "schema": S},
-    {"name": "since", "in": "query", "schema": S},
+    {"name": "run", "in": "query", "schema": STRING},
+    {"name": "level", "in": "query", "schema": STRING},
+    {"name": "since", "in": "query", "schema": STRING},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
 ]
 MODEL_INPUT = [
-    {"name": "datax", "in": "query", "schema": S, "description": "dataset"},
-    {"name": "datay", "in": "query", "schema": S, "description": "for score"},
+    {"name": "datax", "in": "query", "schema": STRING, "description": "dataset"},
+    {"name": "datay", "in": "query", "schema": STRING, "description": "for score"},
     {"name": "async", "in": "query", "schema": {"type": "boolean"}},
 ]
 MODEL_BODY = {

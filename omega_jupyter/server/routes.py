@@ -44,11 +44,11 @@ class Route:
     public: bool = False
 
 
-_N = [doc.NAME_PARAM]
-_RUN = [doc.RUN_ID_PARAM]
-_ACT = "Run an action in the server (or on the cluster with async=true: 202 + Location)"
-_ACT_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT]
-_WRITE_CODES = (400, 401, 403, 404, 409, 413)
+BY_NAME = [doc.NAME_PARAM]
+BY_RUN_ID = [doc.RUN_ID_PARAM]
+ACTION_SUMMARY = "Run an action in the server (or on the cluster with async=true: 202 + Location)"
+ACTION_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT]
+WRITE_CODES = (400, 401, 403, 404, 409, 413)
 op = doc.op
 
 # Order matters: the first pattern that matches serves the request (a NAME may hold a '/').
@@ -84,7 +84,7 @@ ROUTES: list[Route] = [
         rf"datasets/{NAME}/metadata",
         h.DatasetMetadataHandler,
         "/datasets/{name}/metadata",
-        {"get": op("Metadata, columns and versions", _N)},
+        {"get": op("Metadata, columns and versions", BY_NAME)},
     ),
     Route(
         rf"datasets/{NAME}",
@@ -101,16 +101,16 @@ ROUTES: list[Route] = [
                 doc.DATASET_WRITE,
                 doc.FRAME_BODY,
                 ok=201,
-                codes=_WRITE_CODES,
+                codes=WRITE_CODES,
             ),
             "post": op(
                 "Store, or append with append=true",
                 doc.DATASET_WRITE,
                 doc.FRAME_BODY,
                 ok=201,
-                codes=_WRITE_CODES,
+                codes=WRITE_CODES,
             ),
-            "delete": op("Drop every version", _N),
+            "delete": op("Drop every version", BY_NAME),
         },
     ),
     Route(r"models/?", models.ModelsHandler, "/models", {"get": op("List models", doc.LIST)}),
@@ -119,8 +119,8 @@ ROUTES: list[Route] = [
         models.ModelHandler,
         "/models/{name}",
         {
-            "get": op("Versions, tags and signature", _N),
-            "delete": op("Drop a model with all its versions and tags", _N),
+            "get": op("Versions, tags and signature", BY_NAME),
+            "delete": op("Drop a model with all its versions and tags", BY_NAME),
         },
     ),
     Route(
@@ -128,8 +128,8 @@ ROUTES: list[Route] = [
         models.ModelActionHandler,
         "/model/{name}/{action}",
         {
-            "get": op(_ACT, _ACT_PARAMS),
-            "post": op(_ACT, _ACT_PARAMS, doc.MODEL_BODY),
+            "get": op(ACTION_SUMMARY, ACTION_PARAMS),
+            "post": op(ACTION_SUMMARY, ACTION_PARAMS, doc.MODEL_BODY),
         },
     ),
     Route(r"jobs/?", jobs.JobsHandler, "/jobs", {"get": op("List notebooks", doc.LIST)}),
@@ -139,7 +139,10 @@ ROUTES: list[Route] = [
         "/jobs/{name}/run",
         {
             "post": op(
-                "Run with {parameters, result_stream}: 202 + Location", _N, doc.OBJECT_BODY, 202
+                "Run with {parameters, result_stream}: 202 + Location",
+                BY_NAME,
+                doc.OBJECT_BODY,
+                202,
             ),
         },
     ),
@@ -148,20 +151,20 @@ ROUTES: list[Route] = [
         jobs.ScheduleHandler,
         "/jobs/{name}/schedule",
         {
-            "get": op("The schedule: next times, paused", _N),
+            "get": op("The schedule: next times, paused", BY_NAME),
             "put": op(
                 "Set {when, parameters, missed, max_retries, timezone, paused}; "
                 "without paused a changed schedule stays paused or active",
-                _N,
+                BY_NAME,
                 doc.OBJECT_BODY,
             ),
             "patch": op(
                 "Pause or resume with {paused}; a resumed schedule runs from the next slot "
                 "after now (slots during the pause are not run)",
-                _N,
+                BY_NAME,
                 doc.PAUSE_BODY,
             ),
-            "delete": op("Remove the schedule", _N),
+            "delete": op("Remove the schedule", BY_NAME),
         },
     ),
     Route(
@@ -169,9 +172,9 @@ ROUTES: list[Route] = [
         jobs.JobHandler,
         "/jobs/{name}",
         {
-            "get": op("The notebook (nbformat JSON)", _N),
-            "put": op("Store a notebook (nbformat JSON)", _N, doc.OBJECT_BODY, ok=201),
-            "delete": op("Drop a notebook", _N),
+            "get": op("The notebook (nbformat JSON)", BY_NAME),
+            "put": op("Store a notebook (nbformat JSON)", BY_NAME, doc.OBJECT_BODY, ok=201),
+            "delete": op("Drop a notebook", BY_NAME),
         },
     ),
     Route(
@@ -183,7 +186,7 @@ ROUTES: list[Route] = [
         "/scripts/{name}/run",
         {
             "post": op(
-                "Run with keyword arguments (and result_stream): 202", _N, doc.OBJECT_BODY, 202
+                "Run with keyword arguments (and result_stream): 202", BY_NAME, doc.OBJECT_BODY, 202
             ),
         },
     ),
@@ -192,8 +195,8 @@ ROUTES: list[Route] = [
         jobs.ScriptHandler,
         "/scripts/{name}",
         {
-            "get": op("Metadata and versions of a script package", _N),
-            "delete": op("Drop a script package (all versions) and its schedule", _N),
+            "get": op("Metadata and versions of a script package", BY_NAME),
+            "delete": op("Drop a script package (all versions) and its schedule", BY_NAME),
         },
     ),
     Route(
@@ -206,19 +209,19 @@ ROUTES: list[Route] = [
         rf"runs/{RUN_ID}/notebook",
         jobs.RunNotebookHandler,
         "/runs/{run_id}/notebook",
-        {"get": op("The executed notebook", _RUN)},
+        {"get": op("The executed notebook", BY_RUN_ID)},
     ),
     Route(
         rf"runs/{RUN_ID}/cancel",
         jobs.RunCancelHandler,
         "/runs/{run_id}/cancel",
-        {"post": op("Cancel a run", _RUN)},
+        {"post": op("Cancel a run", BY_RUN_ID)},
     ),
     Route(
         rf"runs/{RUN_ID}",
         jobs.RunHandler,
         "/runs/{run_id}",
-        {"get": op("State, progress, error", _RUN)},
+        {"get": op("State, progress, error", BY_RUN_ID)},
     ),
     Route(
         r"logs/?", jobs.LogsHandler, "/logs", {"get": op("Log lines, oldest first", doc.LOGS_QUERY)}
@@ -231,8 +234,8 @@ ROUTES: list[Route] = [
             "get": op(
                 "Cron, description and next 5 times of a schedule text (nothing saved)",
                 [
-                    {"name": "when", "in": "query", "required": True, "schema": doc.S},
-                    {"name": "timezone", "in": "query", "schema": doc.S},
+                    {"name": "when", "in": "query", "required": True, "schema": doc.STRING},
+                    {"name": "timezone", "in": "query", "schema": doc.STRING},
                 ],
             ),
         },
@@ -241,13 +244,13 @@ ROUTES: list[Route] = [
         rf"panel/models/{NAME}",
         panel.ModelDetailsHandler,
         "/panel/models/{name}",
-        {"get": op("Versions, tags, signature and lineage", _N)},
+        {"get": op("Versions, tags, signature and lineage", BY_NAME)},
     ),
     Route(
         rf"panel/parameters/{NAME}",
         panel.NotebookParametersHandler,
         "/panel/parameters/{name}",
-        {"get": op("Parameters declared in a notebook's parameters cell", _N)},
+        {"get": op("Parameters declared in a notebook's parameters cell", BY_NAME)},
     ),
     Route(r"streams/?", streams.StreamsHandler, "/streams", {"get": op("List streams", doc.LIST)}),
     Route(
@@ -259,7 +262,7 @@ ROUTES: list[Route] = [
             "post": op(
                 "Append a message (?batch=true: an array)", doc.STREAM_WRITE, doc.ANY_BODY, 201
             ),
-            "delete": op("Drop the stream", _N),
+            "delete": op("Drop the stream", BY_NAME),
         },
     ),
     # The short form ``/api/v1/{name}/predict?datax=…`` (single-segment model names); last, so
