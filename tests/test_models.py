@@ -211,3 +211,15 @@ def test_apply_checks_the_signature_and_names_plain_arrays(om, iris) -> None:
         apply(model, meta, "predict", X.to_numpy()[:, :3])
     with pytest.raises(ModelMethodError, match="has no method 'fly'"):
         apply(model, meta, "fly", X)
+
+
+def test_describe_names_the_version_and_lists_every_version(om, iris) -> None:
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    om.models.put(model, "described", tag="prod")
+    om.models.put(model, "described")
+    shown = om.models.describe("described@prod")
+    assert (shown["name"], shown["version"], shown["tags"]) == ("described", 1, ["prod"])
+    assert shown["class"].endswith("LogisticRegression") and shown["format"] == "skops"
+    assert [(v["version"], v["tags"]) for v in shown["versions"]] == [(1, ["prod"]), (2, [])]
+    assert om.models.describe("described")["version"] == 2

@@ -130,6 +130,30 @@ class ModelStore(VersionedStore):
         """The version ``name`` refers to (``m``, ``m@3``, ``m@prod``, ``m^``)."""
         return self.meta.resolve(self._ref(name))
 
+    def describe(self, name: str) -> dict[str, Any]:
+        """What a listing or detail view shows of a model: the version ``name`` refers to, its
+        class, format, signature and tags, and every kept version with its tags."""
+        meta = self.metadata(name)
+        versions = self.versions(meta.name)
+        return {
+            "name": meta.name,
+            "version": meta.version,
+            "kind": meta.kind,
+            "class": meta.kind_meta.get("class"),
+            "format": meta.kind_meta.get("format"),
+            "signature": meta.kind_meta.get("signature"),
+            "created": meta.created.isoformat(),
+            "tags": meta.attributes.get("tags", []),
+            "versions": [
+                {
+                    "version": int(row.version),
+                    "created": row.created.isoformat(),
+                    "tags": [t for t in str(row.tags).split(",") if t],
+                }
+                for row in versions.itertuples()
+            ],
+        }
+
     def get(self, name: str, cached: bool = False) -> Any:
         """Load a model version. ``cached=True`` may return a shared instance (read-only use)."""
         return self.load(self.metadata(name), cached=cached)

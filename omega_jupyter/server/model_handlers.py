@@ -33,7 +33,7 @@ class ModelHandler(OmegaHandler):
 
     async def get(self, name: str) -> None:
         om = self.om
-        self.reply(await self.call(predict.describe_model, om, name))
+        self.reply(await self.call(om.models.describe, name))
 
     async def delete(self, name: str) -> None:
         om = self.om

@@ -12,7 +12,6 @@ from typing import Any
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError
 from omega_jupyter.jobs import when as when_
-from omega_jupyter.server.predict import describe_model
 
 MAX_WHEN = 200
 
@@ -70,7 +69,7 @@ def notebook_parameters(om: Omega, name: str) -> dict[str, Any]:
 
 def model_details(om: Omega, name: str) -> dict[str, Any]:
     """A model's versions, tags and signature plus its lineage (how it was made)."""
-    details = describe_model(om, name)
+    details = om.models.describe(name)
     meta = om.models.metadata(name)
     details["lineage"] = meta.attributes.get("lineage") or {}
     details["libraries"] = meta.kind_meta.get("versions") or {}

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError
 from omega_jupyter.models.predict import ACTIONS, apply, model_method
 from omega_jupyter.records import json_records
@@ -93,27 +92,3 @@ def result_json(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def describe_model(om: Omega, name: str) -> dict[str, Any]:
-    """A model's versions, tags and signature."""
-    meta = om.models.metadata(name)
-    versions = om.models.versions(meta.name)
-    return {
-        "name": meta.name,
-        "version": meta.version,
-        "kind": meta.kind,
-        "class": meta.kind_meta.get("class"),
-        "format": meta.kind_meta.get("format"),
-        "signature": meta.kind_meta.get("signature"),
-        "created": meta.created.isoformat(),
-        "tags": meta.attributes.get("tags", []),
-        "versions": [
-            {
-                "version": int(row.version),
-                "created": row.created.isoformat(),
-                "tags": [t for t in str(row.tags).split(",") if t],
-            }
-            for row in versions.itertuples()
-        ],
-    }
