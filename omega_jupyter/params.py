@@ -1,5 +1,6 @@
-"""Parsing ``key=value`` text shared by the surfaces (CLI options, magics): notebook and script
-parameters, and ``col__op=value`` filters into the store's filter keywords."""
+"""Parsing ``key=value`` text shared by the surfaces (CLI options, magics, REST query strings):
+notebook and script parameters, and ``col__op=value`` filters into the store's filter
+keywords (one grammar for every surface: ``filter_values``)."""
 
 from __future__ import annotations
 
@@ -35,25 +36,15 @@ def parse_pairs(items: Iterable[str] | None) -> dict[str, Any]:
     return params
 
 
-def _as_text(raw: str, op: str) -> Any:
-    """A value for a text or date/time column: scalars stay text; lists are JSON lists."""
-    if op in ("in", "nin", "between"):
-        value = parse_value(raw)
-        if isinstance(value, list):
-            return [v if v is None or isinstance(v, str) else json.dumps(v) for v in value]
-        return value
-    if op == "isnull":
-        return parse_value(raw)
-    return raw
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_LIST_OPS = ("in", "nin", "between")
 
 
 def parse_filters(items: Iterable[str], specs: Mapping[Any, dict] | None = None) -> dict[str, Any]:
-    """``["price__gte=10", "city=Zürich"]`` -> ``{"price__gte": 10, "city": "Zürich"}``.
-
-    ``specs`` (column name -> stored column spec) keeps values for text and date/time columns
-    as text, so ``code=007`` or ``day__gte=2024-01-01`` mean what they say.
-    """
-    filters: dict[str, Any] = {}
+    """``["price__gte=10", "city=Zürich"]`` -> ``{"price__gte": 10, "city": "Zürich"}``: the
+    filter text of the CLI (``-f``) and the magics, by the grammar of ``filter_values``."""
+    pairs: dict[str, str] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -61,13 +52,90 @@ def parse_filters(items: Iterable[str], specs: Mapping[Any, dict] | None = None)
             raise InvalidFilterError(
                 f"bad filter {item!r}: use column__op=value, e.g. price__gte=10"
             )
-        if key in filters:
+        if key in pairs:
             raise InvalidFilterError(f"filter {key!r} is given twice")
+        pairs[key] = raw
+    return filter_values(pairs, specs)
+
+
+def filter_values(
+    pairs: Mapping[str, str], specs: Mapping[Any, dict] | None = None
+) -> dict[str, Any]:
+    """Filter text (``{"price__gte": "10"}``) to the store's filter keywords, typed by the
+    column: the one grammar of every surface (CLI, magics, REST query strings; see
+    docs/filters.md). ``specs``: column or named index level -> stored spec
+    (``column_specs``); a column without a spec is parsed as JSON-ish text (numbers,
+    true/false, null), and the store names an unknown column in its error.
+
+    - ``isnull``: true/false (also 1/0, yes/no, on/off).
+    - ``in``, ``nin``, ``between``: a JSON array, or comma-separated values (one value
+      without a comma is a one-item list); each item typed like a single value.
+    - a single value, by the column's type (of its categories' values for a category):
+      ``null`` is a missing value; text and date/time columns take the text as it is;
+      numbers must read as numbers; booleans as true/false (1/0, yes/no, on/off).
+    """
+    out: dict[str, Any] = {}
+    for key, raw in pairs.items():
         column, op = split_filter(key)
         spec = (specs or {}).get(column)
-        textual = spec is not None and (spec.get("sql") == "text" or "unit" in spec)
-        filters[key] = _as_text(raw, op) if textual else parse_value(raw)
-    return filters
+        if op == "isnull":
+            out[key] = _flag(raw, key)
+        elif op in _LIST_OPS:
+            out[key] = [_typed(item, spec, key) for item in _items(raw, key)]
+        else:
+            out[key] = _typed(raw, spec, key)
+    return out
+
+
+def _items(raw: str, key: str) -> list[Any]:
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise InvalidFilterError(f"{key}: malformed JSON list {text[:50]!r}") from None
+        if not isinstance(value, list):
+            raise InvalidFilterError(f"{key}: expected a JSON list, got {text[:50]!r}")
+        return value
+    return raw.split(",")
+
+
+def _flag(raw: Any, key: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidFilterError(f"{key}: expects true or false, got {str(raw)[:50]!r}")
+
+
+def _typed(raw: Any, spec: dict | None, key: str) -> Any:
+    """One value, typed by ``spec``. Items of a JSON list arrive typed already: a number or
+    boolean for a text column becomes its JSON text."""
+    if spec is None:
+        return parse_value(raw) if isinstance(raw, str) else raw
+    inner = spec.get("category", {}).get("inner", spec)
+    sql = inner.get("sql", spec.get("sql"))
+    textual = sql == "text" or "unit" in spec or "unit" in inner
+    if not isinstance(raw, str):
+        if textual and raw is not None and not isinstance(raw, str):
+            return json.dumps(raw)
+        return raw
+    if raw.strip() == "null":
+        return None
+    if textual:
+        return raw
+    if sql == "bool":
+        return _flag(raw, key)
+    try:
+        number = json.loads(raw)
+    except ValueError:
+        number = None
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise InvalidFilterError(f"{key}: {raw[:50]!r} is not a number")
+    return number
 
 
 def column_specs(kind_meta: Mapping[str, Any]) -> dict[Any, dict]:

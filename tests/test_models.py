@@ -16,10 +16,13 @@ from sklearn.preprocessing import StandardScaler
 import omega_jupyter
 from omega_jupyter.exceptions import (
     InvalidNameError,
+    ModelMethodError,
     ObjectNotFoundError,
+    SignatureMismatchError,
     UnsupportedObjectError,
     UntrustedModelError,
 )
+from omega_jupyter.models.predict import LOADED, ModelCache, apply
 from omega_jupyter.models.serializers import ModelVersionWarning
 from omega_jupyter.storage.schema import blob_chunks, objects
 
@@ -174,3 +177,49 @@ def test_bad_names(om) -> None:
     with pytest.raises(InvalidNameError, match="datasets, not models"):
         om.models.get("m[a,b]")
     assert om.models.list() == []
+
+
+def test_one_cache_of_loaded_models_for_workers_and_the_server(om, iris) -> None:
+    X, y = iris
+    meta = om.models.put(LogisticRegression(max_iter=500).fit(X, y), "shared")
+    worker_copy = om.models.load(meta, cached=True)  # what a worker's predict task loads
+    server = ModelCache(ttl=60)
+    assert server.resolve(om.models, "shared").version == meta.version
+    assert server.cached_model(om.models, meta) is worker_copy
+    assert server.load(om.models, meta) is worker_copy
+    assert om.models.load(meta) is not worker_copy  # uncached: a copy of its own (for fits)
+    server.forget(om.models, "shared@1")  # any reference forgets the name and its versions
+    assert server.cached_meta(om.models, "shared") is None
+    assert LOADED.peek(om.models, meta) is None
+
+
+def test_apply_checks_the_signature_and_names_plain_arrays(om, iris) -> None:
+    X, y = iris
+    signature = {"columns": [str(c) for c in X.columns]}
+    meta = om.models.put(LogisticRegression(max_iter=500).fit(X, y), "sig", signature=signature)
+    model = om.models.load(meta)
+    reordered = X[list(reversed(X.columns))]
+    expected = model.predict(X)
+    assert (apply(model, meta, "predict", reordered) == expected).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "X does not have valid feature names"
+        assert (apply(model, meta, "predict", X.to_numpy()) == expected).all()
+    assert apply(model, meta, "score", X, y.to_frame()) == model.score(X, y)
+    with pytest.raises(SignatureMismatchError, match="lacks column"):
+        apply(model, meta, "predict", X.iloc[:, :2])
+    with pytest.raises(SignatureMismatchError, match="fitted on 4"):
+        apply(model, meta, "predict", X.to_numpy()[:, :3])
+    with pytest.raises(ModelMethodError, match="has no method 'fly'"):
+        apply(model, meta, "fly", X)
+
+
+def test_describe_names_the_version_and_lists_every_version(om, iris) -> None:
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    om.models.put(model, "described", tag="prod")
+    om.models.put(model, "described")
+    shown = om.models.describe("described@prod")
+    assert (shown["name"], shown["version"], shown["tags"]) == ("described", 1, ["prod"])
+    assert shown["class"].endswith("LogisticRegression") and shown["format"] == "skops"
+    assert [(v["version"], v["tags"]) for v in shown["versions"]] == [(1, ["prod"]), (2, [])]
+    assert om.models.describe("described")["version"] == 2

@@ -183,15 +183,7 @@ export class OmegaService {
     return this.request(`${store}/${encodeName(name)}`, { method: 'DELETE' });
   }
 
-  dropDataset(name: string): Promise<IDeleted> {
-    return this.drop('datasets', name);
-  }
-
   // -- models -----------------------------------------------------------------------------
-  describeModel(name: string): Promise<Record<string, unknown>> {
-    return this.request(`models/${encodeName(name)}`);
-  }
-
   /** Versions, tags, signature, lineage and library versions of a model. */
   modelDetails(name: string): Promise<Record<string, unknown>> {
     return this.request(`panel/models/${encodeName(name)}`);

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 import typer
 
+import omega_jupyter
+from omega_jupyter.settings import Settings
+
 if TYPE_CHECKING:
     from omega_jupyter.client import Omega
-    from omega_jupyter.settings import Settings
 
 
 @dataclass
@@ -25,13 +27,9 @@ class CliState:
 
     def client(self) -> Omega:
         """The client for these options; settings otherwise come from env and config file."""
-        import omega_jupyter
-
         return omega_jupyter.setup(url=self.url, bucket=self.bucket)
 
     def settings(self) -> Settings:
-        from omega_jupyter.settings import Settings
-
         return Settings.resolve(database_url=self.url, bucket=self.bucket)
 
     @property

@@ -161,7 +161,7 @@ def apply_schedule(
     elif paused is not None:
         info = store.pause(name) if paused else store.resume(name)
     else:
-        info = store.schedules_store.get(store.kind, name)
+        info = store.schedule_info(name)
     if st.json:
         output.emit_json(info)
         return
@@ -240,7 +240,7 @@ def _follow(st: CliState, handle: Any) -> None:
     """Draw cells done / total from the run's progress until it ends."""
     with output.progress_bar(st, f"job {handle.id[:8]}", unit="cells") as update:
         while True:
-            record = handle.runtime.runs_store.get(handle.id)
+            record = handle.runtime.run_record(handle.id)
             progress = record.progress or {}
             if update is not None and progress:
                 update(progress.get("cells_done", 0), progress.get("cells_total"))

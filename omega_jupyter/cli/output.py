@@ -27,6 +27,7 @@ from rich.text import Text
 
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.progress import Progress as ProgressCallback
+from omega_jupyter.records import json_records
 
 
 def console(stderr: bool = False) -> Console:
@@ -118,7 +119,7 @@ def frame_for_output(df: pd.DataFrame) -> pd.DataFrame:
 
 def frame_records(df: pd.DataFrame) -> list[dict]:
     """Rows of ``df`` as JSON-ready dicts (ISO dates, missing values as null)."""
-    return json.loads(frame_for_output(df).to_json(orient="records", date_format="iso"))
+    return json_records(frame_for_output(df))
 
 
 def human_size(size: int | None) -> str:

@@ -22,7 +22,7 @@ def scheduler(
     ] = 60.0,
 ) -> None:
     """Run scheduled notebooks and scripts. Any number may run against one database."""
-    from omega_jupyter.jobs.scheduler import Scheduler
+    from omega_jupyter.jobs.scheduler import Scheduler  # lazy: `om --help` stays fast
 
     st = state(ctx)
     om = st.client()

@@ -9,6 +9,7 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
+from omega_jupyter.exceptions import ObjectNotFoundError
 
 apikey_app = typer.Typer(help="API keys of the standalone REST server.", no_args_is_help=True)
 
@@ -23,7 +24,7 @@ def serve(
     ] = 256,
 ) -> None:
     """Serve the REST API at /api/v1 with API keys (create one with `om apikey create`)."""
-    from omega_jupyter.server.standalone import serve as run_server
+    from omega_jupyter.server.standalone import serve as run_server  # lazy: `om --help` stays fast
 
     client = state(ctx).client()
     client.db.ensure_schema()
@@ -46,7 +47,7 @@ def serve(
 
 
 def _service(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from omega_jupyter.server.apikeys import ApiKeyService
+    from omega_jupyter.server.apikeys import ApiKeyService  # lazy: `om --help` stays fast
 
     return ApiKeyService(state(ctx).client().db)
 
@@ -95,8 +96,6 @@ def revoke(
     key: Annotated[str, typer.Argument(help="Key id (or name: revokes every key of it).")],
 ) -> None:
     """Revoke a key; servers stop accepting it within their key cache time (30 s)."""
-    from omega_jupyter.exceptions import ObjectNotFoundError
-
     st = state(ctx)
     done = _service(ctx).revoke(key)
     if not done:

@@ -83,6 +83,11 @@ class RunnableStore(VersionedStore):
         fell during the pause are not run. Returns the schedule."""
         return self.schedules_store.resume(self.kind, validate_name(name))
 
+    def schedule_info(self, name: str) -> dict:
+        """The schedule of ``name``: when, cron, description, next times, paused, policy
+        (ObjectNotFoundError if it has none)."""
+        return self.schedules_store.get(self.kind, name)
+
     def schedules(self, name: str | None = None) -> pd.DataFrame:
         """Schedules: when, description, paused, next due, policy."""
         return self.schedules_store.frame(self.kind, name)

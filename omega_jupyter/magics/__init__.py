@@ -16,17 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from omega_jupyter.magics import display
 from omega_jupyter.magics.core import COMMANDS, OmegaMagics
+from omega_jupyter.runtime.handle import RunHandle
+from omega_jupyter.storage.metadata import Metadata
 
 __all__ = ["COMMANDS", "OmegaMagics", "register"]
 
 
 def register(shell: Any) -> OmegaMagics:
     """Register the magics and the rich display of run handles and metadata on ``shell``."""
-    from omega_jupyter.magics import display
-    from omega_jupyter.runtime.handle import RunHandle
-    from omega_jupyter.storage.metadata import Metadata
-
     magics = OmegaMagics(shell=shell)
     shell.register_magics(magics)
     formatters = shell.display_formatter.formatters

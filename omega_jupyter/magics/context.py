@@ -45,13 +45,13 @@ class CommandContext:
 
     def progress(self, label: str, unit: str = "rows") -> Any:
         """A ``progress(done, total)`` callable drawing a bar (widget or text) for long work."""
-        from omega_jupyter.widgets.progress import ProgressBar
+        from omega_jupyter.widgets.progress import ProgressBar  # lazy: widgets import magics
 
         return ProgressBar(label, unit=unit, widget=self.widgets)
 
     def follow(self, handle: Any, wait: bool = True, timeout: float | None = None) -> Any:
         """Show a run's progress; wait for it (``wait``) or keep updating in the background."""
-        from omega_jupyter.widgets.runs import RunProgress
+        from omega_jupyter.widgets.runs import RunProgress  # lazy: widgets import magics
 
         monitor = RunProgress(handle, widget=self.widgets)
         if wait:

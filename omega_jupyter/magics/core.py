@@ -11,9 +11,11 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Unicode
 
+import omega_jupyter
 from omega_jupyter.exceptions import describe_error
 from omega_jupyter.magics import cmd
 from omega_jupyter.magics.context import CommandContext
+from omega_jupyter.magics.display import Table
 from omega_jupyter.magics.parser import HelpShown, split_line
 
 Command = Callable[[CommandContext, list[str]], Any]
@@ -83,8 +85,6 @@ class OmegaMagics(Magics):
     def client(self, bucket: str | None = None, url: str | None = None) -> Any:
         """The client for this call: ``--url``/``--bucket``, else the traits, else the
         process-wide default client."""
-        import omega_jupyter
-
         url = url or self.url
         bucket = bucket or self.bucket
         if url:
@@ -129,8 +129,6 @@ def _rest(line: str, name: str) -> str:
 
 
 def _help() -> Any:
-    from omega_jupyter.magics.display import Table
-
     rows = [{"command": f"%om {name}", "does": _summary(fn)} for name, fn in COMMANDS.items()]
     return Table(rows, ["command", "does"], title="%om subcommands (add -h for options)")
 

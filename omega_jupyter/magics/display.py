@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from omega_jupyter.datasets.lazy import LazyFrame, LazySeries
+from omega_jupyter.models.store import lineage_summary
+
 PREVIEW_ROWS = 10
 BADGE_COLOURS = {
     "queued": "#6c757d",
@@ -167,8 +170,6 @@ def metadata_fields(meta: Any) -> list[dict[str, Any]]:
     else:
         attrs.pop("tags", None)
     if attrs.get("lineage"):
-        from omega_jupyter.models.store import lineage_summary
-
         fields.append(("lineage", lineage_summary(attrs.pop("lineage"))))
     else:
         attrs.pop("lineage", None)
@@ -237,8 +238,6 @@ def preview_text(value: Any, title: str = "") -> str:
 
 def can_preview(value: Any) -> bool:
     import numpy as np
-
-    from omega_jupyter.datasets.lazy import LazyFrame, LazySeries
 
     return isinstance(value, pd.DataFrame | pd.Series | np.ndarray | LazyFrame | LazySeries)
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omega_jupyter.exceptions import ModelMethodError, SignatureMismatchError
+from omega_jupyter.exceptions import ModelMethodError
+from omega_jupyter.models import predict
 from omega_jupyter.names import parse_ref
 
 INLINE_LIMIT = 100_000  # array elements returned inline as JSON; larger results become datasets
@@ -48,28 +49,6 @@ def signature_of(X: Any) -> dict | None:
     if isinstance(X, np.ndarray) and X.ndim == 2:
         return {"width": int(X.shape[1]), "dtype": str(X.dtype)}
     return None
-
-
-def check_signature(X: Any, signature: dict | None, model_name: str) -> Any:
-    """Validate predict input against the fit's signature; reorder columns to match."""
-    if not signature:
-        return X
-    if "columns" in signature and isinstance(X, pd.DataFrame):
-        by_text = {str(c): c for c in X.columns}
-        missing = [c for c in signature["columns"] if c not in by_text]
-        if missing:
-            raise SignatureMismatchError(
-                f"input lacks column(s) {', '.join(missing)} that model {model_name!r} was "
-                f"fitted on (expected: {', '.join(signature['columns'])})"
-            )
-        return X[[by_text[c] for c in signature["columns"]]]
-    width = len(signature["columns"]) if "columns" in signature else signature.get("width")
-    shape = getattr(X, "shape", None)
-    if width is not None and shape is not None and len(shape) == 2 and shape[1] != width:
-        raise SignatureMismatchError(
-            f"input has {shape[1]} columns; model {model_name!r} was fitted on {width}"
-        )
-    return X
 
 
 def _method(model: Any, action: str, spec: dict) -> Any:
@@ -148,13 +127,12 @@ def _fit(om: Any, spec: dict) -> Any:
 
 def _apply(om: Any, spec: dict) -> Any:
     model, meta = _load_model(om, spec)
-    method = _method(model, spec["action"], spec)
+    _method(model, spec["action"], spec)  # before reading any data
     X, _x = _read(om, spec.get("X"), lineage=False)
-    X = check_signature(X, meta.kind_meta.get("signature"), spec["target"])
-    if spec["action"] == "score":
-        Y, _y = _read(om, spec.get("Y"), lineage=False)
-        return encode_result(om, method(X, _target(Y), **spec.get("kwargs", {})), spec)
-    return encode_result(om, method(X, **spec.get("kwargs", {})), spec)
+    Y, _y = _read(om, spec.get("Y"), lineage=False) if spec["action"] == "score" else (None, None)
+    kwargs = spec.get("kwargs", {})
+    value = predict.apply(model, meta, spec["action"], X, Y, kwargs=kwargs, name=spec["target"])
+    return encode_result(om, value, spec)
 
 
 def _gridsearch(om: Any, spec: dict) -> Any:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +13,7 @@ from omega_jupyter.exceptions import (
     ObjectNotFoundError,
     UntrustedModelError,
 )
+from omega_jupyter.models import predict
 from omega_jupyter.models.serializers import (
     environment_versions,
     serializer,
@@ -24,12 +23,6 @@ from omega_jupyter.names import ObjectRef, parse_ref, validate_name
 from omega_jupyter.storage.metadata import Metadata
 from omega_jupyter.storage.objects import VersionedStore
 from omega_jupyter.storage.schema import objects
-
-_CACHE_SIZE = 16
-# Versions are immutable, so a loaded model can be reused by read-only calls (predict) as long
-# as its content hash matches: this keeps repeated predictions from paying for deserialization.
-_cache: OrderedDict[tuple, Any] = OrderedDict()
-_cache_lock = threading.Lock()
 
 
 class ModelStore(VersionedStore):
@@ -137,24 +130,40 @@ class ModelStore(VersionedStore):
         """The version ``name`` refers to (``m``, ``m@3``, ``m@prod``, ``m^``)."""
         return self.meta.resolve(self._ref(name))
 
+    def describe(self, name: str) -> dict[str, Any]:
+        """What a listing or detail view shows of a model: the version ``name`` refers to, its
+        class, format, signature and tags, and every kept version with its tags."""
+        meta = self.metadata(name)
+        versions = self.versions(meta.name)
+        return {
+            "name": meta.name,
+            "version": meta.version,
+            "kind": meta.kind,
+            "class": meta.kind_meta.get("class"),
+            "format": meta.kind_meta.get("format"),
+            "signature": meta.kind_meta.get("signature"),
+            "created": meta.created.isoformat(),
+            "tags": meta.attributes.get("tags", []),
+            "versions": [
+                {
+                    "version": int(row.version),
+                    "created": row.created.isoformat(),
+                    "tags": [t for t in str(row.tags).split(",") if t],
+                }
+                for row in versions.itertuples()
+            ],
+        }
+
     def get(self, name: str, cached: bool = False) -> Any:
         """Load a model version. ``cached=True`` may return a shared instance (read-only use)."""
         return self.load(self.metadata(name), cached=cached)
 
     def load(self, meta: Metadata, cached: bool = False) -> Any:
-        key = (self.db.safe_url, self.bucket, meta.name, meta.version, meta.kind_meta.get("sha256"))
+        """The model of version ``meta``. ``cached=True`` may return the instance other
+        read-only calls share (``models.predict.LOADED``): it must not be changed."""
         if cached:
-            with _cache_lock:
-                if key in _cache:
-                    _cache.move_to_end(key)
-                    return _cache[key]
-        model = self._load(meta)
-        if cached:
-            with _cache_lock:
-                _cache[key] = model
-                while len(_cache) > _CACHE_SIZE:
-                    _cache.popitem(last=False)
-        return model
+            return predict.LOADED.get(self, meta)
+        return self._load(meta)
 
     def read_bytes(self, meta: Metadata) -> bytes:
         """The stored file of a version (skops or joblib format), checked against its sha256."""

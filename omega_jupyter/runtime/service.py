@@ -12,7 +12,7 @@ from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import RunKind, RunKinds
 from omega_jupyter.runtime.lifecycle import run_task
-from omega_jupyter.runtime.runs import RunStore
+from omega_jupyter.runtime.runs import RunRecord, RunStore
 from omega_jupyter.runtime.worker import settings_payload
 
 if TYPE_CHECKING:
@@ -75,6 +75,14 @@ class Runtime:
         self.runs_store.get(run_id)  # raises RunNotFoundError
         return RunHandle(self, str(run_id))
 
+    def run_record(self, run_id: str) -> RunRecord:
+        """The row of run ``run_id`` as stored (RunNotFoundError if there is none)."""
+        return self.runs_store.get(run_id)
+
+    def run_count(self, state: str | list[str] | None = None, target: str | None = None) -> int:
+        """How many runs ``runs(state, target)`` pages through."""
+        return self.runs_store.count(state=state, target=target)
+
     def runs(
         self,
         state: str | list[str] | None = None,
@@ -83,7 +91,7 @@ class Runtime:
         offset: int = 0,
     ) -> pd.DataFrame:
         """Runs of this bucket, newest first, from ``offset`` on
-        (``runs_store.count(state, target)`` tells how many there are in all)."""
+        (``run_count(state, target)`` tells how many there are in all)."""
         return self.runs_store.list(state=state, target=target, limit=limit, offset=offset)
 
     # -- kinds of run ---------------------------------------------------------------------

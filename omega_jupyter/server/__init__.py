@@ -9,6 +9,6 @@ from typing import Any
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    from omega_jupyter.server.extension import OmegaExtensionApp
+    from omega_jupyter.server.extension import OmegaExtensionApp  # lazy: imports jupyter_server
 
     return [{"module": "omega_jupyter.server.extension", "app": OmegaExtensionApp}]

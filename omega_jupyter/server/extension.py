@@ -17,6 +17,7 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Int, Unicode
 
 import omega_jupyter
+from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.server.context import ServerContext
 from omega_jupyter.server.routes import mount
 
@@ -81,8 +82,6 @@ class OmegaExtensionApp(ExtensionApp):
     def _start_scheduler(self, client: Any) -> None:
         """A scheduler loop in a daemon thread; other loops (``om scheduler``, other servers)
         may run too: due slots are claimed so that each runs once."""
-        from omega_jupyter.jobs.scheduler import Scheduler
-
         self.scheduler = Scheduler(client)
         self.scheduler_thread = threading.Thread(
             target=self.scheduler.run, name="omega-scheduler", daemon=True

@@ -1,4 +1,5 @@
-"""The REST handlers, written once as mixins; ``routes.py`` mounts them on a base class
+"""The REST handlers of datasets and of the service itself, and ``OmegaHandler``, the base of
+every REST handler. ``routes.py`` lists them all and mounts each on the base class of its server
 (Jupyter's ``APIHandler`` or the standalone API-key handler).
 
 Every verb parses its input, calls one function of ``resources`` (or a store) in a worker
@@ -26,12 +27,15 @@ from omega_jupyter.server.errors import HTTP_CODES, classify, public_message
 log = logging.getLogger("omega_jupyter.server")
 
 
-class OmegaMixin:
-    """Shared behaviour of every handler: context, bucket, JSON in and out, errors."""
+class OmegaHandler(tornado.web.RequestHandler):
+    """Shared behaviour of every handler: context, bucket, JSON in and out, errors.
+
+    The server's base class (mounted after this one) says who the caller is and which bucket
+    the request is for (``resolve_bucket``).
+    """
 
     resource = "*"  # the ``omega_jupyter:<resource>`` Jupyter authorizes against
-    request: Any
-    settings: dict
+    resolve_bucket: Callable[[], str | None]
 
     @property
     def auth_resource(self) -> str:
@@ -44,10 +48,10 @@ class OmegaMixin:
     @property
     def om(self) -> Omega:
         """The client of the request's bucket (the mount's base class decides which)."""
-        return self.ctx.client_for(self.resolve_bucket())  # type: ignore[attr-defined]
+        return self.ctx.client_for(self.resolve_bucket())
 
     async def prepare(self) -> None:
-        result = super().prepare()  # type: ignore[misc]
+        result = super().prepare()
         if result is not None:
             await result
         stream = getattr(self.request.connection, "stream", None)
@@ -73,12 +77,12 @@ class OmegaMixin:
         )
 
     def arg(self, name: str) -> str | None:
-        return self.get_query_argument(name, None)  # type: ignore[attr-defined]
+        return self.get_query_argument(name, None)
 
     def reply(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)  # type: ignore[attr-defined]
-        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
-        self.finish(payloads.dumps(data))  # type: ignore[attr-defined]
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(payloads.dumps(data))
 
     def paging(self) -> tuple[int | None, int]:
         limit = payloads.int_param(self.arg("limit"), "limit", None, minimum=0)
@@ -92,7 +96,7 @@ class OmegaMixin:
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         code = HTTP_CODES.get(status_code, "error")
-        message = self._reason or "error"  # type: ignore[attr-defined]
+        message = self._reason or "error"
         if isinstance(exc, tornado.web.HTTPError):
             message = (
                 exc.log_message % exc.args
@@ -102,11 +106,11 @@ class OmegaMixin:
         elif exc is not None:
             status_code, code = classify(exc)
             message = public_message(exc, status_code, code)
-            self.set_status(status_code)  # type: ignore[attr-defined]
+            self.set_status(status_code)
         if status_code == 401:
-            self.set_header("WWW-Authenticate", 'Bearer realm="omega"')  # type: ignore[attr-defined]
-        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
-        self.finish(payloads.dumps({"error": code, "message": message}))  # type: ignore[attr-defined]
+            self.set_header("WWW-Authenticate", 'Bearer realm="omega"')
+        self.set_header("Content-Type", "application/json")
+        self.finish(payloads.dumps({"error": code, "message": message}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if value is not None and not isinstance(value, tornado.web.HTTPError):
@@ -117,18 +121,18 @@ class OmegaMixin:
             if isinstance(value, OmegaError):  # a 503: the database or cluster is down
                 log.warning("%s %s: %s %s", self.request.method, self.request.path, status, value)
                 return
-        super().log_exception(typ, value, tb)  # type: ignore[misc]
+        super().log_exception(typ, value, tb)
 
 
 # == service ==================================================================================
-class PingHandler(OmegaMixin):
+class PingHandler(OmegaHandler):
     resource = "status"
 
     async def get(self) -> None:
         self.reply({"ping": "ok", "version": __version__})
 
 
-class HealthHandler(OmegaMixin):
+class HealthHandler(OmegaHandler):
     resource = "status"
 
     async def get(self) -> None:
@@ -141,16 +145,19 @@ class HealthHandler(OmegaMixin):
         self.reply(await self.call(check))
 
 
-class OpenApiHandler(OmegaMixin):
+class OpenApiHandler(OmegaHandler):
+    """The OpenAPI document; ``routes.mount`` hands it the function that builds it."""
+
     resource = "status"
 
+    def initialize(self, document: Callable[[str], dict]) -> None:
+        self.document = document
+
     async def get(self) -> None:
-        from omega_jupyter.server.openapi import document
-
-        self.reply(document(self.settings.get("omega_api_prefix", "/api/v1")))
+        self.reply(self.document(self.settings.get("omega_api_prefix", "/api/v1")))
 
 
-class NotFoundHandler(OmegaMixin):
+class NotFoundHandler(OmegaHandler):
     """Any other path under the API prefix: a JSON 404."""
 
     async def get(self, path: str = "") -> None:
@@ -160,7 +167,7 @@ class NotFoundHandler(OmegaMixin):
 
 
 # == datasets =================================================================================
-class DatasetsHandler(OmegaMixin):
+class DatasetsHandler(OmegaHandler):
     resource = "datasets"
 
     async def get(self) -> None:
@@ -170,7 +177,7 @@ class DatasetsHandler(OmegaMixin):
         self.reply(result)
 
 
-class DatasetMetadataHandler(OmegaMixin):
+class DatasetMetadataHandler(OmegaHandler):
     resource = "datasets"
 
     async def get(self, name: str) -> None:
@@ -178,7 +185,7 @@ class DatasetMetadataHandler(OmegaMixin):
         self.reply(await self.call(resources.dataset_metadata, om, name))
 
 
-class DatasetHandler(OmegaMixin):
+class DatasetHandler(OmegaHandler):
     resource = "datasets"
 
     async def get(self, name: str) -> None:
@@ -209,8 +216,8 @@ class DatasetHandler(OmegaMixin):
         body, ctype = await self.call(
             payloads.render_frame, frame, fmt, orient, envelope, keep_index
         )
-        self.set_header("Content-Type", ctype)  # type: ignore[attr-defined]
-        self.finish(body)  # type: ignore[attr-defined]
+        self.set_header("Content-Type", ctype)
+        self.finish(body)
 
     async def put(self, name: str) -> None:
         await self._write(name)

@@ -9,19 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pandas as pd
-
 from omega_jupyter.exceptions import BadRequestError, ObjectNotFoundError
-from omega_jupyter.server import openapi, payloads, resources
-from omega_jupyter.server.handlers import OmegaMixin
-from omega_jupyter.server.routes import NAME, register
-
-RUN_ID = r"(?P<run_id>[^/]+)"
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame as JSON-ready records (timestamps as ISO text, missing values as null)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+from omega_jupyter.records import json_records
+from omega_jupyter.server import payloads, resources
+from omega_jupyter.server.handlers import OmegaHandler
 
 
 def _object(body: Any, what: str) -> dict:
@@ -32,8 +23,9 @@ def _object(body: Any, what: str) -> dict:
     return body
 
 
-class _Lists(OmegaMixin):
-    """``GET /{store}``: names matching ``?name=``, paginated."""
+class NamedObjectsHandler(OmegaHandler):
+    """``GET /jobs`` or ``GET /scripts`` (``store`` says which): names matching ``?name=``,
+    paginated, each with its schedule."""
 
     store = ""
 
@@ -55,11 +47,11 @@ class _Lists(OmegaMixin):
         self.reply(await self.call(listing))
 
 
-class JobsHandler(_Lists):
+class JobsHandler(NamedObjectsHandler):
     resource = store = "jobs"
 
 
-class ScriptsHandler(_Lists):
+class ScriptsHandler(NamedObjectsHandler):
     resource = store = "scripts"
 
 
@@ -72,7 +64,7 @@ def script_metadata(om: Any, name: str) -> dict[str, Any]:
     return data
 
 
-class ScriptHandler(OmegaMixin):
+class ScriptHandler(OmegaHandler):
     resource = "scripts"
 
     async def get(self, name: str) -> None:
@@ -85,7 +77,7 @@ class ScriptHandler(OmegaMixin):
         self.reply({"name": name, "deleted": True})
 
 
-class JobHandler(OmegaMixin):
+class JobHandler(OmegaHandler):
     resource = "jobs"
 
     async def get(self, name: str) -> None:
@@ -104,17 +96,19 @@ class JobHandler(OmegaMixin):
         self.reply({"name": name, "deleted": True})
 
 
-class _Runner(OmegaMixin):
+class RunStartHandler(OmegaHandler):
+    """Base of the handlers that start a run: they answer 202 with the run's location."""
+
     def accepted(self, run_id: str) -> None:
         location = f"{self.settings.get('omega_api_prefix', '/api/v1')}/runs/{run_id}"
-        self.set_header("Location", location)  # type: ignore[attr-defined]
+        self.set_header("Location", location)
         self.reply({"run": run_id, "location": location}, 202)
 
     def body_object(self, what: str) -> dict:
         return _object(self.json_body() if self.request.body else None, what)
 
 
-class JobRunHandler(_Runner):
+class JobRunHandler(RunStartHandler):
     resource = "jobs"
 
     async def post(self, name: str) -> None:
@@ -128,7 +122,7 @@ class JobRunHandler(_Runner):
         self.accepted(handle.id)
 
 
-class ScriptRunHandler(_Runner):
+class ScriptRunHandler(RunStartHandler):
     resource = "scripts"
 
     async def post(self, name: str) -> None:
@@ -141,7 +135,7 @@ class ScriptRunHandler(_Runner):
         self.accepted(handle.id)
 
 
-class ScheduleHandler(OmegaMixin):
+class ScheduleHandler(OmegaHandler):
     resource = "jobs"
 
     async def get(self, name: str) -> None:
@@ -149,7 +143,7 @@ class ScheduleHandler(OmegaMixin):
 
         def schedule() -> dict:
             om.jobs.metadata(name)
-            return om.jobs.schedules_store.get(om.jobs.kind, name)
+            return om.jobs.schedule_info(name)
 
         self.reply(await self.call(schedule))
 
@@ -183,7 +177,7 @@ class ScheduleHandler(OmegaMixin):
         self.reply({"name": name, "unscheduled": True})
 
 
-class RunsHandler(OmegaMixin):
+class RunsHandler(OmegaHandler):
     resource = "runs"
 
     async def get(self) -> None:
@@ -194,34 +188,34 @@ class RunsHandler(OmegaMixin):
 
         def listing() -> dict:
             frame = om.runtime.runs(state=state, target=target, limit=limit, offset=offset)
-            total = om.runtime.runs_store.count(state=state, target=target)
-            return {"items": records(frame), "total": total, "limit": limit, "offset": offset}
+            total = om.runtime.run_count(state=state, target=target)
+            return {"items": json_records(frame), "total": total, "limit": limit, "offset": offset}
 
         self.reply(await self.call(listing))
 
 
-class RunHandler(OmegaMixin):
+class RunHandler(OmegaHandler):
     resource = "runs"
 
     async def get(self, run_id: str) -> None:
         om = self.om
-        self.reply(await self.call(lambda: om.runtime.runs_store.get(run_id).to_dict()))
+        self.reply(await self.call(lambda: om.runtime.run_record(run_id).to_dict()))
 
 
-class RunNotebookHandler(OmegaMixin):
+class RunNotebookHandler(OmegaHandler):
     resource = "runs"
 
     async def get(self, run_id: str) -> None:
         om = self.om
 
         def notebook() -> Any:
-            om.runtime.runs_store.get(run_id)  # unknown run: 404
+            om.runtime.run_record(run_id)  # unknown run: 404
             return om.jobs.result(run_id)
 
         self.reply(await self.call(notebook))
 
 
-class RunCancelHandler(OmegaMixin):
+class RunCancelHandler(OmegaHandler):
     resource = "runs"
 
     async def post(self, run_id: str) -> None:
@@ -230,7 +224,7 @@ class RunCancelHandler(OmegaMixin):
         self.reply({"run": run_id, "cancelled": bool(cancelled)})
 
 
-class LogsHandler(OmegaMixin):
+class LogsHandler(OmegaHandler):
     resource = "logs"
 
     async def get(self) -> None:
@@ -240,93 +234,6 @@ class LogsHandler(OmegaMixin):
 
         def lines() -> dict:
             frame = om.logger.dataframe(level=level, run=run, since=since, limit=limit)
-            return {"items": records(frame), "total": len(frame), "limit": limit}
+            return {"items": json_records(frame), "total": len(frame), "limit": limit}
 
         self.reply(await self.call(lines))
-
-
-register(r"jobs/?", JobsHandler)
-register(rf"jobs/{NAME}/run", JobRunHandler)
-register(rf"jobs/{NAME}/schedule", ScheduleHandler)
-register(rf"jobs/{NAME}", JobHandler)
-register(r"scripts/?", ScriptsHandler)
-register(rf"scripts/{NAME}/run", ScriptRunHandler)
-register(rf"scripts/{NAME}", ScriptHandler)  # after scripts/{NAME}/run: NAME may hold a '/'
-register(r"runs/?", RunsHandler)
-register(rf"runs/{RUN_ID}/notebook", RunNotebookHandler)
-register(rf"runs/{RUN_ID}/cancel", RunCancelHandler)
-register(rf"runs/{RUN_ID}", RunHandler)
-register(r"logs/?", LogsHandler)
-
-_N = [openapi.NAME_PARAM]
-_RUN = [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}]
-_OBJ = {"content": {"application/json": {"schema": {"type": "object"}}}}
-_LIST = [openapi.PATTERN, *openapi.PAGING]
-_S = {"type": "string"}
-_RUNS_Q = [
-    {"name": "job", "in": "query", "schema": _S},
-    {"name": "state", "in": "query", "schema": _S},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-]
-_PAUSE = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["paused"],
-                "properties": {"paused": {"type": "boolean"}},
-                "additionalProperties": False,
-            }
-        }
-    }
-}
-_LOGS_Q = [
-    {"name": "run", "in": "query", "schema": _S},
-    {"name": "level", "in": "query", "schema": _S},
-    {"name": "since", "in": "query", "schema": _S},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-]
-op = openapi.op
-openapi.add_paths(
-    {
-        "/jobs": {"get": op("List notebooks", _LIST)},
-        "/jobs/{name}": {
-            "get": op("The notebook (nbformat JSON)", _N),
-            "put": op("Store a notebook (nbformat JSON)", _N, _OBJ, ok=201),
-            "delete": op("Drop a notebook", _N),
-        },
-        "/jobs/{name}/run": {
-            "post": op("Run with {parameters, result_stream}: 202 + Location", _N, _OBJ, 202)
-        },
-        "/jobs/{name}/schedule": {
-            "get": op("The schedule: next times, paused", _N),
-            "put": op(
-                "Set {when, parameters, missed, max_retries, timezone, paused}; "
-                "without paused a changed schedule stays paused or active",
-                _N,
-                _OBJ,
-            ),
-            "patch": op(
-                "Pause or resume with {paused}; a resumed schedule runs from the next slot "
-                "after now (slots during the pause are not run)",
-                _N,
-                _PAUSE,
-            ),
-            "delete": op("Remove the schedule", _N),
-        },
-        "/scripts": {"get": op("List script packages", _LIST)},
-        "/scripts/{name}": {
-            "get": op("Metadata and versions of a script package", _N),
-            "delete": op("Drop a script package (all versions) and its schedule", _N),
-        },
-        "/scripts/{name}/run": {
-            "post": op("Run with keyword arguments (and result_stream): 202", _N, _OBJ, 202)
-        },
-        "/runs": {"get": op("Runs, newest first: {items, total, limit, offset}", _RUNS_Q)},
-        "/runs/{run_id}": {"get": op("State, progress, error", _RUN)},
-        "/runs/{run_id}/notebook": {"get": op("The executed notebook", _RUN)},
-        "/runs/{run_id}/cancel": {"post": op("Cancel a run", _RUN)},
-        "/logs": {"get": op("Log lines, oldest first", _LOGS_Q)},
-    }
-)

@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from omega_jupyter.exceptions import BadRequestError
-from omega_jupyter.server import openapi, payloads, predict, resources
-from omega_jupyter.server.handlers import OmegaMixin
-from omega_jupyter.server.routes import NAME, register
-
-ACTION = r"(?P<action>[a-z_]+)"
+from omega_jupyter.models.predict import ACTIONS, ModelCache
+from omega_jupyter.server import payloads, predict, resources
+from omega_jupyter.server.handlers import OmegaHandler
 
 
-class ModelsHandler(OmegaMixin):
+class ModelsHandler(OmegaHandler):
     resource = "models"
 
     async def get(self) -> None:
@@ -30,23 +28,23 @@ class ModelsHandler(OmegaMixin):
         self.reply(await self.call(listing))
 
 
-class ModelHandler(OmegaMixin):
+class ModelHandler(OmegaHandler):
     resource = "models"
 
     async def get(self, name: str) -> None:
         om = self.om
-        self.reply(await self.call(predict.describe_model, om, name))
+        self.reply(await self.call(om.models.describe, name))
 
     async def delete(self, name: str) -> None:
         om = self.om
         await self.call(om.models.drop, name)
         cache = self.ctx.extras.get("models")
         if cache is not None:
-            cache.forget(om, name)
+            cache.forget(om.models, name)
         self.reply({"name": name, "deleted": True})
 
 
-class ModelActionHandler(OmegaMixin):
+class ModelActionHandler(OmegaHandler):
     """``GET|POST /model/{name}/{action}``: input from ``?datax=`` or the JSON body."""
 
     resource = "models"
@@ -57,34 +55,34 @@ class ModelActionHandler(OmegaMixin):
     async def post(self, name: str, action: str) -> None:
         await self._act(name, action)
 
-    def _models(self) -> predict.ModelCache:
+    def _models(self) -> ModelCache:
         cache = self.ctx.extras.get("models")
         if cache is None:
-            cache = self.ctx.extras["models"] = predict.ModelCache()
+            cache = self.ctx.extras["models"] = ModelCache()
         return cache
 
     async def _act(self, name: str, action: str) -> None:
-        if action not in predict.ACTIONS:
-            raise BadRequestError(f"unknown action {action!r}: use {', '.join(predict.ACTIONS)}")
+        if action not in ACTIONS:
+            raise BadRequestError(f"unknown action {action!r}: use {', '.join(ACTIONS)}")
         om = self.om
         datax, datay = self.arg("datax"), self.arg("datay")
         if payloads.bool_param(self.arg("async"), "async"):
             await self._submit(om, name, action, datax, datay)
             return
         cache = self._models()
-        meta = cache.cached_meta(om, name) or await self.call(cache.resolve, om, name)
-        model = cache.cached_model(om, meta)
+        meta = cache.cached_meta(om.models, name) or await self.call(cache.resolve, om.models, name)
+        model = cache.cached_model(om.models, meta)
         if model is None:
-            model = await self.call(cache.load, om, meta)
+            model = await self.call(cache.load, om.models, meta)
         X, y = await self._input(om, datax, datay)
         if predict.rows_of(X) <= predict.INLINE_ROWS:
-            result = predict.apply(model, meta, action, X, y)  # small: no thread hop
+            result = predict.apply_request(model, meta, action, X, y)  # small: no thread hop
         else:
-            result = await self.call(predict.apply, model, meta, action, X, y)
+            result = await self.call(predict.apply_request, model, meta, action, X, y)
         answer = {"model": meta.name, "version": meta.version}
         answer["result"] = predict.result_json(result)
-        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
-        self.finish(payloads.dumps(answer))  # type: ignore[attr-defined]
+        self.set_header("Content-Type", "application/json")
+        self.finish(payloads.dumps(answer))
 
     async def _input(self, om: Any, datax: str | None, datay: str | None) -> tuple[Any, Any]:
         if datax:
@@ -108,50 +106,5 @@ class ModelActionHandler(OmegaMixin):
 
         run_id = await self.call(submit)
         prefix = self.settings.get("omega_api_prefix", "/api/v1")
-        self.set_header("Location", f"{prefix}/runs/{run_id}")  # type: ignore[attr-defined]
+        self.set_header("Location", f"{prefix}/runs/{run_id}")
         self.reply({"run": run_id, "state": "queued", "location": f"{prefix}/runs/{run_id}"}, 202)
-
-
-register(r"models/?", ModelsHandler)
-register(rf"models/{NAME}", ModelHandler)
-register(rf"model/{NAME}/{ACTION}", ModelActionHandler)
-# The short form ``/api/v1/{name}/predict?datax=…`` (single-segment model names).
-register(r"(?P<name>[^/]+)/(?P<action>predict|predict_proba|score|transform)", ModelActionHandler)
-
-_NAME = openapi.NAME_PARAM
-_ACTION = {
-    "name": "action",
-    "in": "path",
-    "required": True,
-    "schema": {"enum": list(predict.ACTIONS)},
-}
-_INPUT = [
-    {"name": "datax", "in": "query", "schema": {"type": "string"}, "description": "dataset"},
-    {"name": "datay", "in": "query", "schema": {"type": "string"}, "description": "for score"},
-    {"name": "async", "in": "query", "schema": {"type": "boolean"}},
-]
-_BODY = {
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "description": "{columns,data} | {data:[{}]} | dataframe_split | "
-                "dataframe_records | inputs | instances; y for score",
-            }
-        }
-    }
-}
-_ACT = "Run an action in the server (or on the cluster with async=true: 202 + Location)"
-openapi.add_paths(
-    {
-        "/models": {"get": openapi.op("List models", [openapi.PATTERN, *openapi.PAGING])},
-        "/models/{name}": {
-            "get": openapi.op("Versions, tags and signature", [_NAME]),
-            "delete": openapi.op("Drop a model with all its versions and tags", [_NAME]),
-        },
-        "/model/{name}/{action}": {
-            "get": openapi.op(_ACT, [_NAME, _ACTION, *_INPUT]),
-            "post": openapi.op(_ACT, [_NAME, _ACTION, *_INPUT], _BODY),
-        },
-    }
-)

@@ -6,8 +6,6 @@ from typing import Any
 
 from omega_jupyter import __version__
 
-_extra_paths: dict[str, dict[str, Any]] = {}
-
 ERROR = {
     "type": "object",
     "required": ["error", "message"],
@@ -81,71 +79,89 @@ def op(
     return out
 
 
-def add_paths(paths: dict[str, dict[str, Any]]) -> None:
-    """Describe more routes (resource modules call this when they register)."""
-    _extra_paths.update(paths)
-
-
-def document(prefix: str = "/api/v1") -> dict[str, Any]:
-    read_params = [
-        NAME_PARAM,
-        *PAGING,
-        {
-            "name": "columns",
-            "in": "query",
-            "schema": {"type": "string"},
-            "description": "comma-separated column names",
-        },
-        {"name": "orient", "in": "query", "schema": {"enum": ["records", "split"]}},
-        {"name": "format", "in": "query", "schema": {"enum": ["json", "csv", "parquet"]}},
-    ]
-    write_params = [NAME_PARAM, {"name": "append", "in": "query", "schema": {"type": "boolean"}}]
-    paths: dict[str, dict[str, Any]] = {
-        "/ping": {
-            "get": {
-                "summary": "Liveness; needs no key",
-                "security": [],
-                "responses": {"200": {"description": "ok"}},
+STRING = {"type": "string"}
+RUN_ID_PARAM = {"name": "run_id", "in": "path", "required": True, "schema": STRING}
+LIST = [PATTERN, *PAGING]
+OBJECT_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}}
+ANY_BODY = {"content": {"application/json": {"schema": {}}}}
+DATASET_READ = [
+    NAME_PARAM,
+    *PAGING,
+    {
+        "name": "columns",
+        "in": "query",
+        "schema": STRING,
+        "description": "comma-separated column names",
+    },
+    {"name": "orient", "in": "query", "schema": {"enum": ["records", "split"]}},
+    {"name": "format", "in": "query", "schema": {"enum": ["json", "csv", "parquet"]}},
+]
+DATASET_WRITE = [NAME_PARAM, {"name": "append", "in": "query", "schema": {"type": "boolean"}}]
+RUNS_QUERY = [
+    {"name": "job", "in": "query", "schema": STRING},
+    {"name": "state", "in": "query", "schema": STRING},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+]
+PAUSE_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["paused"],
+                "properties": {"paused": {"type": "boolean"}},
+                "additionalProperties": False,
             }
-        },
-        "/health": {
-            "get": {
-                "summary": "Database reachable; needs no key",
-                "security": [],
-                "responses": {"200": {"description": "ok"}},
-            }
-        },
-        "/datasets": {"get": op("List datasets", [PATTERN, *PAGING], codes=(400, 401, 403))},
-        "/datasets/{name}": {
-            "get": op(
-                "Read rows; filters as col__op=value (eq ne lt lte gt gte in nin "
-                "between isnull contains startswith endswith)",
-                read_params,
-            ),
-            "put": op(
-                "Store a new version (JSON records/split, CSV or Parquet)",
-                write_params,
-                FRAME_BODY,
-                ok=201,
-                codes=(400, 401, 403, 404, 409, 413),
-            ),
-            "post": op(
-                "Store, or append with append=true",
-                write_params,
-                FRAME_BODY,
-                ok=201,
-                codes=(400, 401, 403, 404, 409, 413),
-            ),
-            "delete": op("Drop every version", [NAME_PARAM]),
-        },
-        "/datasets/{name}/metadata": {"get": op("Metadata, columns and versions", [NAME_PARAM])},
-        **_extra_paths,
+        }
     }
+}
+LOGS_QUERY = [
+    {"name": "run", "in": "query", "schema": STRING},
+    {"name": "level", "in": "query", "schema": STRING},
+    {"name": "since", "in": "query", "schema": STRING},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+]
+MODEL_INPUT = [
+    {"name": "datax", "in": "query", "schema": STRING, "description": "dataset"},
+    {"name": "datay", "in": "query", "schema": STRING, "description": "for score"},
+    {"name": "async", "in": "query", "schema": {"type": "boolean"}},
+]
+MODEL_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "description": "{columns,data} | {data:[{}]} | dataframe_split | "
+                "dataframe_records | inputs | instances; y for score",
+            }
+        }
+    }
+}
+STREAM_READ = [
+    NAME_PARAM,
+    {
+        "name": "since",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "last offset seen",
+    },
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+]
+STREAM_WRITE = [NAME_PARAM, {"name": "batch", "in": "query", "schema": {"type": "boolean"}}]
+PUBLIC = {"security": [], "responses": {"200": {"description": "ok"}}}
+
+
+def action_param(actions: tuple[str, ...]) -> dict[str, Any]:
+    return {"name": "action", "in": "path", "required": True, "schema": {"enum": list(actions)}}
+
+
+def document(operations: dict[str, dict[str, Any]], prefix: str = "/api/v1") -> dict[str, Any]:
+    """The document of ``operations`` ({path: {verb: operation}}), served under ``prefix``."""
     return {
         "openapi": "3.0.3",
         "info": {"title": "omega_jupyter REST API", "version": __version__},
         "servers": [{"url": prefix}],
-        "paths": paths,
+        "paths": operations,
         "components": {
             "schemas": {"Error": ERROR},
             "securitySchemes": {"apikey": {"type": "http", "scheme": "bearer"}},

@@ -69,9 +69,7 @@ def notebook_parameters(om: Omega, name: str) -> dict[str, Any]:
 
 def model_details(om: Omega, name: str) -> dict[str, Any]:
     """A model's versions, tags and signature plus its lineage (how it was made)."""
-    from omega_jupyter.server.predict import describe_model
-
-    details = describe_model(om, name)
+    details = om.models.describe(name)
     meta = om.models.metadata(name)
     details["lineage"] = meta.attributes.get("lineage") or {}
     details["libraries"] = meta.kind_meta.get("versions") or {}

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-from omega_jupyter.server import openapi, panel
-from omega_jupyter.server.handlers import OmegaMixin
-from omega_jupyter.server.routes import NAME, register
+from omega_jupyter.server import panel
+from omega_jupyter.server.handlers import OmegaHandler
 
 
-class SchedulePreviewHandler(OmegaMixin):
+class SchedulePreviewHandler(OmegaHandler):
     resource = "jobs"
 
     async def get(self) -> None:
@@ -17,7 +16,7 @@ class SchedulePreviewHandler(OmegaMixin):
         self.reply(await self.call(panel.schedule_preview, when, timezone))
 
 
-class NotebookParametersHandler(OmegaMixin):
+class NotebookParametersHandler(OmegaHandler):
     resource = "jobs"
 
     async def get(self, name: str) -> None:
@@ -25,37 +24,9 @@ class NotebookParametersHandler(OmegaMixin):
         self.reply(await self.call(panel.notebook_parameters, om, name))
 
 
-class ModelDetailsHandler(OmegaMixin):
+class ModelDetailsHandler(OmegaHandler):
     resource = "models"
 
     async def get(self, name: str) -> None:
         om = self.om
         self.reply(await self.call(panel.model_details, om, name))
-
-
-register(r"panel/schedule-preview", SchedulePreviewHandler)
-register(rf"panel/models/{NAME}", ModelDetailsHandler)
-register(rf"panel/parameters/{NAME}", NotebookParametersHandler)
-
-_S = {"type": "string"}
-openapi.add_paths(
-    {
-        "/panel/schedule-preview": {
-            "get": openapi.op(
-                "Cron, description and next 5 times of a schedule text (nothing saved)",
-                [
-                    {"name": "when", "in": "query", "required": True, "schema": _S},
-                    {"name": "timezone", "in": "query", "schema": _S},
-                ],
-            )
-        },
-        "/panel/models/{name}": {
-            "get": openapi.op("Versions, tags, signature and lineage", [openapi.NAME_PARAM])
-        },
-        "/panel/parameters/{name}": {
-            "get": openapi.op(
-                "Parameters declared in a notebook's parameters cell", [openapi.NAME_PARAM]
-            )
-        },
-    }
-)

@@ -16,9 +16,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from omega_jupyter.datasets.filters import split_filter
 from omega_jupyter.exceptions import BadRequestError
-from omega_jupyter.storage.metadata import Metadata
 
 FRAME_KINDS = ("pandas.dataframe", "pandas.series")
 PARQUET_MAGIC = b"PAR1"
@@ -94,57 +92,6 @@ def list_param(raw: str | None) -> list[str] | None:
     if raw is None or raw.strip() == "":
         return None
     return [part.strip() for part in raw.split(",") if part.strip()]
-
-
-def coerce_filters(raw: Mapping[str, str], meta: Metadata) -> dict[str, Any]:
-    """``col__op=value`` query arguments to typed filter values, by the column's stored type.
-
-    Lists (``in``, ``nin``, ``between``) are comma-separated or a JSON array. Unknown columns
-    pass through unchanged: the store names them in its error.
-    """
-    specs = {str(s["name"]): s for s in meta.kind_meta.get("columns", [])}
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        column, op = split_filter(key)
-        spec = specs.get(column)
-        if op == "isnull":
-            out[key] = bool_param(value, key)
-        elif op in ("in", "nin", "between"):
-            items = _json_list(value) if value.strip().startswith("[") else value.split(",")
-            out[key] = [_scalar(item, spec, key) for item in items]
-        else:
-            out[key] = _scalar(value, spec, key)
-    return out
-
-
-def _json_list(value: str) -> list:
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        raise BadRequestError(f"malformed JSON list {value[:50]!r}") from None
-    if not isinstance(parsed, list):
-        raise BadRequestError(f"expected a JSON list, got {value[:50]!r}")
-    return parsed
-
-
-def _scalar(value: Any, spec: dict | None, key: str) -> Any:
-    if not isinstance(value, str) or spec is None:
-        return value
-    inner = spec.get("category", {}).get("inner", spec)
-    sql = inner.get("sql", spec.get("sql"))
-    if value == "null":
-        return None
-    if "unit" in spec or sql == "text":
-        return value
-    if sql == "bool":
-        return bool_param(value, key)
-    try:
-        number = json.loads(value)
-    except ValueError:
-        raise BadRequestError(f"{key}: {value[:50]!r} is not a number") from None
-    if isinstance(number, bool) or not isinstance(number, int | float):
-        raise BadRequestError(f"{key}: {value[:50]!r} is not a number")
-    return number
 
 
 # -- request bodies ---------------------------------------------------------------------------

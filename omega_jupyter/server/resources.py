@@ -13,7 +13,8 @@ import pandas as pd
 
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError
-from omega_jupyter.server.payloads import FRAME_KINDS, coerce_filters
+from omega_jupyter.params import column_specs, filter_values
+from omega_jupyter.server.payloads import FRAME_KINDS
 from omega_jupyter.storage.metadata import Metadata
 
 MAX_PAGE = 1000
@@ -77,7 +78,7 @@ def read_dataset(
                 "DataFrames only"
             )
         return meta, om.datasets.get(name)
-    filters = coerce_filters(raw_filters, meta)
+    filters = filter_values(raw_filters, column_specs(meta.kind_meta))
     if limit is None and not offset:
         return meta, om.datasets.get(name, columns=columns, **filters)
     wanted = offset + (limit if limit is not None else int(meta.kind_meta.get("rows", 0)))

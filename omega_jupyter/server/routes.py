@@ -1,56 +1,293 @@
-"""The route table, and how one set of handler mixins is mounted on a base class."""
+"""The route table of the REST API: every route, its handler and its OpenAPI operations.
+
+Every handler module is imported here, at module level: a module that fails to import fails
+the server's start (and the tests), never just its routes. The OpenAPI document is built from
+this same table, so a route cannot be served undocumented or documented unserved.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import tornado.web
+
+from omega_jupyter.models.predict import ACTIONS
 from omega_jupyter.server import handlers as h
+from omega_jupyter.server import job_handlers as jobs
+from omega_jupyter.server import model_handlers as models
+from omega_jupyter.server import openapi as doc
+from omega_jupyter.server import panel_handlers as panel
+from omega_jupyter.server import stream_handlers as streams
 
 VERBS = ("get", "post", "put", "delete", "patch")
 NAME = r"(?P<name>[^/].*?)"
+RUN_ID = r"(?P<run_id>[^/]+)"
+ACTION = r"(?P<action>[a-z_]+)"
 
-# (pattern relative to the API prefix, handler mixin, public in the standalone server)
-ROUTES: list[tuple[str, type, bool]] = [
-    (r"ping", h.PingHandler, True),
-    (r"health", h.HealthHandler, True),
-    (r"openapi\.json", h.OpenApiHandler, True),
-    (r"datasets/?", h.DatasetsHandler, False),
-    (rf"datasets/{NAME}/metadata", h.DatasetMetadataHandler, False),
-    (rf"datasets/{NAME}", h.DatasetHandler, False),
+
+@dataclass(frozen=True)
+class Route:
+    """``pattern`` (relative to the API prefix) served by ``handler``, documented at ``path``.
+
+    ``operations`` describe each verb of the handler ({verb: OpenAPI operation}); a route
+    with none is another spelling of ``path``, documented by the route that has them.
+    ``public`` routes need no API key in the standalone server.
+    """
+
+    pattern: str
+    handler: type[h.OmegaHandler]
+    path: str
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    public: bool = False
+
+
+BY_NAME = [doc.NAME_PARAM]
+BY_RUN_ID = [doc.RUN_ID_PARAM]
+ACTION_SUMMARY = "Run an action in the server (or on the cluster with async=true: 202 + Location)"
+ACTION_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT]
+WRITE_CODES = (400, 401, 403, 404, 409, 413)
+op = doc.op
+
+# Order matters: the first pattern that matches serves the request (a NAME may hold a '/').
+ROUTES: list[Route] = [
+    Route(
+        r"ping",
+        h.PingHandler,
+        "/ping",
+        {"get": {"summary": "Liveness; needs no key", **doc.PUBLIC}},
+        public=True,
+    ),
+    Route(
+        r"health",
+        h.HealthHandler,
+        "/health",
+        {"get": {"summary": "Database reachable; needs no key", **doc.PUBLIC}},
+        public=True,
+    ),
+    Route(
+        r"openapi\.json",
+        h.OpenApiHandler,
+        "/openapi.json",
+        {"get": {"summary": "This document; needs no key", **doc.PUBLIC}},
+        public=True,
+    ),
+    Route(
+        r"datasets/?",
+        h.DatasetsHandler,
+        "/datasets",
+        {"get": op("List datasets", doc.LIST, codes=(400, 401, 403))},
+    ),
+    Route(
+        rf"datasets/{NAME}/metadata",
+        h.DatasetMetadataHandler,
+        "/datasets/{name}/metadata",
+        {"get": op("Metadata, columns and versions", BY_NAME)},
+    ),
+    Route(
+        rf"datasets/{NAME}",
+        h.DatasetHandler,
+        "/datasets/{name}",
+        {
+            "get": op(
+                "Read rows; filters as col__op=value (eq ne lt lte gt gte in nin "
+                "between isnull contains startswith endswith)",
+                doc.DATASET_READ,
+            ),
+            "put": op(
+                "Store a new version (JSON records/split, CSV or Parquet)",
+                doc.DATASET_WRITE,
+                doc.FRAME_BODY,
+                ok=201,
+                codes=WRITE_CODES,
+            ),
+            "post": op(
+                "Store, or append with append=true",
+                doc.DATASET_WRITE,
+                doc.FRAME_BODY,
+                ok=201,
+                codes=WRITE_CODES,
+            ),
+            "delete": op("Drop every version", BY_NAME),
+        },
+    ),
+    Route(r"models/?", models.ModelsHandler, "/models", {"get": op("List models", doc.LIST)}),
+    Route(
+        rf"models/{NAME}",
+        models.ModelHandler,
+        "/models/{name}",
+        {
+            "get": op("Versions, tags and signature", BY_NAME),
+            "delete": op("Drop a model with all its versions and tags", BY_NAME),
+        },
+    ),
+    Route(
+        rf"model/{NAME}/{ACTION}",
+        models.ModelActionHandler,
+        "/model/{name}/{action}",
+        {
+            "get": op(ACTION_SUMMARY, ACTION_PARAMS),
+            "post": op(ACTION_SUMMARY, ACTION_PARAMS, doc.MODEL_BODY),
+        },
+    ),
+    Route(r"jobs/?", jobs.JobsHandler, "/jobs", {"get": op("List notebooks", doc.LIST)}),
+    Route(
+        rf"jobs/{NAME}/run",
+        jobs.JobRunHandler,
+        "/jobs/{name}/run",
+        {
+            "post": op(
+                "Run with {parameters, result_stream}: 202 + Location",
+                BY_NAME,
+                doc.OBJECT_BODY,
+                202,
+            ),
+        },
+    ),
+    Route(
+        rf"jobs/{NAME}/schedule",
+        jobs.ScheduleHandler,
+        "/jobs/{name}/schedule",
+        {
+            "get": op("The schedule: next times, paused", BY_NAME),
+            "put": op(
+                "Set {when, parameters, missed, max_retries, timezone, paused}; "
+                "without paused a changed schedule stays paused or active",
+                BY_NAME,
+                doc.OBJECT_BODY,
+            ),
+            "patch": op(
+                "Pause or resume with {paused}; a resumed schedule runs from the next slot "
+                "after now (slots during the pause are not run)",
+                BY_NAME,
+                doc.PAUSE_BODY,
+            ),
+            "delete": op("Remove the schedule", BY_NAME),
+        },
+    ),
+    Route(
+        rf"jobs/{NAME}",
+        jobs.JobHandler,
+        "/jobs/{name}",
+        {
+            "get": op("The notebook (nbformat JSON)", BY_NAME),
+            "put": op("Store a notebook (nbformat JSON)", BY_NAME, doc.OBJECT_BODY, ok=201),
+            "delete": op("Drop a notebook", BY_NAME),
+        },
+    ),
+    Route(
+        r"scripts/?", jobs.ScriptsHandler, "/scripts", {"get": op("List script packages", doc.LIST)}
+    ),
+    Route(
+        rf"scripts/{NAME}/run",
+        jobs.ScriptRunHandler,
+        "/scripts/{name}/run",
+        {
+            "post": op(
+                "Run with keyword arguments (and result_stream): 202", BY_NAME, doc.OBJECT_BODY, 202
+            ),
+        },
+    ),
+    Route(
+        rf"scripts/{NAME}",
+        jobs.ScriptHandler,
+        "/scripts/{name}",
+        {
+            "get": op("Metadata and versions of a script package", BY_NAME),
+            "delete": op("Drop a script package (all versions) and its schedule", BY_NAME),
+        },
+    ),
+    Route(
+        r"runs/?",
+        jobs.RunsHandler,
+        "/runs",
+        {"get": op("Runs, newest first: {items, total, limit, offset}", doc.RUNS_QUERY)},
+    ),
+    Route(
+        rf"runs/{RUN_ID}/notebook",
+        jobs.RunNotebookHandler,
+        "/runs/{run_id}/notebook",
+        {"get": op("The executed notebook", BY_RUN_ID)},
+    ),
+    Route(
+        rf"runs/{RUN_ID}/cancel",
+        jobs.RunCancelHandler,
+        "/runs/{run_id}/cancel",
+        {"post": op("Cancel a run", BY_RUN_ID)},
+    ),
+    Route(
+        rf"runs/{RUN_ID}",
+        jobs.RunHandler,
+        "/runs/{run_id}",
+        {"get": op("State, progress, error", BY_RUN_ID)},
+    ),
+    Route(
+        r"logs/?", jobs.LogsHandler, "/logs", {"get": op("Log lines, oldest first", doc.LOGS_QUERY)}
+    ),
+    Route(
+        r"panel/schedule-preview",
+        panel.SchedulePreviewHandler,
+        "/panel/schedule-preview",
+        {
+            "get": op(
+                "Cron, description and next 5 times of a schedule text (nothing saved)",
+                [
+                    {"name": "when", "in": "query", "required": True, "schema": doc.STRING},
+                    {"name": "timezone", "in": "query", "schema": doc.STRING},
+                ],
+            ),
+        },
+    ),
+    Route(
+        rf"panel/models/{NAME}",
+        panel.ModelDetailsHandler,
+        "/panel/models/{name}",
+        {"get": op("Versions, tags, signature and lineage", BY_NAME)},
+    ),
+    Route(
+        rf"panel/parameters/{NAME}",
+        panel.NotebookParametersHandler,
+        "/panel/parameters/{name}",
+        {"get": op("Parameters declared in a notebook's parameters cell", BY_NAME)},
+    ),
+    Route(r"streams/?", streams.StreamsHandler, "/streams", {"get": op("List streams", doc.LIST)}),
+    Route(
+        rf"streams/{NAME}",
+        streams.StreamHandler,
+        "/streams/{name}",
+        {
+            "get": op("Messages after ?since= (oldest first)", doc.STREAM_READ),
+            "post": op(
+                "Append a message (?batch=true: an array)", doc.STREAM_WRITE, doc.ANY_BODY, 201
+            ),
+            "delete": op("Drop the stream", BY_NAME),
+        },
+    ),
+    # The short form ``/api/v1/{name}/predict?datax=…`` (single-segment model names); last, so
+    # that every named route wins.
+    Route(
+        r"(?P<name>[^/]+)/(?P<action>predict|predict_proba|score|transform)",
+        models.ModelActionHandler,
+        "/model/{name}/{action}",
+    ),
 ]
-_extra_routes: list[tuple[str, type, bool]] = []
 
 
-def register(pattern: str, mixin: type, public: bool = False) -> None:
-    """Add a route (used by resource modules that exist only when their service does)."""
-    _extra_routes.append((pattern, mixin, public))
+def openapi_document(prefix: str = "/api/v1") -> dict[str, Any]:
+    """The OpenAPI document of ``ROUTES`` (served at ``{prefix}/openapi.json``)."""
+    paths = {route.path: route.operations for route in ROUTES if route.operations}
+    return doc.document(paths, prefix)
 
 
-def all_routes() -> list[tuple[str, type, bool]]:
-    _load_optional()
-    # Patterns that start with a group (the short predict form) go last: named routes win.
-    extra = sorted(_extra_routes, key=lambda route: route[0].startswith("("))
-    return [*ROUTES, *extra]
-
-
-def _load_optional() -> None:
-    """Import the handler modules of services that may not be installed yet."""
-    for module in (
-        "omega_jupyter.server.model_handlers",
-        "omega_jupyter.server.job_handlers",
-        "omega_jupyter.server.panel_handlers",
-        "omega_jupyter.server.stream_handlers",
-    ):
-        try:
-            __import__(module)
-        except ImportError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # the handler module itself does not exist
-            if exc.name and exc.name.startswith("omega_jupyter."):
-                continue  # its service has not landed yet
-            raise
+def handler_verbs(handler: type) -> list[str]:
+    """The HTTP verbs ``handler`` serves (tornado's unimplemented defaults left out)."""
+    return [
+        verb
+        for verb in VERBS
+        if getattr(handler, verb, None) not in (None, getattr(tornado.web.RequestHandler, verb))
+    ]
 
 
 def mount(
@@ -58,23 +295,24 @@ def mount(
     base: type,
     guard: Callable[[Callable], Callable],
     guard_public: bool,
-    settings: dict[str, Any] | None = None,
 ) -> list[tuple[str, type, dict]]:
     """Tornado URL specs for every route under ``prefix`` (no trailing slash).
 
-    Each mixin is combined with ``base``; every verb it defines is wrapped by ``guard`` (the
-    mount's authentication), public routes too unless ``guard_public`` is False.
+    Each handler is mounted on ``base`` (the server's handler class: who the caller is, which
+    bucket), with every verb wrapped by ``guard`` (the server's authentication), public
+    routes too unless ``guard_public`` is False. Any other path under ``prefix`` is a JSON 404.
     """
+    not_found = Route(r"(?P<path>.*)", h.NotFoundHandler, "")
     specs: list[tuple[str, type, dict]] = []
-    for pattern, mixin, public in [*all_routes(), (r"(?P<path>.*)", h.NotFoundHandler, False)]:
+    for route in [*ROUTES, not_found]:
         attrs: dict[str, Any] = {}
-        if not public or guard_public:
-            for verb in VERBS:
-                method = getattr(mixin, verb, None)
-                if method is not None:
-                    attrs[verb] = guard(method)
-        cls = type(mixin.__name__, (mixin, base), attrs)
-        specs.append((f"{prefix}/{pattern}$", cls, dict(settings or {})))
+        if not route.public or guard_public:
+            attrs = {
+                verb: guard(getattr(route.handler, verb)) for verb in handler_verbs(route.handler)
+            }
+        cls = type(route.handler.__name__, (route.handler, base), attrs)
+        kwargs = {"document": openapi_document} if route.handler is h.OpenApiHandler else {}
+        specs.append((f"{prefix}/{route.pattern}$", cls, kwargs))
     return specs
 
 

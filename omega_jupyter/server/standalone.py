@@ -19,7 +19,7 @@ from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import AuthenticationError
 from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
-from omega_jupyter.server.handlers import OmegaMixin
+from omega_jupyter.server.handlers import OmegaHandler
 from omega_jupyter.server.routes import mount
 
 API_PREFIX = "/api/v1"
@@ -63,7 +63,7 @@ def require_key(method: Callable) -> Callable:
     return inner
 
 
-class NotFound(OmegaMixin, tornado.web.RequestHandler):
+class NotFound(OmegaHandler):
     """Paths outside ``/api/v1``."""
 
     def prepare(self) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from omega_jupyter.exceptions import BadRequestError
-from omega_jupyter.server import openapi, payloads, resources
-from omega_jupyter.server.handlers import OmegaMixin
-from omega_jupyter.server.routes import NAME, register
+from omega_jupyter.server import payloads, resources
+from omega_jupyter.server.handlers import OmegaHandler
 
 READ_LIMIT = 1000  # messages per GET unless ?limit= says otherwise; page on with ?since=
 
@@ -20,7 +19,7 @@ def message_record(message: Any) -> dict[str, Any]:
     }
 
 
-class StreamsHandler(OmegaMixin):
+class StreamsHandler(OmegaHandler):
     """``GET /streams``: streams matching ``?name=``, paginated."""
 
     resource = "streams"
@@ -36,7 +35,7 @@ class StreamsHandler(OmegaMixin):
         self.reply(await self.call(listing))
 
 
-class StreamHandler(OmegaMixin):
+class StreamHandler(OmegaHandler):
     """``GET /streams/{name}?since=&limit=``, ``POST /streams/{name}`` (``?batch=true``: the
     body is an array of messages), ``DELETE /streams/{name}``."""
 
@@ -73,27 +72,3 @@ class StreamHandler(OmegaMixin):
         om = self.om
         await self.call(om.streams.drop, name)
         self.reply({"name": name, "deleted": True})
-
-
-register(r"streams/?", StreamsHandler)
-register(rf"streams/{NAME}", StreamHandler)
-
-_N = [openapi.NAME_PARAM]
-_INT = {"type": "integer", "minimum": 0}
-_READ = [
-    *_N,
-    {"name": "since", "in": "query", "schema": _INT, "description": "last offset seen"},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-]
-_WRITE = [*_N, {"name": "batch", "in": "query", "schema": {"type": "boolean"}}]
-_BODY = {"content": {"application/json": {"schema": {}}}}
-openapi.add_paths(
-    {
-        "/streams": {"get": openapi.op("List streams", [openapi.PATTERN, *openapi.PAGING])},
-        "/streams/{name}": {
-            "get": openapi.op("Messages after ?since= (oldest first)", _READ),
-            "post": openapi.op("Append a message (?batch=true: an array)", _WRITE, _BODY, 201),
-            "delete": openapi.op("Drop the stream", _N),
-        },
-    }
-)

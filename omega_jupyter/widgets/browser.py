@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from omega_jupyter.magics import display
+from omega_jupyter.widgets.runs import RunProgress
 
 RUNNABLE = ("jobs", "scripts")
 
@@ -108,8 +109,6 @@ class StorePane:
             return None
         runner = self.om.runtime.job(name) if self.store == "jobs" else self.om.runtime.script(name)
         handle = runner.run()
-        from omega_jupyter.widgets.runs import RunProgress
-
         monitor = RunProgress(handle, widget=True)
         monitor.start_background()
         self.status.value = f"started run {handle.id}"

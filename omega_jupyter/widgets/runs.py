@@ -12,7 +12,9 @@ import time
 from typing import Any, TextIO
 
 from omega_jupyter.exceptions import RunTimeoutError
+from omega_jupyter.magics.display import badge
 from omega_jupyter.storage.metadata import now
+from omega_jupyter.widgets.progress import _in_kernel
 
 INTERVAL = 0.5
 
@@ -27,8 +29,6 @@ class RunProgress:
         interval: float = INTERVAL,
         stream: TextIO | None = None,
     ) -> None:
-        from omega_jupyter.widgets.progress import _in_kernel
-
         self.handle = handle
         self.use_widget = _in_kernel() if widget is None else widget
         self.interval = interval
@@ -68,8 +68,6 @@ class RunProgress:
 
     def refresh(self) -> Any:
         """Read the run row and redraw; returns the record."""
-        from omega_jupyter.magics.display import badge
-
         self.record = record = self.handle.record
         if self.widget is not None:
             bar, label = self.widget.children

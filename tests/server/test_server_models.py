@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 import omega_jupyter
 from omega_jupyter.exceptions import ObjectNotFoundError
 from omega_jupyter.models.actions import signature_of
-from omega_jupyter.server.predict import ModelCache
+from omega_jupyter.models.predict import ModelCache
 
 from .test_server_jupyter import call
 

@@ -17,6 +17,6 @@ def browse(ctx: CommandContext, argv: list[str]) -> Any:
     unknown = [s for s in args.stores if s not in STORES]
     if unknown:
         parser.error(f"unknown store {unknown[0]!r}; use {', '.join(STORES)}")
-    from omega_jupyter.widgets.browser import Browser
+    from omega_jupyter.widgets.browser import Browser  # lazy: widgets import magics
 
     return Browser(ctx.om, ctx.shell, stores=tuple(args.stores) or STORES, widget=ctx.widgets)

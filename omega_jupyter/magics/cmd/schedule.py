@@ -54,6 +54,6 @@ def schedule(ctx: CommandContext, argv: list[str]) -> Any:
     elif args.paused is not None:
         info = jobs.pause(args.job) if args.paused else jobs.resume(args.job)
     else:
-        info = jobs.schedules_store.get("job", args.job)
+        info = jobs.schedule_info(args.job)
     rows = [{"field": key, "value": value} for key, value in info.items()]
     return display.Table(rows, ["field", "value"], title=f"schedule of {args.job}")
