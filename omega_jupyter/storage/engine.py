@@ -253,6 +253,14 @@ def get_database(url: str) -> Database:
         return db
 
 
+def forget_database(url: str) -> None:
+    """Close and forget the pooled :class:`Database` for ``url`` (a credential retired)."""
+    with _engines_lock:
+        db = _engines.pop(url, None)
+    if db is not None:
+        db.dispose()
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):

@@ -38,7 +38,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from omega_jupyter.storage.engine import Database, bucket_schema_name
+from omega_jupyter.storage.engine import (
+    Database,
+    bucket_schema_name,
+    forget_database,
+    get_database,
+)
 
 # (table, privileges, row filter). {mine} is the bucket filter; None: no row-level security.
 _MINE = "bucket IN (SELECT b.bucket FROM om_buckets b)"
@@ -275,8 +280,35 @@ def cached_bucket_credentials(db: Database, bucket: str, ttl: float = 3600.0) ->
             return hit[1]
     url = bucket_credentials(db, bucket, ttl)
     with _issued_lock:
+        previous = _issued.get(key)
         _issued[key] = (now + ttl, url)
+    if previous is not None:
+        forget_database(previous[1])  # its pooled sessions end before the credential does
     return url
+
+
+def bucket_database(db: Database, bucket: str, ttl: float = 3600.0) -> Database:
+    """``db`` as ``bucket`` sees it: on PostgreSQL, when ``db`` is the service, a database
+    logged in with ``bucket``'s credential; otherwise ``db`` itself (a session that is
+    already a bucket's, or SQLite's single user)."""
+    if not db.is_postgres or not is_service(db):
+        return db
+    return get_database(cached_bucket_credentials(db, bucket, ttl))
+
+
+def is_service(db: Database) -> bool:
+    """Whether ``db`` logs in as the service (it may read the database's settings)."""
+    known = db.__dict__.get("_is_service")
+    if known is None:
+        db.ensure_schema()
+        with db.connect() as conn:
+            known = bool(
+                conn.execute(
+                    sa.text("SELECT has_table_privilege('om_settings', 'SELECT')")
+                ).scalar()
+            )
+        db.__dict__["_is_service"] = known
+    return known
 
 
 _last_sweep: dict[int, float] = {}
