@@ -7,6 +7,7 @@ local connections without a password, so what is proven is the role's confinemen
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import nbformat
@@ -15,8 +16,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sklearn.linear_model import LinearRegression
+from typer.testing import CliRunner
 
 import omega_jupyter
+from omega_jupyter.cli import app
 from omega_jupyter.exceptions import ObjectNotFoundError, PermissionDeniedError, RunNotFoundError
 from omega_jupyter.logs.logger import OmegaLogger
 from omega_jupyter.runtime.runs import RunStore
@@ -70,7 +73,7 @@ def test_each_bucket_has_a_role_named_for_this_database(service, tenant):
     assert prefix and row.role.startswith(prefix + "_") and len(row.role) <= 63
     assert tenancy.bucket_role_name(prefix, "x" * 63).__len__() <= 63
     [(user, session_user)] = _sql(tenant, "SELECT current_user, session_user")
-    assert user == row.role and session_user.startswith(prefix + "_c")
+    assert user == row.role and session_user.startswith(prefix + "_c_")
 
 
 def test_the_service_keeps_full_access(service, other):
@@ -289,3 +292,36 @@ def test_credentials_are_reused_for_half_their_life(service):
     first = tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600)
     assert tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600) == first
     assert get_database(first).url.username != service.db.url.username
+
+
+# -- om bucket ---------------------------------------------------------------------------------
+def test_om_bucket_create_ls_drop(database_url):
+    name = _name("cli")
+    run = lambda *args: CliRunner().invoke(app, ["--url", database_url, "--json", *args])  # noqa: E731
+    assert run("bucket", "create", name).exit_code == 0
+    listed = {row["bucket"]: row for row in json.loads(run("bucket", "ls").stdout)}
+    assert listed[name]["objects"] == 0
+    db = get_database(database_url)
+    if db.is_postgres:
+        role = listed[name]["role"]
+        with db.connect() as conn:
+            owner = conn.execute(
+                sa.text("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = :s"),
+                {"s": bucket_schema_name(name)},
+            ).scalar()
+        assert owner == f'"{role}"' or owner == role
+    om = omega_jupyter.setup(url=database_url, bucket=name)
+    om.datasets.put(pd.DataFrame({"a": [1]}), "kept")
+    om.streams.put({"m": 1}, "s")
+    refused = run("bucket", "drop", name)
+    assert refused.exit_code != 0 and "holds 1 object(s)" in refused.output
+    assert om.datasets.exists("kept")
+    assert run("bucket", "drop", name, "--force").exit_code == 0
+    assert not om.datasets.exists("kept") and om.streams.list() == []
+    assert name not in {row["bucket"] for row in json.loads(run("bucket", "ls").stdout)}
+    if db.is_postgres:
+        with db.connect() as conn:
+            assert not conn.execute(
+                sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+            ).first()
+    assert run("bucket", "drop", name).exit_code != 0  # gone

@@ -9,7 +9,7 @@ How the code keeps it:
 - Roles are cluster-wide while a cluster holds many databases, so every role of a database
   starts with that database's own prefix (``om`` + 8 random hex digits, kept in
   ``om_settings``). ``{prefix}_tenant`` holds the table privileges every bucket needs; each
-  bucket role (``{prefix}_{slug}_{digest}``, listed in ``om_buckets``) is a member of it,
+  bucket role (``{prefix}_b_{slug}_{digest}``, listed in ``om_buckets``) is a member of it,
   owns its bucket's schema and nothing else.
 - Shared tables have row-level security: one policy per table admits the rows whose bucket is
   one of ``om_buckets`` the current role is a member of (``om_buckets`` itself shows a role
@@ -76,6 +76,7 @@ SHARED_TABLES: tuple[tuple[str, str, str | None], ...] = (
 )
 SERVICE_ONLY_TABLES = ("om_apikeys", "om_settings", "om_scheduler_loops")
 POLICY = "om_bucket_rows"
+CREDENTIAL = "_c_"  # credentials are named {prefix}_c_{random}
 _LOCK = 7345002  # advisory lock: one process at a time changes this database's roles
 
 
@@ -93,10 +94,12 @@ def role_prefix(conn: Connection, create: bool = True) -> str | None:
 
 
 def bucket_role_name(prefix: str, bucket: str) -> str:
-    """A bucket's role: readable, collision-free, at most 51 characters (PostgreSQL allows 63)."""
+    """A bucket's role: readable, collision-free, at most 52 characters (PostgreSQL allows 63).
+    ``{prefix}_b_`` bucket roles, ``{prefix}_c_`` credentials and ``{prefix}_tenant`` never
+    share a beginning."""
     slug = re.sub(r"[^a-z0-9_]", "_", bucket.lower())[:30]
     digest = hashlib.sha1(bucket.encode()).hexdigest()[:8]
-    return f"{prefix}_{slug}_{digest}"
+    return f"{prefix}_b_{slug}_{digest}"
 
 
 def _ident(name: str) -> str:
@@ -210,31 +213,6 @@ def _ensure_bucket_role(conn: Connection, prefix: str, bucket: str) -> str:
     return role
 
 
-def buckets(db: Database) -> list[dict]:
-    """The registered buckets (name, role, created) this session may see."""
-    db.ensure_schema()
-    with db.connect() as conn:
-        rows = conn.execute(sa.text("SELECT bucket, role, created FROM om_buckets ORDER BY bucket"))
-        return [dict(row._mapping) for row in rows]
-
-
-def register_bucket(db: Database, bucket: str) -> None:
-    """``om bucket create``: register ``bucket`` (and on PostgreSQL create its role and schema)."""
-    if db.is_postgres:
-        ensure_bucket(db, bucket)
-        return
-    db.ensure_schema()
-    with db.begin() as conn:
-        exists = conn.execute(
-            sa.text("SELECT 1 FROM om_buckets WHERE bucket = :b"), {"b": bucket}
-        ).first()
-        if not exists:
-            conn.execute(
-                sa.text("INSERT INTO om_buckets (bucket, role, created) VALUES (:b, NULL, :t)"),
-                {"b": bucket, "t": datetime.now(UTC)},
-            )
-
-
 # -- credentials ------------------------------------------------------------------------------
 def bucket_credentials(db: Database, bucket: str, ttl: float = 3600.0) -> str:
     """A database URL that logs in as a new role valid for ``ttl`` seconds, a member of
@@ -244,7 +222,7 @@ def bucket_credentials(db: Database, bucket: str, ttl: float = 3600.0) -> str:
     bucket_role = ensure_bucket(db, bucket)
     assert bucket_role is not None
     prefix = bucket_role.split("_", 1)[0]
-    login = f"{prefix}_c{secrets.token_hex(8)}"
+    login = f"{prefix}{CREDENTIAL}{secrets.token_hex(8)}"
     password = secrets.token_urlsafe(24)  # [A-Za-z0-9_-]: safe in a quoted literal
     until = (datetime.now(UTC) + timedelta(seconds=ttl)).isoformat()
     with db.begin() as conn:
@@ -339,7 +317,7 @@ def sweep_credentials(db: Database, revoke_all: bool = False) -> list[str]:
                     "SELECT rolname FROM pg_roles WHERE starts_with(rolname, :p)"
                     " AND (:all OR rolvaliduntil < now())"
                 ),
-                {"p": f"{prefix}_c", "all": revoke_all},
+                {"p": f"{prefix}{CREDENTIAL}", "all": revoke_all},
             ).scalars()
         )
     for login in expired:
@@ -370,12 +348,15 @@ def drop_bucket_role(conn: Connection, bucket: str) -> None:
     ).scalar()
     if role is None or not _role_exists(conn, role):
         return
+    # its credentials: members named as this module names them (the service is a member too)
+    prefix = role.split("_", 1)[0]
     members = conn.execute(
         sa.text(
             "SELECT m.rolname FROM pg_auth_members a JOIN pg_roles m ON m.oid = a.member"
-            " JOIN pg_roles r ON r.oid = a.roleid WHERE r.rolname = :r AND m.rolcanlogin"
+            " JOIN pg_roles r ON r.oid = a.roleid WHERE r.rolname = :r"
+            " AND starts_with(m.rolname, :c)"
         ),
-        {"r": role},
+        {"r": role, "c": f"{prefix}{CREDENTIAL}"},
     ).scalars()
     for login in list(members):
         conn.execute(
