@@ -136,6 +136,20 @@ def test_keys_only_see_their_buckets(server: Server) -> None:
     assert r.json()["data"] == [{"x": 1}]  # the key's first bucket is its default
 
 
+def test_a_read_key_reads_but_does_not_write(server: Server) -> None:
+    bucket = _b()
+    db = get_database(server.env["OMEGA_DATABASE_URL"])
+    reader = ApiKeyService(db).create(name="reader", buckets=[bucket], role="read")[1]
+    writer = server.key(bucket)
+    url = f"{server.url}/datasets/d"
+    assert requests.put(url, json=[{"x": 1}], headers=_auth(writer)).status_code == 201
+    assert requests.get(url, headers=_auth(reader)).json()["data"] == [{"x": 1}]
+    for method in ("PUT", "DELETE"):
+        r = requests.request(method, url, json=[{"x": 2}], headers=_auth(reader))
+        assert r.status_code == 403 and "may only read" in r.json()["message"], r.text
+    assert requests.get(url, headers=_auth(writer)).json()["data"] == [{"x": 1}]
+
+
 def test_another_buckets_run_is_a_404(server: Server) -> None:
     """A key for bucket a read and cancelled a run of bucket b by its id (issue: tenancy)."""
     a, b = _b(), _b()

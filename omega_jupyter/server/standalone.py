@@ -57,6 +57,7 @@ def require_key(method: Callable) -> Callable:
         key = keys.cached(token)
         if key is None:  # first sight of this key: hash it off the event loop
             key = await self.call(keys.verify, token)
+        key.check_request(self.request.method or "GET", self.request.uri or "")  # its role
         self.api_key = key
         return await method(self, *args, **kwargs)
 

@@ -3,7 +3,8 @@
 ``om_buckets`` names each bucket and, on PostgreSQL, its role; ``om_settings`` keeps the
 database's role prefix (roles are cluster-wide, so each database names its own). Blob chunks
 get a ``bucket`` column so row-level security can confine them like every other shared row;
-existing chunks take the bucket of the object that points at them.
+existing chunks take the bucket of the object that points at them. API keys get a role
+(``read``, ``write``, ``admin``); existing keys keep what they could do (``write``).
 
 Roles, grants and policies are not created here: :func:`omega_jupyter.storage.tenancy.apply`
 creates and updates them after every upgrade (they follow the code, not the revision).
@@ -34,6 +35,9 @@ def upgrade() -> None:
         sa.Column("value", sa.String(255), nullable=False),
     )
     op.add_column("om_blob_chunks", sa.Column("bucket", sa.String(63), nullable=True))
+    op.add_column(
+        "om_apikeys", sa.Column("role", sa.String(16), nullable=False, server_default="write")
+    )
     op.execute(
         "UPDATE om_blob_chunks SET bucket = (SELECT o.bucket FROM om_objects o"
         " WHERE o.location = om_blob_chunks.blob_id LIMIT 1)"
@@ -63,6 +67,8 @@ def downgrade() -> None:
             op.execute(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER')
             op.execute(f'DROP OWNED BY "{role}"')
             op.execute(f'DROP ROLE "{role}"')
+    with op.batch_alter_table("om_apikeys") as batch:
+        batch.drop_column("role")
     with op.batch_alter_table("om_blob_chunks") as batch:
         batch.drop_column("bucket")
     op.drop_table("om_settings")
