@@ -19,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
+import omega_jupyter
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.server.apikeys import ApiKeyService
 from omega_jupyter.server.routes import all_routes, sample_path
@@ -148,6 +149,9 @@ def test_a_read_key_reads_but_does_not_write(server: Server) -> None:
         r = requests.request(method, url, json=[{"x": 2}], headers=_auth(reader))
         assert r.status_code == 403 and "may only read" in r.json()["message"], r.text
     assert requests.get(url, headers=_auth(writer)).json()["data"] == [{"x": 1}]
+    # the write records the key that made it
+    meta = omega_jupyter.setup(url=server.env["OMEGA_DATABASE_URL"], bucket=bucket).datasets
+    assert meta.metadata("d").created_by == f"key:{writer.split('_')[1]}"
 
 
 def test_another_buckets_run_is_a_404(server: Server) -> None:

@@ -23,7 +23,7 @@ from omega_jupyter.cli import app
 from omega_jupyter.exceptions import ObjectNotFoundError, PermissionDeniedError, RunNotFoundError
 from omega_jupyter.logs.logger import OmegaLogger
 from omega_jupyter.runtime.runs import RunStore
-from omega_jupyter.storage import tenancy
+from omega_jupyter.storage import audit, tenancy
 from omega_jupyter.storage.engine import bucket_schema_name, get_database
 
 
@@ -311,13 +311,17 @@ def test_om_bucket_create_ls_drop(database_url):
             ).scalar()
         assert owner == f'"{role}"' or owner == role
     om = omega_jupyter.setup(url=database_url, bucket=name)
-    om.datasets.put(pd.DataFrame({"a": [1]}), "kept")
+    kept = om.datasets.put(pd.DataFrame({"a": [1]}), "kept")
     om.streams.put({"m": 1}, "s")
     refused = run("bucket", "drop", name)
     assert refused.exit_code != 0 and "holds 1 object(s)" in refused.output
     assert om.datasets.exists("kept")
     assert run("bucket", "drop", name, "--force").exit_code == 0
     assert not om.datasets.exists("kept") and om.streams.list() == []
+    if not db.is_postgres:  # its data table went too
+        with db.connect() as conn:
+            tables = conn.execute(sa.text("SELECT name FROM sqlite_master")).scalars()
+            assert kept.location not in set(tables)
     assert name not in {row["bucket"] for row in json.loads(run("bucket", "ls").stdout)}
     if db.is_postgres:
         with db.connect() as conn:
@@ -325,3 +329,15 @@ def test_om_bucket_create_ls_drop(database_url):
                 sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
             ).first()
     assert run("bucket", "drop", name).exit_code != 0  # gone
+
+
+# -- audit ------------------------------------------------------------------------------------
+def test_versions_record_who_wrote_them(database_url):
+    om = omega_jupyter.setup(url=database_url, bucket=_name("w"))
+    assert om.datasets.put({"v": 1}, "d").created_by.startswith("os:")
+    with audit.acting_as("key:abc123"):
+        om.datasets.put({"v": 2}, "d")
+        om.models.put(LinearRegression().fit([[1], [2]], [1, 2]), "m")
+    assert om.datasets.metadata("d").created_by == "key:abc123"
+    assert om.models.metadata("m").created_by == "key:abc123"
+    assert om.datasets.put({"v": 3}, "d").created_by.startswith("os:")

@@ -21,6 +21,7 @@ from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
 from omega_jupyter.server.handlers import OmegaMixin
 from omega_jupyter.server.routes import mount
+from omega_jupyter.storage import audit
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("omega_jupyter.server")
@@ -59,6 +60,7 @@ def require_key(method: Callable) -> Callable:
             key = await self.call(keys.verify, token)
         key.check_request(self.request.method or "GET", self.request.uri or "")  # its role
         self.api_key = key
+        audit.set_actor(f"key:{key.key_id}")
         return await method(self, *args, **kwargs)
 
     return inner

@@ -91,6 +91,18 @@ def drop(db: Database, bucket: str, force: bool = False) -> int:
             raise BucketNotEmptyError(
                 f"bucket {bucket!r} holds {objects} object(s): drop them first, or use --force"
             )
+        if not db.is_postgres:  # SQLite keeps every bucket's data tables side by side
+            tables = set(
+                conn.execute(
+                    sa.text("SELECT name FROM sqlite_master WHERE type = 'table'")
+                ).scalars()
+            )
+            locations = conn.execute(
+                sa.text("SELECT DISTINCT location FROM om_objects WHERE bucket = :b"),
+                {"b": bucket},
+            ).scalars()
+            for location in [loc for loc in locations if loc in tables]:
+                conn.execute(sa.text(f'DROP TABLE "{location}"'))
         for table, rows in _ROWS:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE {rows}"), {"b": bucket})
         schema = db.data_schema(bucket)

@@ -26,6 +26,7 @@ objects = sa.Table(
     sa.Column("location", sa.String(255), nullable=True),
     sa.Column("kind_meta", JSONType, nullable=False),
     sa.Column("attributes", JSONType, nullable=False),
+    sa.Column("created_by", sa.String(255), nullable=True),  # 0007: who wrote this version
     sa.UniqueConstraint("bucket", "store", "name", "version", name="uq_om_objects_version"),
     sa.Index("ix_om_objects_lookup", "bucket", "store", "name"),
 )

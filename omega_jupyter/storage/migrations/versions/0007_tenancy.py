@@ -4,7 +4,8 @@
 database's role prefix (roles are cluster-wide, so each database names its own). Blob chunks
 get a ``bucket`` column so row-level security can confine them like every other shared row;
 existing chunks take the bucket of the object that points at them. API keys get a role
-(``read``, ``write``, ``admin``); existing keys keep what they could do (``write``).
+(``read``, ``write``, ``admin``); existing keys keep what they could do (``write``). Object
+versions record who wrote them (``om_objects.created_by``; unknown for existing ones).
 
 Roles, grants and policies are not created here: :func:`omega_jupyter.storage.tenancy.apply`
 creates and updates them after every upgrade (they follow the code, not the revision).
@@ -35,6 +36,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(255), nullable=False),
     )
     op.add_column("om_blob_chunks", sa.Column("bucket", sa.String(63), nullable=True))
+    op.add_column("om_objects", sa.Column("created_by", sa.String(255), nullable=True))
     op.add_column(
         "om_apikeys", sa.Column("role", sa.String(16), nullable=False, server_default="write")
     )
@@ -69,6 +71,8 @@ def downgrade() -> None:
             op.execute(f'DROP ROLE "{role}"')
     with op.batch_alter_table("om_apikeys") as batch:
         batch.drop_column("role")
+    with op.batch_alter_table("om_objects") as batch:
+        batch.drop_column("created_by")
     with op.batch_alter_table("om_blob_chunks") as batch:
         batch.drop_column("bucket")
     op.drop_table("om_settings")
