@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import omega_jupyter
 from omega_jupyter.cli import app
+from omega_jupyter.datasets.sql import run_sql
 from omega_jupyter.exceptions import ObjectNotFoundError, PermissionDeniedError, RunNotFoundError
 from omega_jupyter.logs.logger import OmegaLogger
 from omega_jupyter.runtime.runs import RunStore
@@ -341,3 +342,26 @@ def test_versions_record_who_wrote_them(database_url):
     assert om.datasets.metadata("d").created_by == "key:abc123"
     assert om.models.metadata("m").created_by == "key:abc123"
     assert om.datasets.put({"v": 3}, "d").created_by.startswith("os:")
+
+
+def test_a_bucket_client_runs_sql_as_itself(tenant):
+    tenant.datasets.put(pd.DataFrame({"a": [1, 2, 3]}), "nums")
+    assert tenancy.bucket_database(tenant.db, tenant.bucket) is tenant.db
+    assert not tenancy.is_service(tenant.db)
+    assert run_sql(tenant.datasets, "SELECT SUM(a) AS s FROM nums").s.tolist() == [6]
+
+
+def test_sweep_all_ends_every_credential(service):
+    url = tenancy.bucket_credentials(service.db, service.bucket, ttl=600)
+    login = sa.make_url(url).username
+    assert login in tenancy.sweep_credentials(service.db, revoke_all=True)
+    with pytest.raises(omega_jupyter.exceptions.DatabaseUnavailableError):
+        omega_jupyter.setup(url=url, bucket=service.bucket).datasets.list()
+
+
+def test_a_swept_cached_credential_is_replaced(service):
+    first = tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600)
+    tenancy.sweep_credentials(service.db, revoke_all=True)
+    second = tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600)
+    assert second != first
+    assert omega_jupyter.setup(url=second, bucket=service.bucket).datasets.list() == []

@@ -322,7 +322,17 @@ def sweep_credentials(db: Database, revoke_all: bool = False) -> list[str]:
         )
     for login in expired:
         _drop_login(db, login)
+    _forget_issued(set(expired))
     return expired
+
+
+def _forget_issued(logins: set[str]) -> None:
+    """Forget this process's cached credentials among ``logins`` (they were dropped)."""
+    with _issued_lock:
+        gone = [k for k, (_t, url) in _issued.items() if sa.make_url(url).username in logins]
+        urls = [_issued.pop(k)[1] for k in gone]
+    for url in urls:
+        forget_database(url)
 
 
 def _drop_login(db: Database, login: str) -> None:
