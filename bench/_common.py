@@ -95,6 +95,7 @@ def scratch_database(url: str, prefix: str) -> Iterator[Any]:
     import sqlalchemy as sa
 
     import omega_jupyter
+    from omega_jupyter.storage import tenancy
     from omega_jupyter.storage.engine import _engines
 
     scratch = f"{prefix}_{uuid.uuid4().hex[:8]}"
@@ -107,6 +108,10 @@ def scratch_database(url: str, prefix: str) -> Iterator[Any]:
         omega_jupyter.reset_default()
         for db in _engines.values():
             db.dispose()
+        own = sa.create_engine(sa.make_url(url).set(database=scratch))
+        with own.begin() as conn:  # roles are the cluster's: drop this database's first
+            tenancy.drop_roles(conn)
+        own.dispose()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
         admin.dispose()

@@ -177,3 +177,7 @@ def describe_error(exc: BaseException, more: str = "") -> str:
         return one_line(str(exc)) or type(exc).__name__
     suffix = f" ({more})" if more else ""
     return f"{type(exc).__name__}: {one_line(str(exc))}{suffix}"
+
+
+class BucketNotEmptyError(OmegaError):
+    """A bucket to drop still holds objects; drop them first or force it."""

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 import omega_jupyter
 from omega_jupyter.client import Omega
+from omega_jupyter.storage import tenancy
 
 DATABASES = ["sqlite", "postgres"]
 
@@ -42,6 +43,15 @@ def _create_pg_database(prefix: str) -> str:
 
 def _drop_pg_database(url: str) -> None:
     name = sa.make_url(url).database
+    # Roles are the cluster's, not the database's: drop this database's bucket roles first.
+    own = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with own.begin() as conn:
+            tenancy.drop_roles(conn)
+    except sa.exc.OperationalError:
+        pass  # the database is gone already
+    finally:
+        own.dispose()
     admin = sa.create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
-from omega_jupyter.exceptions import AuthenticationError, InvalidNameError, PermissionDeniedError
+from omega_jupyter.exceptions import (
+    AuthenticationError,
+    InvalidNameError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+)
 from omega_jupyter.server.apikeys import ApiKeyService, apikeys
 
 
@@ -75,3 +82,60 @@ def test_bad_buckets_and_names_change_nothing(keys: ApiKeyService) -> None:
         with pytest.raises(InvalidNameError):
             keys.create(**kwargs)
     assert len(keys.list(include_revoked=True)) == before
+
+
+def test_a_revocation_reaches_every_process_within_seconds(keys: ApiKeyService, bucket: str):
+    key, secret = keys.create(buckets=[bucket])
+    server = ApiKeyService(keys.db, cache_seconds=30, revocation_seconds=0.2)  # another process
+    server.verify(secret)
+    assert server.cached(secret) is not None
+    keys.revoke(key.key_id)
+    time.sleep(0.3)
+    assert server.cached(secret) is None  # revocations are due: verify looks them up
+    with pytest.raises(AuthenticationError):
+        server.verify(secret)
+
+
+def test_rotate_replaces_a_key_and_revokes_it(keys: ApiKeyService, bucket: str):
+    old, old_secret = keys.create(name=f"r-{bucket}", buckets=[bucket, "b2"], role="read")
+    new, new_secret = keys.rotate(old.key_id)
+    assert (new.name, new.buckets, new.role) == (old.name, old.buckets, "read")
+    fresh = ApiKeyService(keys.db)
+    assert fresh.verify(new_secret).key_id == new.key_id != old.key_id
+    with pytest.raises(AuthenticationError):
+        fresh.verify(old_secret)
+    with pytest.raises(ObjectNotFoundError):
+        keys.rotate(old.key_id)  # revoked already
+
+
+@pytest.mark.parametrize(
+    ("method", "uri", "read_may"),
+    [
+        ("GET", "/api/v1/datasets/x", True),
+        ("HEAD", "/api/v1/datasets", True),
+        ("POST", "/api/v1/model/m/predict?datax=X", True),
+        ("POST", "/api/v1/m/predict_proba", True),
+        ("POST", "/api/v1/model/m/predict?async=true", False),
+        ("POST", "/api/v1/model/m/predict?result_name=out", False),
+        ("POST", "/api/v1/model/m/fit", False),
+        ("PUT", "/api/v1/datasets/x", False),
+        ("DELETE", "/api/v1/datasets/x", False),
+        ("POST", "/api/v1/jobs/nb/run", False),
+        ("POST", "/api/v1/runs/abc/cancel", False),
+    ],
+)
+def test_key_roles(keys: ApiKeyService, bucket: str, method: str, uri: str, read_may: bool):
+    reader, secret = keys.create(buckets=[bucket], role="read")
+    assert ApiKeyService(keys.db).verify(secret).role == "read"
+    if read_may:
+        reader.check_request(method, uri)
+    else:
+        with pytest.raises(PermissionDeniedError, match="may only read"):
+            reader.check_request(method, uri)
+    for role in ("write", "admin"):
+        keys.create(buckets=[bucket], role=role)[0].check_request(method, uri)
+
+
+def test_an_unknown_role_is_refused(keys: ApiKeyService, bucket: str):
+    with pytest.raises(InvalidNameError, match="role"):
+        keys.create(buckets=[bucket], role="root")

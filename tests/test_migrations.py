@@ -150,3 +150,49 @@ def test_upgrade_from_0005_keeps_runs_and_adds_result_stream(fresh_database_url)
         assert "result_stream" not in {c["name"] for c in sa.inspect(conn).get_columns("om_runs")}
         ids = conn.execute(sa.select(runs_0005.c.id).order_by(runs_0005.c.id)).scalars().all()
         assert sorted(ids) == sorted(["r1", new_id])
+
+
+def test_upgrade_to_0007_registers_used_buckets_and_tags_blob_chunks(fresh_database_url) -> None:
+    """0007 gives existing blob chunks their object's bucket; on PostgreSQL the upgrade
+    creates a role (owning its schema) for every bucket in use. Downgrade drops the roles."""
+    from alembic import command
+
+    from omega_jupyter.storage import tenancy
+    from omega_jupyter.storage.metadata import now
+
+    db = get_database(fresh_database_url)
+    with db.connect() as conn:
+        migrate.upgrade(conn, "0006")
+        conn.execute(
+            sa.text(
+                "INSERT INTO om_objects (bucket, store, name, version, kind, created, modified,"
+                " size, location, kind_meta, attributes) VALUES ('old', 'datasets', 'f', 1,"
+                " 'file', :t, :t, 1, 'blob1', '{}', '{}')"
+            ),
+            {"t": now()},
+        )
+        conn.execute(
+            sa.text("INSERT INTO om_blob_chunks (blob_id, seq, data) VALUES ('blob1', 0, :d)"),
+            {"d": b"x"},
+        )
+        conn.commit()
+    with db.connect() as conn:
+        assert migrate.upgrade(conn) == ("0006", migrate.head_revision())
+        conn.commit()
+        chunk_bucket = conn.execute(sa.text("SELECT bucket FROM om_blob_chunks")).scalar()
+        role = conn.execute(sa.text("SELECT role FROM om_buckets WHERE bucket = 'old'")).scalar()
+    assert chunk_bucket == "old"
+    if not db.is_postgres:
+        assert role is None
+        return
+    om = omega_jupyter.setup(url=tenancy.bucket_credentials(db, "old", ttl=60), bucket="old")
+    with om.db.connect() as conn:
+        assert conn.execute(sa.text("SELECT current_user")).scalar() == role
+        assert conn.execute(sa.text("SELECT count(*) FROM om_blob_chunks")).scalar() == 1
+    om.db.dispose()
+    with db.connect() as conn:
+        command.downgrade(migrate._config(conn), "0006")
+        conn.commit()
+        assert not conn.execute(
+            sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+        ).first()

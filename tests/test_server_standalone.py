@@ -19,6 +19,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
+import omega_jupyter
+from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.server.apikeys import ApiKeyService
 from omega_jupyter.server.routes import ROUTES, handler_verbs, sample_path
 from omega_jupyter.storage.engine import get_database
@@ -133,6 +135,43 @@ def test_keys_only_see_their_buckets(server: Server) -> None:
     assert r.json()["data"] == [{"x": 1}]
     r = requests.get(f"{server.url}/datasets/secret", headers=_auth(key_ab))
     assert r.json()["data"] == [{"x": 1}]  # the key's first bucket is its default
+
+
+def test_a_read_key_reads_but_does_not_write(server: Server) -> None:
+    bucket = _b()
+    db = get_database(server.env["OMEGA_DATABASE_URL"])
+    reader = ApiKeyService(db).create(name="reader", buckets=[bucket], role="read")[1]
+    writer = server.key(bucket)
+    url = f"{server.url}/datasets/d"
+    assert requests.put(url, json=[{"x": 1}], headers=_auth(writer)).status_code == 201
+    assert requests.get(url, headers=_auth(reader)).json()["data"] == [{"x": 1}]
+    for method in ("PUT", "DELETE"):
+        r = requests.request(method, url, json=[{"x": 2}], headers=_auth(reader))
+        assert r.status_code == 403 and "may only read" in r.json()["message"], r.text
+    assert requests.get(url, headers=_auth(writer)).json()["data"] == [{"x": 1}]
+    # the write records the key that made it
+    meta = omega_jupyter.setup(url=server.env["OMEGA_DATABASE_URL"], bucket=bucket).datasets
+    assert meta.metadata("d").created_by == f"key:{writer.split('_')[1]}"
+
+
+def test_another_buckets_run_is_a_404(server: Server) -> None:
+    """A key for bucket a read and cancelled a run of bucket b by its id (issue: tenancy)."""
+    a, b = _b(), _b()
+    db = get_database(server.env["OMEGA_DATABASE_URL"])
+    run_b = RunStore(db, b).create("job", "report", "run")
+    key_a, key_b = server.key(a), server.key(b)
+    for method, path in [
+        ("GET", f"runs/{run_b}"),
+        ("GET", f"runs/{run_b}/notebook"),
+        ("POST", f"runs/{run_b}/cancel"),
+    ]:
+        r = requests.request(method, f"{server.url}/{path}", headers=_auth(key_a))
+        assert r.status_code == 404, (path, r.text)
+    assert RunStore(db, b).get(run_b).state == "queued"  # not cancelled
+    r = requests.get(f"{server.url}/runs/{run_b}", headers=_auth(key_b))
+    assert r.status_code == 200 and r.json()["state"] == "queued"
+    r = requests.post(f"{server.url}/runs/{run_b}/cancel", headers=_auth(key_b))
+    assert r.status_code == 200 and r.json()["cancelled"] is True
 
 
 def test_datasets_over_http(server: Server) -> None:

@@ -25,6 +25,7 @@ import typer
 from typer.core import TyperGroup
 
 from omega_jupyter.cli import errors
+from omega_jupyter.cli.buckets import app as bucket_app
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.cli.datasets import app as datasets_app
 from omega_jupyter.cli.db import app as db_app
@@ -132,6 +133,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(runtime_app, name="runtime")
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(bucket_app, name="bucket")
 app.command("serve")(serve)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(scripts_app, name="scripts")

@@ -1,4 +1,4 @@
-"""``om serve`` (the standalone REST server) and ``om apikey create|ls|revoke``."""
+"""``om serve`` (the standalone REST server) and ``om apikey create|ls|revoke|rotate``."""
 
 from __future__ import annotations
 
@@ -60,18 +60,26 @@ def create(
         list[str] | None,
         typer.Option("--buckets", help="Comma-separated buckets the key may use (repeatable)."),
     ] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role", help="read (get, list, predict), write (also put, drop, run), admin."
+        ),
+    ] = "write",
 ) -> None:
     """Create a key for --bucket/--buckets; the key is printed once, last on stdout."""
     st = state(ctx)
     granted = [b.strip() for item in buckets or [] for b in item.split(",") if b.strip()]
     if st.bucket and st.bucket not in granted:
         granted.insert(0, st.bucket)
-    key, secret = _service(ctx).create(name=name, buckets=granted or [st.settings().bucket])
+    key, secret = _service(ctx).create(
+        name=name, buckets=granted or [st.settings().bucket], role=role
+    )
     if st.json:
         output.emit_json({**key.to_dict(), "key": secret})
         return
     sys.stdout.write(
-        f"created API key {key.key_id} ({key.name}) for {', '.join(key.buckets)}; "
+        f"created API key {key.key_id} ({key.name}, {key.role}) for {', '.join(key.buckets)}; "
         f"it is shown only now:\n{secret}\n"
     )
 
@@ -87,7 +95,7 @@ def list_keys(
     if st.json:
         output.emit_json(rows)
         return
-    output.table(rows, ["id", "name", "buckets", "created", "revoked"])
+    output.table(rows, ["id", "name", "role", "buckets", "created", "revoked"])
 
 
 @apikey_app.command("revoke")
@@ -95,9 +103,24 @@ def revoke(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(help="Key id (or name: revokes every key of it).")],
 ) -> None:
-    """Revoke a key; servers stop accepting it within their key cache time (30 s)."""
+    """Revoke a key; every server stops accepting it within about 2 s."""
     st = state(ctx)
     done = _service(ctx).revoke(key)
     if not done:
         raise ObjectNotFoundError(f"no active API key {key!r}")
     output.emit(st, {"revoked": done}, f"revoked {done} key(s)")
+
+
+@apikey_app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Id of the key to replace.")],
+) -> None:
+    """Replace a key by a new one (same name, buckets, role) and revoke it; the new key is
+    printed once, last on stdout."""
+    st = state(ctx)
+    new, secret = _service(ctx).rotate(key)
+    if st.json:
+        output.emit_json({**new.to_dict(), "key": secret, "revoked": key})
+        return
+    sys.stdout.write(f"revoked {key}; created API key {new.key_id} in its place:\n{secret}\n")

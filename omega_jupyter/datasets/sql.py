@@ -2,9 +2,13 @@
 
 A query is parsed (sqlglot), checked to be one SELECT (or WITH … SELECT) that reads nothing but
 datasets, then rewritten so that every dataset name becomes a CTE over the version's physical
-table with the user's column names. Users never see or name physical tables. The query runs in a
-read-only transaction (PostgreSQL) or on a read-only connection (SQLite), so even a check this
-module missed cannot write.
+table with the user's column names. Users never see or name physical tables.
+
+The checks here make errors clear; they are not what keeps a query in its bucket. On
+PostgreSQL the query runs logged in as the bucket (its short-lived credential, see
+storage/tenancy.py) in a READ ONLY transaction, sent with the extended protocol so that the
+server accepts exactly one statement: whatever the text says, it reads only what the bucket's
+role may read. SQLite runs it on a read-only connection (SQLite is single-user).
 """
 
 from __future__ import annotations
@@ -16,8 +20,14 @@ import pandas as pd
 import sqlalchemy as sa
 
 from omega_jupyter.datasets.lazy.plan import source_plan
-from omega_jupyter.exceptions import InvalidQueryError, ObjectNotFoundError
+from omega_jupyter.exceptions import (
+    InvalidQueryError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+)
 from omega_jupyter.names import parse_ref
+from omega_jupyter.storage import tenancy
+from omega_jupyter.storage.engine import INSUFFICIENT_PRIVILEGE
 from omega_jupyter.storage.metadata import Metadata
 
 if TYPE_CHECKING:
@@ -130,7 +140,6 @@ def _rewrite_tables(
     """Replace dataset names by CTE aliases; returns (alias, SELECT over the table) pairs."""
     from sqlglot import exp
 
-    local = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
     aliases: dict[int, str] = {}
     ctes: list[tuple[str, str]] = []
     for table in list(statement.find_all(exp.Table)):
@@ -144,7 +153,7 @@ def _rewrite_tables(
                 "name a dataset, quoted if it has '/' or spaces"
             )
         name = table.name
-        if name in local:
+        if _names_a_cte(table, name):
             continue
         meta = _dataset(store, name)
         if meta.id not in aliases:
@@ -155,6 +164,22 @@ def _rewrite_tables(
         )
         table.replace(exp.Table(this=exp.to_identifier(aliases[meta.id]), alias=alias))
     return ctes
+
+
+def _names_a_cte(table: exp.Table, name: str) -> bool:
+    """Whether ``name`` at ``table`` is a CTE in scope: one of a WITH that encloses it (a CTE
+    of a sub-select does not name tables outside that sub-select)."""
+    from sqlglot import exp
+
+    node: exp.Expression | None = table
+    while node is not None:
+        with_ = node.args.get("with_") or node.args.get("with")
+        if isinstance(with_, exp.With) and any(
+            cte.alias_or_name == name for cte in with_.expressions
+        ):
+            return True
+        node = node.parent
+    return False
 
 
 def _dataset(store: DatasetStore, name: str) -> Metadata:
@@ -193,17 +218,23 @@ def _frame(columns: list[str], rows: list[Any]) -> pd.DataFrame:
 
 
 def _run_postgres(store: DatasetStore, sql: str) -> pd.DataFrame:
-    store.db.ensure_schema()
+    import psycopg
+
+    db = tenancy.bucket_database(store.db, store.bucket)
     try:
-        with store.db.connect() as conn, conn.begin():
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            # The driver reads % as a placeholder marker even without parameters.
-            result = conn.exec_driver_sql(sql.replace("%", "%%"))
-            columns = list(result.keys())
-            rows = result.fetchall()
-    except sa.exc.DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines() if exc.orig is not None else []
-        raise InvalidQueryError(f"the query failed: {reason[0] if reason else exc}") from None
+        with db.connect() as conn, conn.begin():
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("SET TRANSACTION READ ONLY")
+            # prepare: the extended protocol, which refuses a text of several statements
+            cursor.execute(sql, prepare=True)
+            columns = [d.name for d in cursor.description or []]
+            rows = cursor.fetchall()
+    except psycopg.Error as exc:
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        if exc.sqlstate == INSUFFICIENT_PRIVILEGE:
+            raise PermissionDeniedError(f"the query was refused: {reason}") from None
+        raise InvalidQueryError(f"the query failed: {reason}") from None
     return _frame(columns, [tuple(r) for r in rows])
 
 

@@ -110,9 +110,12 @@ class RunStore:
         return run_id
 
     def get(self, run_id: str) -> RunRecord:
+        """The run ``run_id`` of this bucket; another bucket's run is not found (its id is no
+        key to it: REST answers 404)."""
         self.db.ensure_schema()
+        mine = (runs.c.id == str(run_id)) & (runs.c.bucket == self.bucket)
         with self.db.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.id == str(run_id))).first()
+            row = conn.execute(sa.select(runs).where(mine)).first()
         if row is None:
             raise RunNotFoundError(f"run {run_id!r} does not exist")
         return _record(row)

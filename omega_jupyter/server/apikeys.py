@@ -3,7 +3,11 @@
 A key reads ``omk_<id>_<secret>``. Only a salted PBKDF2 hash of the secret is stored, so a
 leaked database does not leak keys. Hashing is deliberately slow; a verified key is therefore
 cached in memory for a short time (``cache_seconds``) so that requests do not pay for it.
-A revoked key stays usable in *other* processes for at most that long.
+Every process looks for newly revoked keys at most every ``revocation_seconds`` (2 s; one
+small query) and forgets them, so a revocation takes effect everywhere within seconds.
+
+Each key has a role: ``read`` (get, list, predict), ``write`` (also put, drop, run, schedule)
+or ``admin`` (everything; reserved for key and bucket management).
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from omega_jupyter.exceptions import AuthenticationError, InvalidNameError, PermissionDeniedError
+from omega_jupyter.exceptions import (
+    AuthenticationError,
+    InvalidNameError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+)
 from omega_jupyter.names import validate_bucket
 from omega_jupyter.storage.engine import Database
 
@@ -37,8 +46,16 @@ apikeys = sa.Table(
     sa.Column("buckets", sa.JSON, nullable=False),
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False, server_default="write"),  # 0007
     sa.Index("ix_om_apikeys_name", "name"),
 )
+
+ROLES = ("read", "write", "admin")
+_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# POST routes that only read: a model action answered inline stores nothing (with
+# ``result_name=`` it stores a dataset, with ``async=true`` it is a run: both need 'write')
+_READ_POSTS = re.compile(r"/(predict|predict_proba|score|transform)$")
+_WRITING_QUERY = re.compile(r"(^|&)(result_name=|async=(true|1|yes))", re.I)
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,7 @@ class ApiKey:
     buckets: tuple[str, ...]
     created: datetime
     revoked: datetime | None = None
+    role: str = "write"
 
     def bucket_for(self, requested: str | None) -> str:
         """The bucket a request works in: the requested one if granted, else the default."""
@@ -59,10 +77,27 @@ class ApiKey:
             raise PermissionDeniedError(f"this API key has no access to bucket {requested!r}")
         return requested
 
+    def check_request(self, method: str, uri: str) -> None:
+        """Refuse (:class:`PermissionDeniedError`) a request this key's role does not allow:
+        a ``read`` key may only read and predict."""
+        if self.role != "read" or method.upper() in _READ_METHODS:
+            return
+        path, _, query = uri.partition("?")
+        if (
+            method.upper() == "POST"
+            and _READ_POSTS.search(path.rstrip("/"))
+            and not _WRITING_QUERY.search(query)
+        ):
+            return
+        raise PermissionDeniedError(
+            f"this API key may only read (role 'read'); {method.upper()} needs a 'write' key"
+        )
+
     def to_dict(self) -> dict:
         return {
             "id": self.key_id,
             "name": self.name,
+            "role": self.role,
             "buckets": list(self.buckets),
             "created": self.created.isoformat(),
             "revoked": self.revoked.isoformat() if self.revoked else None,
@@ -89,25 +124,31 @@ def check_secret(secret: str, stored: str) -> bool:
 class ApiKeyService:
     """The API keys of one database."""
 
-    def __init__(self, db: Database, cache_seconds: float = 30.0) -> None:
+    def __init__(
+        self, db: Database, cache_seconds: float = 30.0, revocation_seconds: float = 2.0
+    ) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
+        self.revocation_seconds = revocation_seconds
         self._cache: dict[str, tuple[ApiKey, float]] = {}
         self._lock = threading.Lock()
+        self._revocations_checked = time.monotonic()
 
     # -- management -----------------------------------------------------------------------
     def create(
-        self, name: str | None = None, buckets: list[str] | None = None
+        self, name: str | None = None, buckets: list[str] | None = None, role: str = "write"
     ) -> tuple[ApiKey, str]:
-        """A new key for ``buckets`` (default ``["default"]``); returns it and the plain key,
-        which is shown this once and never stored."""
+        """A new key for ``buckets`` (default ``["default"]``) with ``role`` (read, write,
+        admin); returns it and the plain key, which is shown this once and never stored."""
+        if role not in ROLES:
+            raise InvalidNameError(f"an API key role is one of {', '.join(ROLES)}, not {role!r}")
         granted = tuple(dict.fromkeys(validate_bucket(b) for b in (buckets or ["default"])))
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         name = (name or f"key-{key_id}").strip()
         if not name or len(name) > 255:
             raise InvalidNameError("an API key name must have 1-255 characters")
-        key = ApiKey(key_id, name, granted, datetime.now(UTC))
+        key = ApiKey(key_id, name, granted, datetime.now(UTC), role=role)
         self._ensure_table()
         with self.db.begin() as conn:
             conn.execute(
@@ -117,6 +158,7 @@ class ApiKeyService:
                     hash=hash_secret(secret),
                     buckets=list(granted),
                     created=key.created,
+                    role=role,
                 )
             )
         return key, f"{KEY_PREFIX}_{key_id}_{secret}"
@@ -143,10 +185,26 @@ class ApiKeyService:
             self._cache.clear()
         return int(done or 0)
 
+    def rotate(self, key_id: str) -> tuple[ApiKey, str]:
+        """A new key with the name, buckets and role of active key ``key_id``, which is
+        revoked; returns the new key and its plain text."""
+        self._ensure_table()
+        with self.db.connect() as conn:
+            row = conn.execute(
+                sa.select(apikeys).where((apikeys.c.key_id == key_id) & apikeys.c.revoked.is_(None))
+            ).first()
+        if row is None:
+            raise ObjectNotFoundError(f"no active API key {key_id!r}")
+        old = _from_row(row)
+        new = self.create(name=old.name, buckets=list(old.buckets), role=old.role)
+        self.revoke(old.key_id)
+        return new
+
     # -- verification ---------------------------------------------------------------------
     def cached(self, key: str | None) -> ApiKey | None:
-        """The key if it was verified within ``cache_seconds`` (no hashing, no database)."""
-        if not key:
+        """The key if it was verified within ``cache_seconds`` (no hashing, no database);
+        None also when revocations are due to be looked up (:meth:`verify` does that)."""
+        if not key or time.monotonic() - self._revocations_checked > self.revocation_seconds:
             return None
         with self._lock:
             hit = self._cache.get(hashlib.sha256(key.encode()).hexdigest())
@@ -158,6 +216,8 @@ class ApiKeyService:
         if not key:
             raise AuthenticationError("an API key is required: send 'Authorization: Bearer KEY'")
         now = time.monotonic()
+        if now - self._revocations_checked > self.revocation_seconds:
+            self._forget_revoked()
         cache_key = hashlib.sha256(key.encode()).hexdigest()
         with self._lock:
             hit = self._cache.get(cache_key)
@@ -178,6 +238,21 @@ class ApiKeyService:
             self._cache[cache_key] = (found, now + self.cache_seconds)
         return found
 
+    def _forget_revoked(self) -> None:
+        """Drop revoked keys from the cache (revoked by any process)."""
+        self._ensure_table()
+        with self.db.connect() as conn:
+            revoked = set(
+                conn.execute(
+                    sa.select(apikeys.c.key_id).where(apikeys.c.revoked.is_not(None))
+                ).scalars()
+            )
+        with self._lock:
+            for cache_key, (found, _until) in list(self._cache.items()):
+                if found.key_id in revoked:
+                    del self._cache[cache_key]
+            self._revocations_checked = time.monotonic()
+
     def _ensure_table(self) -> None:
         self.db.ensure_schema()  # migration 0004 creates om_apikeys
 
@@ -196,4 +271,5 @@ def _from_row(row: sa.Row) -> ApiKey:
         buckets=tuple(m["buckets"] or ()),
         created=aware(m["created"]) or datetime.now(UTC),
         revoked=aware(m["revoked"]),
+        role=m["role"] or "write",
     )

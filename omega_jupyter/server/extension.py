@@ -7,6 +7,8 @@ authorization (``@authorized`` on ``omega_jupyter:<resource>``); XSRF checks sta
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
 from typing import Any
 
@@ -20,6 +22,7 @@ import omega_jupyter
 from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.server.context import ServerContext
 from omega_jupyter.server.routes import mount
+from omega_jupyter.storage import audit
 
 API_PATH = "omega/api/v1"
 
@@ -37,7 +40,14 @@ class JupyterBase(APIHandler):
 
 
 def jupyter_guard(method: Any) -> Any:
-    return tornado.web.authenticated(authorized(method))
+    @functools.wraps(method)
+    async def as_user(self: Any, *args: Any, **kwargs: Any) -> Any:
+        user = self.current_user
+        audit.set_actor(f"jupyter:{getattr(user, 'username', None) or user}")
+        result = method(self, *args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    return tornado.web.authenticated(authorized(as_user))
 
 
 class OmegaExtensionApp(ExtensionApp):

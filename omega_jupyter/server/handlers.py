@@ -8,6 +8,7 @@ thread, and renders the result. Errors become ``{"error": CODE, "message": …}`
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import socket
@@ -72,8 +73,10 @@ class OmegaHandler(tornado.web.RequestHandler):
     # -- helpers --------------------------------------------------------------------------
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a blocking service call in the server's thread pool."""
+        # in this request's context: the call sees who is acting (storage/audit.py)
+        context = contextvars.copy_context()
         return await IOLoop.current().run_in_executor(
-            self.ctx.executor, functools.partial(fn, *args, **kwargs)
+            self.ctx.executor, functools.partial(context.run, fn, *args, **kwargs)
         )
 
     def arg(self, name: str) -> str | None:

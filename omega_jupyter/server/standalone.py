@@ -21,6 +21,7 @@ from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
 from omega_jupyter.server.handlers import OmegaHandler
 from omega_jupyter.server.routes import mount
+from omega_jupyter.storage import audit
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("omega_jupyter.server")
@@ -57,7 +58,9 @@ def require_key(method: Callable) -> Callable:
         key = keys.cached(token)
         if key is None:  # first sight of this key: hash it off the event loop
             key = await self.call(keys.verify, token)
+        key.check_request(self.request.method or "GET", self.request.uri or "")  # its role
         self.api_key = key
+        audit.set_actor(f"key:{key.key_id}")
         return await method(self, *args, **kwargs)
 
     return inner

@@ -18,9 +18,10 @@ from omega_jupyter.storage.schema import blob_chunks
 class BlobStore:
     """Blobs live in ``om_blob_chunks`` as (blob_id, seq, data) rows."""
 
-    def __init__(self, db: Database, chunk_bytes: int) -> None:
+    def __init__(self, db: Database, chunk_bytes: int, bucket: str | None = None) -> None:
         self.db = db
         self.chunk_bytes = chunk_bytes
+        self.bucket = bucket  # recorded on each chunk: row-level security keys on it
 
     def write(self, conn: Connection, source: BinaryIO) -> tuple[str, int, str]:
         """Copy ``source`` into a new blob inside ``conn``'s transaction.
@@ -37,7 +38,11 @@ class BlobStore:
                 break
             digest.update(chunk)
             size += len(chunk)
-            conn.execute(sa.insert(blob_chunks).values(blob_id=blob_id, seq=seq, data=chunk))
+            conn.execute(
+                sa.insert(blob_chunks).values(
+                    blob_id=blob_id, seq=seq, data=chunk, bucket=self.bucket
+                )
+            )
             seq += 1
         return blob_id, size, digest.hexdigest()
 

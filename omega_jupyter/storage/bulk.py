@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.util import find_tables
 
+from omega_jupyter.storage import tenancy
 from omega_jupyter.storage.engine import Database
 
 # storage kinds -> Arrow type used for the bulk path
@@ -79,6 +80,7 @@ class BulkIO:
         The table is invisible to readers until a metadata row points at it.
         """
         if self.db.is_postgres:
+            tenancy.ensure_bucket(self.db, self.bucket)  # its role owns the schema
             with self.db.begin() as conn:
                 self.db.ensure_data_schema(conn, self.bucket)
             return self._pg_load(table, batches, schema)

@@ -18,7 +18,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from omega_jupyter.exceptions import ConfigurationError, DatabaseUnavailableError
+from omega_jupyter.exceptions import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    PermissionDeniedError,
+)
 
 _engines: dict[str, Database] = {}
 _engines_lock = threading.Lock()
@@ -53,7 +57,9 @@ class Database:
                 return _sqlite_engine(self.url)
             # pre-ping costs a round trip per checkout (~0.1 ms on loopback) but a call right
             # after the server ended a session still succeeds; recycle bounds idle age.
-            return sa.create_engine(self.url, pool_pre_ping=True, pool_recycle=1800)
+            engine = sa.create_engine(self.url, pool_pre_ping=True, pool_recycle=1800)
+            event.listen(engine, "handle_error", _permission_denied)
+            return engine
         except (NoSuchModuleError, ImportError) as exc:
             raise ConfigurationError(f"no driver for {self.safe_url}: {exc}") from exc
 
@@ -115,6 +121,10 @@ class Database:
         schema = self.data_schema(bucket)
         if schema is None:
             return
+        # A bucket's own role may not CREATE SCHEMA (PostgreSQL checks that before IF NOT
+        # EXISTS): its schema exists since its role does (storage/tenancy.py).
+        if conn.execute(sa.text("SELECT to_regnamespace(:s)"), {"s": f'"{schema}"'}).scalar():
+            return
         # CREATE SCHEMA IF NOT EXISTS can still race on the catalog's unique index: serialize.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
         conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
@@ -131,8 +141,10 @@ class Database:
         try:
             yield conn
             conn.rollback()
-        except BaseException:
+        except BaseException as exc:
             _close_quietly(conn)
+            if getattr(exc, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                raise PermissionDeniedError(_first_line(exc)) from exc
             raise
         with self._lock:
             if os.getpid() == self._adbc_pid and len(self._adbc_idle) < _ADBC_POOL_SIZE:
@@ -187,6 +199,23 @@ def _close_adbc_pools() -> None:
         db._close_adbc_pool()
 
 
+INSUFFICIENT_PRIVILEGE = "42501"  # also a row that row-level security refuses
+
+
+def _permission_denied(ctx: sa.engine.ExceptionContext) -> BaseException | None:
+    """PostgreSQL's refusals (a bucket's role reaching past its bucket) as
+    :class:`PermissionDeniedError`, with PostgreSQL's own text."""
+    orig = ctx.original_exception
+    if getattr(orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+        return PermissionDeniedError(_first_line(orig))
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _adbc_alive(conn: Any) -> bool:
     try:
         cur = conn.cursor()
@@ -222,6 +251,14 @@ def get_database(url: str) -> Database:
         if db is None:
             db = _engines[url] = Database(url)
         return db
+
+
+def forget_database(url: str) -> None:
+    """Close and forget the pooled :class:`Database` for ``url`` (a credential retired)."""
+    with _engines_lock:
+        db = _engines.pop(url, None)
+    if db is not None:
+        db.dispose()
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:

@@ -19,6 +19,7 @@ from omega_jupyter.exceptions import (
     UnsupportedObjectError,
 )
 from omega_jupyter.names import ObjectRef
+from omega_jupyter.storage import audit
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.schema import objects
 
@@ -39,6 +40,7 @@ class Metadata:
     kind_meta: dict[str, Any] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+    created_by: str | None = None  # key:<id>, jupyter:<user> or os:<login> (storage/audit.py)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -62,6 +64,7 @@ class Metadata:
             location=m["location"],
             kind_meta=dict(m["kind_meta"] or {}),
             attributes=dict(m["attributes"] or {}),
+            created_by=m.get("created_by"),
         )
 
 
@@ -233,6 +236,7 @@ class MetadataStore:
             location=location,
             kind_meta=kind_meta,
             attributes=merged,
+            created_by=audit.current_actor(),
         )
         values = {k: v for k, v in meta.__dict__.items() if k != "id"}
         try:

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from omega_jupyter.exceptions import SchemaOutdatedError
+from omega_jupyter.storage import tenancy
 
 VERSION_TABLE = "om_alembic_version"
 _SCRIPTS = Path(__file__).parent / "migrations"
@@ -47,6 +48,8 @@ def upgrade(conn: Connection, revision: str = "head") -> tuple[str | None, str]:
     _lock(conn)
     before = current_revision(conn)
     command.upgrade(_config(conn), revision)
+    if revision == "head" or revision == head_revision():
+        tenancy.apply(conn)  # roles and policies follow the code: updated on every upgrade
     return before, current_revision(conn) or ""
 
 
@@ -65,6 +68,7 @@ def ensure_current(conn: Connection) -> None:
                 " adopt it; use an empty database (OMEGA_DATABASE_URL) or remove the om_* tables"
             )
         command.upgrade(_config(conn), "head")
+        tenancy.apply(conn)
         return
     scripts = ScriptDirectory.from_config(_config())
     known = {rev.revision for rev in scripts.walk_revisions()}

@@ -64,7 +64,7 @@ class VersionedStore:
         if store_name is not None:
             self.store_name = store_name
         self.meta = MetadataStore(db, bucket, self.store_name)
-        self.blobs = BlobStore(db, settings.blob_chunk_bytes)
+        self.blobs = BlobStore(db, settings.blob_chunk_bytes, bucket)
 
     # -- writing --------------------------------------------------------------------------
     def transaction(self) -> AbstractContextManager[Connection]:

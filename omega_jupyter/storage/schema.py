@@ -26,6 +26,7 @@ objects = sa.Table(
     sa.Column("location", sa.String(255), nullable=True),
     sa.Column("kind_meta", JSONType, nullable=False),
     sa.Column("attributes", JSONType, nullable=False),
+    sa.Column("created_by", sa.String(255), nullable=True),  # 0007: who wrote this version
     sa.UniqueConstraint("bucket", "store", "name", "version", name="uq_om_objects_version"),
     sa.Index("ix_om_objects_lookup", "bucket", "store", "name"),
 )
@@ -36,4 +37,22 @@ blob_chunks = sa.Table(
     sa.Column("blob_id", sa.String(36), primary_key=True),
     sa.Column("seq", sa.Integer, primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("bucket", sa.String(63), nullable=True),  # 0007: row-level security keys on it
+)
+
+# 0007: the buckets of this database and, on PostgreSQL, the role of each (storage/tenancy.py).
+buckets = sa.Table(
+    "om_buckets",
+    metadata_obj,
+    sa.Column("bucket", sa.String(63), primary_key=True),
+    sa.Column("role", sa.String(63), nullable=True),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+)
+
+# 0007: per-database settings (the role prefix); readable by the service only.
+settings = sa.Table(
+    "om_settings",
+    metadata_obj,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
 )

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from tornado.httpclient import HTTPClientError
 
+import omega_jupyter
 from omega_jupyter.server.routes import ROUTES, handler_verbs, sample_path
 
 API = "omega/api/v1"
@@ -162,3 +163,10 @@ def test_shipped_config_enables_the_extension() -> None:
         assert on
         points = importlib.import_module(module)._jupyter_server_extension_points()
         assert points[0]["app"].name == "omega_jupyter"
+
+
+async def test_writes_record_the_jupyter_user(jp_fetch, database_url: str, bucket: str) -> None:
+    status, body = await call(jp_fetch, "datasets/audited", "PUT", [{"a": 1}])
+    assert status == 201, body
+    meta = omega_jupyter.setup(url=database_url, bucket=bucket).datasets.metadata("audited")
+    assert meta.created_by is not None and meta.created_by.startswith("jupyter:")

@@ -1,0 +1,87 @@
+"""What bucket roles cost on PostgreSQL: issuing a credential, logging in with it, and the
+row-level security on every read.
+
+    .venv/bin/python bench/tenancy.py [--repeat 30] [--url postgresql+psycopg://root@127.0.0.1:5432/test]
+
+Targets: a run pays at most +10 ms for its credential (issued once per bucket and half-ttl by
+``cached_bucket_credentials``; a fresh one is a CREATE ROLE plus the worker's login), and a
+REST predict's reads as the bucket role stay within 1.1x of the service's (RLS filters).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+import sqlalchemy as sa
+from _common import format_table, median_seconds, scratch_database
+from sklearn.linear_model import LinearRegression
+
+import omega_jupyter
+from omega_jupyter.storage import tenancy
+from omega_jupyter.storage.engine import Database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--url", default="postgresql+psycopg://root@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    with scratch_database(args.url, "omega_bench_tenancy") as url:
+        rows = measure(url.render_as_string(hide_password=False), args.repeat)
+    print(format_table(["what", "median", "target"], rows))
+
+
+def measure(url: str, repeat: int) -> list[list[str]]:
+    service = omega_jupyter.setup(url=url, bucket="bench")
+    for i in range(50):  # other buckets' rows, so the filters have something to filter
+        other = service[f"other{i}"]
+        other.datasets.put({"i": i}, "d")
+        other.models.put(LinearRegression().fit([[1], [2]], [1, 2]), "m")
+    service.datasets.put(pd.DataFrame({"x": [1.0, 2.0, 3.0]}), "X")
+    service.models.put(LinearRegression().fit([[1], [2]], [1, 2]), "m")
+    issue = median_seconds(lambda: tenancy.bucket_credentials(service.db, "bench", 60), repeat)
+    cached = median_seconds(
+        lambda: tenancy.cached_bucket_credentials(service.db, "bench", 600), repeat, warmup=True
+    )
+
+    def login(target: str) -> None:
+        db = Database(target)
+        with db.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        db.dispose()
+
+    login_service = median_seconds(lambda: login(url), repeat)
+    fresh = tenancy.bucket_credentials(service.db, "bench", 600)
+    login_bucket = median_seconds(lambda: login(fresh), repeat)
+    tenant = omega_jupyter.setup(url=fresh, bucket="bench")
+
+    def predict(om) -> None:
+        om.models.get("m").predict(om.datasets.get("X").to_numpy())
+
+    as_service = median_seconds(lambda: predict(service), repeat, warmup=True)
+    as_bucket = median_seconds(lambda: predict(tenant), repeat, warmup=True)
+    tenant.db.dispose()
+    ms = lambda s: f"{s * 1000:.2f} ms"  # noqa: E731
+    return [
+        ["issue a credential (CREATE ROLE …)", ms(issue), ""],
+        ["cached credential (per run)", ms(cached), ""],
+        ["login as the service", ms(login_service), ""],
+        ["login as a bucket credential", ms(login_bucket), ""],
+        ["run overhead, a fresh credential per run", ms(issue + login_bucket - login_service), ""],
+        [
+            "run overhead, cached credential (the default)",
+            ms(cached + login_bucket - login_service),
+            "<= 10 ms",
+        ],
+        ["model get + dataset get + predict, service", ms(as_service), ""],
+        [
+            "same as the bucket role",
+            f"{ms(as_bucket)} ({as_bucket / as_service:.2f}x)",
+            "<= 1.1x",
+        ],
+    ]
+
+
+if __name__ == "__main__":
+    main()
