@@ -37,6 +37,17 @@ async def _ended(jp_fetch, run_id: str) -> dict:  # type: ignore[no-untyped-def]
     raise AssertionError(f"run {run_id} did not end")
 
 
+async def _read(om, count: int, since: int = 0) -> list:  # type: ignore[no-untyped-def]
+    """The stream's messages once ``count`` are there: 'finished' is published just after the
+    run's row ends, so a reader that sees the final state may be a moment ahead of it."""
+    for _ in range(150):
+        messages = om.streams.get("events").read(since=since)
+        if len(messages) >= count:
+            return messages
+        await asyncio.sleep(0.2)
+    return om.streams.get("events").read(since=since)
+
+
 async def test_runs_publish_to_the_named_stream(jp_fetch, database_url: str, bucket: str) -> None:
     om = omega_jupyter.setup(url=database_url, bucket=bucket)
     await call(jp_fetch, "jobs/report", "PUT", notebook())
@@ -47,7 +58,7 @@ async def test_runs_publish_to_the_named_stream(jp_fetch, database_url: str, buc
     run = await _ended(jp_fetch, run_id)
     assert run["state"] == "succeeded", run["error"]
     assert run["parameters"] == {"x": 21}  # the stream is not a notebook parameter
-    messages = [m.data for m in om.streams.get("events").read()]
+    messages = [m.data for m in await _read(om, 2)]
     assert [(m["event"], m["run_id"], m["kind"]) for m in messages] == [
         ("started", run_id, "job"),
         ("finished", run_id, "job"),
@@ -60,7 +71,7 @@ async def test_runs_publish_to_the_named_stream(jp_fetch, database_url: str, buc
     assert status == 202, out
     run_id = json.loads(out)["run"]
     assert (await _ended(jp_fetch, run_id))["state"] == "succeeded"
-    finished = om.streams.get("events").read(since=2)
+    finished = await _read(om, 2, since=2)
     assert [m.data["event"] for m in finished] == ["started", "finished"]
     assert finished[1].data["result"]["value"]["kwargs"] == {"day": "2024-01-01"}
 
