@@ -108,32 +108,19 @@ def test_rotate_replaces_a_key_and_revokes_it(keys: ApiKeyService, bucket: str):
         keys.rotate(old.key_id)  # revoked already
 
 
-@pytest.mark.parametrize(
-    ("method", "uri", "read_may"),
-    [
-        ("GET", "/api/v1/datasets/x", True),
-        ("HEAD", "/api/v1/datasets", True),
-        ("POST", "/api/v1/model/m/predict?datax=X", True),
-        ("POST", "/api/v1/m/predict_proba", True),
-        ("POST", "/api/v1/model/m/predict?async=true", False),
-        ("POST", "/api/v1/model/m/predict?result_name=out", False),
-        ("POST", "/api/v1/model/m/fit", False),
-        ("PUT", "/api/v1/datasets/x", False),
-        ("DELETE", "/api/v1/datasets/x", False),
-        ("POST", "/api/v1/jobs/nb/run", False),
-        ("POST", "/api/v1/runs/abc/cancel", False),
-    ],
-)
-def test_key_roles(keys: ApiKeyService, bucket: str, method: str, uri: str, read_may: bool):
+@pytest.mark.parametrize("writes", [False, True])
+def test_key_roles(keys: ApiKeyService, bucket: str, writes: bool):
+    """A read key is refused what writes; which requests write is the routes' to say (the
+    request matrix through a real server is in test_server_standalone)."""
     reader, secret = keys.create(buckets=[bucket], role="read")
     assert ApiKeyService(keys.db).verify(secret).role == "read"
-    if read_may:
-        reader.check_request(method, uri)
-    else:
+    if writes:
         with pytest.raises(PermissionDeniedError, match="may only read"):
-            reader.check_request(method, uri)
+            reader.check_role(True, "POST")
+    else:
+        reader.check_role(False, "POST")
     for role in ("write", "admin"):
-        keys.create(buckets=[bucket], role=role)[0].check_request(method, uri)
+        keys.create(buckets=[bucket], role=role)[0].check_role(writes, "POST")
 
 
 def test_an_unknown_role_is_refused(keys: ApiKeyService, bucket: str):

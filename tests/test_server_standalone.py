@@ -18,12 +18,15 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from sklearn.linear_model import LogisticRegression
 
 import omega_jupyter
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.server.apikeys import ApiKeyService
+from omega_jupyter.server.model_handlers import ModelActionHandler
 from omega_jupyter.server.routes import ROUTES, handler_verbs, sample_path
 from omega_jupyter.storage.engine import get_database
+from tests.server.test_server_jobs import notebook
 
 
 def _om(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -255,3 +258,85 @@ def test_openapi_fuzz_finds_no_server_error(server: Server) -> None:
 
         check()
     assert requests.get(f"{server.url}/ping").ok
+
+
+def _bucket_state(om) -> dict:  # type: ignore[no-untyped-def]
+    """What a request could have changed in a bucket: objects and versions, runs, messages."""
+    return {
+        "datasets": om.datasets.list(),
+        "dataset_versions": len(om.datasets.versions("x")),
+        "models": om.models.list(),
+        "model_versions": len(om.models.versions("x")),
+        "jobs": om.jobs.list(),
+        "schedule": om.jobs.schedule_info("x"),
+        "streams": [len(om.streams.get(name).read()) for name in om.streams.list()],
+        "runs": om.runtime.runs()[["id", "state"]].to_dict("records"),
+    }
+
+
+def _route_requests(run_id: str) -> list[tuple[str, str, bool]]:
+    """(verb, path, writes) for every verb of every keyed route, on objects named 'x' and the
+    run ``run_id``, plus the requests whose verb alone does not say whether they write."""
+    samples = {"name": "x", "action": "predict", "run_id": run_id}
+    out = []
+    for route in ROUTES:
+        if route.public:
+            continue
+        path = re.sub(
+            r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)", lambda m: samples[m[1]], route.pattern
+        )
+        path = path.replace(r"\.", ".").replace("/?", "")
+        inline = route.handler is ModelActionHandler  # answered inline: stores nothing
+        for verb in handler_verbs(route.handler):
+            out.append((verb.upper(), path, verb != "get" and not inline))
+    extra = [
+        ("POST", "x/predict_proba", False),
+        ("POST", "model/x/predict?async=true", True),  # records a run
+        ("GET", "model/x/predict?async=true", True),
+        ("POST", "model/x/predict?async=maybe", True),  # refused, never taken for a read
+        ("POST", "streams/s/predict", True),  # a stream whose name ends like an action
+    ]
+    return out + extra
+
+
+def test_every_route_by_key_role_and_bucket(server: Server) -> None:
+    """Every keyed route, by {another bucket's key, asking for this bucket; another bucket's key
+    on its own; a read key; a write key}: refused ones change nothing in the bucket."""
+    a, c = _b(), _b()
+    db = get_database(server.env["OMEGA_DATABASE_URL"])
+    om = omega_jupyter.setup(url=server.env["OMEGA_DATABASE_URL"], bucket=a)
+    frame = pd.DataFrame({"f": [0.0, 1.0, 2.0, 3.0]})
+    om.datasets.put(frame, "x")
+    om.models.put(LogisticRegression().fit(frame, [0, 0, 1, 1]), "x")
+    om.jobs.put(notebook(), "x")
+    om.streams.put({"n": 1}, "x")
+    om.jobs.schedule("x", "0 3 1 1 *")  # never due while the test runs
+    run_a = RunStore(db, a).create("job", "x", "run")
+    writer, other = server.key(a), server.key(c)
+    reader = ApiKeyService(db).create(name="reader", buckets=[a], role="read")[1]
+    before = _bucket_state(om)
+    requests_ = _route_requests(run_a)
+    assert len(requests_) >= 30
+
+    def send(verb: str, path: str, headers: dict) -> requests.Response:
+        body = [{"f": 9.0}] if path.startswith("datasets/") else {}
+        r = requests.request(verb, f"{server.url}/{path}", json=body, headers=headers)
+        assert r.status_code < 500, (verb, path, r.status_code, r.text)
+        return r
+
+    for verb, path, writes in requests_:
+        r = send(verb, path, _auth(other, a))  # another bucket's key asks for bucket a
+        assert r.status_code == 403 and r.json()["error"] == "forbidden", (verb, path, r.text)
+        if "runs/" in path:  # addressed by id: another bucket's run is not there
+            r = send(verb, path, _auth(other))
+            assert r.status_code == 404, (verb, path, r.text)
+        r = send(verb, path, _auth(reader))
+        if writes:
+            assert r.status_code == 403 and "may only read" in r.json()["message"], (verb, path)
+        else:
+            assert r.status_code not in (401, 403), (verb, path, r.text)
+    assert _bucket_state(om) == before  # nothing refused changed anything
+
+    for verb, path, _ in requests_:  # a write key of the bucket may do all of it
+        r = send(verb, path, _auth(writer))
+        assert r.status_code not in (401, 403), (verb, path, r.text)

@@ -51,11 +51,6 @@ apikeys = sa.Table(
 )
 
 ROLES = ("read", "write", "admin")
-_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-# POST routes that only read: a model action answered inline stores nothing (with
-# ``result_name=`` it stores a dataset, with ``async=true`` it is a run: both need 'write')
-_READ_POSTS = re.compile(r"/(predict|predict_proba|score|transform)$")
-_WRITING_QUERY = re.compile(r"(^|&)(result_name=|async=(true|1|yes))", re.I)
 
 
 @dataclass(frozen=True)
@@ -77,21 +72,14 @@ class ApiKey:
             raise PermissionDeniedError(f"this API key has no access to bucket {requested!r}")
         return requested
 
-    def check_request(self, method: str, uri: str) -> None:
-        """Refuse (:class:`PermissionDeniedError`) a request this key's role does not allow:
-        a ``read`` key may only read and predict."""
-        if self.role != "read" or method.upper() in _READ_METHODS:
-            return
-        path, _, query = uri.partition("?")
-        if (
-            method.upper() == "POST"
-            and _READ_POSTS.search(path.rstrip("/"))
-            and not _WRITING_QUERY.search(query)
-        ):
-            return
-        raise PermissionDeniedError(
-            f"this API key may only read (role 'read'); {method.upper()} needs a 'write' key"
-        )
+    def check_role(self, writes: bool, method: str) -> None:
+        """Refuse (:class:`PermissionDeniedError`) a request that ``writes`` when this key's
+        role is ``read``. Whether a request writes is the handler's to say (it knows its route)."""
+        if writes and self.role == "read":
+            raise PermissionDeniedError(
+                f"this API key may only read (role 'read'); this {method.upper()} writes and "
+                "needs a 'write' key"
+            )
 
     def to_dict(self) -> dict:
         return {

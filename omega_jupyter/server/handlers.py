@@ -79,6 +79,11 @@ class OmegaHandler(tornado.web.RequestHandler):
             self.ctx.executor, functools.partial(context.run, fn, *args, **kwargs)
         )
 
+    def writes(self) -> bool:
+        """Whether this request changes anything (a ``read`` API key may not): every verb but
+        GET, HEAD and OPTIONS, unless the handler knows better."""
+        return (self.request.method or "GET").upper() not in ("GET", "HEAD", "OPTIONS")
+
     def arg(self, name: str) -> str | None:
         return self.get_query_argument(name, None)
 

@@ -49,6 +49,14 @@ class ModelActionHandler(OmegaHandler):
 
     resource = "models"
 
+    def writes(self) -> bool:
+        # Answered inline, a model action stores nothing, whatever the verb; with async it
+        # records a run (GET or POST alike).
+        try:
+            return payloads.bool_param(self.arg("async"), "async")
+        except BadRequestError:
+            return True  # refused as a bad request later; never taken for a read
+
     async def get(self, name: str, action: str) -> None:
         await self._act(name, action)
 

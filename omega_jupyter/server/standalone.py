@@ -58,8 +58,9 @@ def require_key(method: Callable) -> Callable:
         key = keys.cached(token)
         if key is None:  # first sight of this key: hash it off the event loop
             key = await self.call(keys.verify, token)
-        key.check_request(self.request.method or "GET", self.request.uri or "")  # its role
+        key.check_role(self.writes(), self.request.method or "GET")  # its role
         self.api_key = key
+        self.resolve_bucket()  # another bucket is a 403 before the body is even read
         audit.set_actor(f"key:{key.key_id}")
         return await method(self, *args, **kwargs)
 
