@@ -110,7 +110,8 @@ class DatasetStore(VersionedStore):
         if current is not None:
             _check_appendable(current, kind, kind_meta)  # fail before loading anything
         table = self.bulk.table(new_table_name(), frame_codec.table_columns(kind_meta))
-        rows = self.bulk.load_new(table, batches, frame_codec.arrow_schema(kind_meta))
+        sealed, rows = self.bulk.load_new(table, batches, frame_codec.arrow_schema(kind_meta))
+        table = self.bulk.table(sealed, frame_codec.table_columns(kind_meta))
         kind_meta = dict(kind_meta, rows=rows)
         if size is None:
             size = rows * 8 * (len(kind_meta["columns"]) + 1)
