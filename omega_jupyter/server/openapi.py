@@ -99,7 +99,16 @@ def document(prefix: str = "/api/v1") -> dict[str, Any]:
         {"name": "orient", "in": "query", "schema": {"enum": ["records", "split"]}},
         {"name": "format", "in": "query", "schema": {"enum": ["json", "csv", "parquet"]}},
     ]
-    write_params = [NAME_PARAM, {"name": "append", "in": "query", "schema": {"type": "boolean"}}]
+    write_params = [
+        NAME_PARAM,
+        {"name": "append", "in": "query", "schema": {"type": "boolean"}},
+        {
+            "name": "encoding",
+            "in": "query",
+            "schema": {"type": "string", "default": "utf-8"},
+            "description": "text encoding of a text/csv body (latin-1, cp1252 …)",
+        },
+    ]
     paths: dict[str, dict[str, Any]] = {
         "/ping": {
             "get": {
