@@ -2,6 +2,17 @@
 
 ``sales[a,b]`` selects columns, ``sales[^c]`` all columns but ``c``, ``model@3`` a version,
 ``model@prod`` a tag and ``model^`` the version before the latest.
+
+The name grammar (one rule for the Python API, CLI, REST and magics, which all validate here):
+a name is 1-255 characters of any printable text, without leading or trailing whitespace; it
+must not contain
+
+- control characters (``\n``, ``\t``, NUL …) or invisible format characters, among them the
+  bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F) that
+  make a name display differently from what it is;
+- ``[ ] @ ^``, which write modifiers, nor ``* ?``, which write patterns in ``list``;
+- empty folders: ``/`` separates folders (``team/sales``), never at the start or end, never
+  doubled.
 """
 
 from __future__ import annotations
@@ -14,6 +25,10 @@ from omega_jupyter.exceptions import InvalidNameError
 
 MAX_NAME_LENGTH = 255
 _MODIFIER_CHARS = set("[]@^")
+_PATTERN_CHARS = set("*?")
+# Control (Cc), format (Cf: bidi overrides, zero-width characters), line and paragraph
+# separators and surrogates: characters that hide or disguise what a name is.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 _BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _REF_RE = re.compile(
     r"""^(?P<name>[^\[\]@^]+?)
@@ -54,13 +69,23 @@ def validate_name(name: object) -> str:
         raise InvalidNameError(f"name {name!r} must not start or end with whitespace")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(f"name is longer than {MAX_NAME_LENGTH} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise InvalidNameError(f"name {name!r} contains control characters")
+    hidden = [ch for ch in name if unicodedata.category(ch) in _INVISIBLE_CATEGORIES]
+    if hidden:
+        codes = ", ".join(sorted({f"U+{ord(ch):04X}" for ch in hidden}))
+        raise InvalidNameError(
+            f"name {name!r} contains control or invisible formatting characters ({codes})"
+        )
     bad = _MODIFIER_CHARS & set(name)
     if bad:
         raise InvalidNameError(
             f"name {name!r} contains {''.join(sorted(bad))!r}, reserved for modifiers "
             "(name[a,b], name[^c], name@3, name@tag, name^)"
+        )
+    pattern = _PATTERN_CHARS & set(name)
+    if pattern:
+        raise InvalidNameError(
+            f"name {name!r} contains {''.join(sorted(pattern))!r}, reserved for patterns "
+            "(list('sales*'))"
         )
     if name.startswith("/") or name.endswith("/") or "//" in name:
         raise InvalidNameError(f"name {name!r}: folders are written as 'folder/name'")

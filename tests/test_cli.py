@@ -487,3 +487,20 @@ def test_console_script_end_to_end(database_url: str, bucket: str, tmp_path: Pat
     assert missing.returncode == 1
     assert missing.stderr.splitlines() == ["error: dataset 'cities' does not exist"]
     assert missing.stdout == ""
+
+
+def test_put_csv_with_encoding_and_duplicate_headers(om_cli, tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("city\nZürich\n".encode("latin-1"))
+    says = failed(om_cli("datasets", "put", str(latin), "cities"))
+    assert "--encoding latin-1" in says
+    result = om_cli("datasets", "put", str(latin), "cities", "--encoding", "latin-1")
+    assert result.exit_code == 0, result.output
+    assert "Zürich" in om_cli("datasets", "get", "cities", "-").stdout
+    dupes = tmp_path / "dupes.csv"
+    dupes.write_text("a,a\n1,2\n")
+    assert "more than once" in failed(om_cli("datasets", "put", str(dupes), "dupes"))
+    bad = om_cli("datasets", "put", str(tmp_path / "latin.csv"), "x", "--kind", "python.file",
+                 "--encoding", "latin-1")  # fmt: skip
+    assert bad.exit_code != 0
+    assert "dupes" not in om_cli("--json", "datasets", "ls").stdout

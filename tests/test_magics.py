@@ -241,3 +241,15 @@ def test_badges_and_tables_render() -> None:
     html = table._repr_html_()
     assert "om-badge om-failed" in html and "#dc3545" in html
     assert repr(table).splitlines()[1].startswith("failed")
+
+
+def test_read_csv_with_encoding_and_duplicate_headers(shell, om, tmp_path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("city\nZürich\n".encode("latin-1"))
+    assert "encoding" in usage_error(shell, f"%om read_csv {path} cities")
+    run(shell, f"%om read_csv {path} cities --encoding latin-1")
+    assert om.datasets.get("cities")["city"].tolist() == ["Zürich"]
+    dupes = tmp_path / "dupes.csv"
+    dupes.write_text("a,a\n1,2\n")
+    assert "more than once" in usage_error(shell, f"%om read_csv {dupes} dupes")
+    assert not om.datasets.exists("dupes")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
 import pytest
 
 from omega_jupyter.exceptions import InvalidNameError
@@ -57,3 +60,40 @@ def test_valid_buckets(bucket):
 def test_invalid_buckets(bucket):
     with pytest.raises(InvalidNameError, match="bucket"):
         validate_bucket(bucket)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "evil\u202etxt.exe",  # right-to-left override
+        "a\u202ab",
+        "a\u2066b\u2069",
+        "a\u200fb",
+        "zero\u200bwidth",
+        "line\u2028sep",
+        "bell\x07",
+        "new\nline",
+    ],
+)
+def test_names_with_control_or_bidi_characters_are_refused(name):
+    with pytest.raises(InvalidNameError, match="control or invisible"):
+        validate_name(name)
+    with pytest.raises(InvalidNameError):
+        parse_ref(name)
+
+
+@pytest.mark.parametrize("name", ["sales*", "sales?", "a*b"])
+def test_glob_characters_are_reserved_for_patterns(name):
+    with pytest.raises(InvalidNameError, match="reserved for patterns"):
+        validate_name(name)
+
+
+def test_refused_names_store_nothing(om):
+    for name in ["evil\u202etxt", "star*"]:
+        with pytest.raises(InvalidNameError):
+            om.datasets.put(pd.DataFrame({"a": [1]}), name)
+        with pytest.raises(InvalidNameError):
+            om.datasets.put({"a": 1}, name)
+        with pytest.raises(InvalidNameError):
+            om.datasets.read_csv(io.BytesIO(b"a\n1\n"), name)
+    assert om.datasets.list() == []

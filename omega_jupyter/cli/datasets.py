@@ -50,6 +50,14 @@ def put(
             "numpy.ndarray (.npy) or python.file (store the bytes as they are).",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            metavar="ENCODING",
+            help="Text encoding of a CSV/TSV file (default utf-8; e.g. latin-1, cp1252).",
+        ),
+    ] = None,
 ) -> None:
     """Store FILE as dataset NAME (a new version; --append adds rows)."""
     st = state(ctx)
@@ -57,11 +65,16 @@ def put(
     if kind is not None:
         om.datasets.registry.for_kind(kind)  # unknown kinds fail before the file is read
     fmt = files.table_format(file) if file.is_file() else None
-    if fmt in ("csv", "tsv") and kind in (None, "pandas.dataframe"):
+    is_csv = fmt in ("csv", "tsv") and kind in (None, "pandas.dataframe")
+    if encoding is not None and not is_csv:
+        raise typer.BadParameter("--encoding applies to CSV and TSV files", param_hint="--encoding")
+    if is_csv:
         # Streamed in chunks by the store: any size, bounded memory, one atomic commit.
         with output.progress_bar(st, f"put {name}") as progress:
             sep = "\t" if fmt == "tsv" else ","
-            meta = om.datasets.read_csv(file, name, append=append, progress=progress, sep=sep)
+            meta = om.datasets.read_csv(
+                file, name, append=append, progress=progress, sep=sep, encoding=encoding or "utf-8"
+            )
     else:
         obj, kind = files.load(file, kind)
         if kind == files.FILE_KIND:

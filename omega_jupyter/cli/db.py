@@ -1,4 +1,5 @@
-"""``om db``: schema status and upgrades of the configured database."""
+"""``om db``: schema status and upgrades of the configured database, and the sweep of
+unreferenced data (``om db gc``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
-from omega_jupyter.storage import migrate
+from omega_jupyter.storage import gc, migrate
 from omega_jupyter.storage.engine import get_database
 
-app = typer.Typer(help="The database: schema status and upgrades.", no_args_is_help=True)
+app = typer.Typer(
+    help="The database: schema status, upgrades and garbage collection.", no_args_is_help=True
+)
 
 
 @app.command("upgrade")
@@ -58,3 +61,33 @@ def status(ctx: typer.Context) -> None:
         {"field": "status", "value": verdict},
     ]
     output.table(rows, ["field", "value"])
+
+
+@app.command("gc")
+def collect(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be freed; drop nothing."
+    ),
+    grace: str = typer.Option(
+        "1h", "--grace", help="Leave tables younger than this (90s, 15m, 1h, 2d): writes in flight."
+    ),
+) -> None:
+    """Drop data tables and blobs that no object version references (left by crashed writes)."""
+    st = state(ctx)
+    try:
+        period = gc.parse_duration(grace)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--grace") from None
+    db = get_database(st.settings().resolved_database_url)
+    report = gc.sweep(db, grace=period, dry_run=dry_run)
+    if st.json:
+        output.emit_json(report.to_dict())
+        return
+    rows = [
+        {"what": "table", "id": ".".join(filter(None, [t.schema, t.name])), "bytes": t.bytes}
+        for t in report.tables
+    ] + [{"what": "blob", "id": b.blob_id, "bytes": b.bytes} for b in report.blobs]
+    if rows:
+        output.table(rows, ["what", "id", "bytes"])
+    output.emit(st, report.to_dict(), f"{db.safe_url}: {report.summary()}")

@@ -57,12 +57,11 @@ class FrameBackend:
         return frame_codec.describe_frame(df, native_timestamps=postgres)
 
     def encode(self, obj: Any, postgres: bool) -> tuple[pd.DataFrame, dict]:
-        """The frame to store and its ``kind_meta`` (refused here if PostgreSQL cannot
-        store its labels)."""
+        """The frame to store and its ``kind_meta`` (refused here if the database cannot
+        store its labels or its width)."""
         df = self.to_frame(obj)
         kind_meta = self.describe(obj, df, postgres)
-        if postgres:
-            frame_codec.check_nul_free(kind_meta)
+        frame_codec.check_storable(kind_meta, postgres)
         return df, kind_meta
 
     @staticmethod

@@ -48,6 +48,11 @@ _INT_STORAGE = {
 # ---------------------------------------------------------------------------------------------
 # labels (column names, index names) are kept as JSON values
 def check_label(label: Any, what: str) -> Any:
+    if what == "column name" and (label is None or _isna(label)):
+        raise UnsupportedObjectError(
+            f"a column name is missing ({label!r}); name every column with text or a number "
+            "(nothing was written)"
+        )
     if label is None or isinstance(label, str | bool):
         return label
     if isinstance(label, int | np.integer):
@@ -390,6 +395,47 @@ def encode_batches(
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
+# The most columns a table may have: PostgreSQL's limit, and SQLite's default build limit.
+MAX_TABLE_COLUMNS = {"postgresql": 1600, "sqlite": 2000}
+
+
+def check_storable(kind_meta: dict, postgres: bool) -> None:
+    """Refuse, before anything is written, a frame the database cannot hold: more columns
+    than a table may have, or (PostgreSQL) NUL characters in labels or categories."""
+    limit = MAX_TABLE_COLUMNS["postgresql" if postgres else "sqlite"]
+    width = len(table_columns(kind_meta))
+    if width > limit:
+        extra = width - len(kind_meta["columns"])
+        raise UnsupportedObjectError(
+            f"{len(kind_meta['columns'])} columns are more than a "
+            f"{'PostgreSQL' if postgres else 'SQLite'} table holds ({limit - extra} data "
+            "columns at most with this index); split the frame, or store it transposed "
+            "(nothing was written)"
+        )
+    if postgres:
+        _check_pg_row_size(kind_meta)
+        check_nul_free(kind_meta)
+
+
+# PostgreSQL keeps a row on one 8 kB page (long text moves out of it, numbers do not).
+_PG_MAX_ROW_BYTES = 8160
+_PG_FIXED_BYTES = {
+    "int16": 2, "int32": 4, "int64": 8, "float32": 4, "float64": 8, "bool": 1,
+    "timestamp": 8, "timestamptz": 8,
+}  # fmt: skip
+
+
+def _check_pg_row_size(kind_meta: dict) -> None:
+    columns = table_columns(kind_meta)
+    size = 24 + (len(columns) + 7) // 8 + sum(_PG_FIXED_BYTES.get(sql, 0) for _, sql in columns)
+    if size > _PG_MAX_ROW_BYTES:
+        raise UnsupportedObjectError(
+            f"a row of {len(kind_meta['columns'])} numeric columns takes {size} bytes, more "
+            f"than a PostgreSQL row holds ({_PG_MAX_ROW_BYTES}); split the frame, or store it "
+            "transposed (nothing was written)"
+        )
+
+
 def check_nul_free(kind_meta: dict) -> None:
     """Refuse labels and category values with NUL characters (PostgreSQL cannot store them)."""
     for spec in stored_specs(kind_meta):
@@ -411,10 +457,14 @@ def reject_nul_text(batches: Iterable[pa.RecordBatch], kind_meta: dict) -> Itera
     for batch in batches:
         for spec in text_specs:
             column = batch.column(spec["phys"])
-            if pc.any(pc.match_substring(column, "\x00")).as_py():
+            found = pc.match_substring(column, "\x00")
+            if pc.any(found).as_py():
+                first = pc.index(found, True).as_py()
+                row = batch.column(ROW_COLUMN)[first].as_py() + 1
                 raise UnsupportedObjectError(
-                    f"{_describe_spec(spec)} holds text with NUL characters ('\\x00'), which "
-                    "PostgreSQL cannot store; remove them or store the data as bytes"
+                    f"row {row} {_describe_spec(spec)} holds text with a NUL character "
+                    "('\\x00'), which PostgreSQL cannot store; remove it or store the data as "
+                    "bytes (nothing was written)"
                 )
         yield batch
 

@@ -5,11 +5,18 @@ and yields every chunk as record batches; :meth:`DatasetStore.read_csv` bulk-loa
 one new table and makes it visible with a single metadata commit (or appends it), the same
 write path as ``put``. A later chunk that does not fit the first chunk's dtypes stops the
 load with an error naming the row; the half-loaded table is never visible.
+
+Column names follow the rule of ``put``: duplicates are refused, never renamed. pandas
+renames a repeated header (``a,a`` becomes ``a, a.1``), so the header line is read from the
+first bytes of the source as it passes by (:class:`_HeadTap`) and checked.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import gzip
+import io
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -71,12 +78,18 @@ def csv_batches(
     on exit (if opened here)."""
     stream, label, owned = open_source(source)
     try:
-        reader = _chunks(stream, label, chunksize, pandas_kwargs)
+        tapped, tap = _HeadTap.around(stream)
+        reader = _chunks(tapped, label, chunksize, pandas_kwargs)
         first = next(reader, None)
         if first is None:
             raise IngestError(f"{label} holds no header and no rows; nothing was stored")
+        _check_header(tap.head, label, pandas_kwargs)
         kind_meta = frame_codec.describe_frame(first, native_timestamps=postgres)
-        yield kind_meta, _batches(first, reader, kind_meta, batch_rows, label)
+        frame_codec.check_storable(kind_meta, postgres)
+        batches = _batches(first, reader, kind_meta, batch_rows, label)
+        if postgres:
+            batches = frame_codec.reject_nul_text(batches, kind_meta)
+        yield kind_meta, batches
     finally:
         if owned:
             stream.close()
@@ -90,7 +103,13 @@ def _chunks(stream: Any, label: str, chunksize: int, kwargs: dict) -> Iterator[p
             yield from reader
     except pd.errors.EmptyDataError:
         return
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        encoding = kwargs.get("encoding") or "utf-8"
+        raise IngestError(
+            f"{label}: not {encoding} text ({exc}); pass the file's encoding, for example "
+            "encoding='latin-1' (--encoding latin-1); nothing was stored"
+        ) from exc
+    except (pd.errors.ParserError, ValueError) as exc:
         if isinstance(exc, IngestError | SchemaMismatchError):
             raise
         raise IngestError(f"{label}: {exc}; nothing was stored") from exc
@@ -147,6 +166,98 @@ def _conform(
             f"dtype={{{col!r}: ...}} (for example 'float64' or 'str'); nothing was stored"
         )
     return chunk
+
+
+# -- the header -----------------------------------------------------------------------------
+_HEAD_BYTES = 1 << 16  # a longer header line is not checked
+# Options under which the first line is not simply the header row: not checked here.
+_HEADER_OPTIONS = ("names", "header", "skiprows", "comment", "usecols", "delim_whitespace")
+
+
+class _HeadTap(io.RawIOBase):
+    """A binary stream passed through unchanged, keeping its first bytes."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self._stream = stream
+        self.head = b""
+
+    @classmethod
+    def around(cls, stream: Any) -> tuple[Any, Any]:
+        """The stream to read (buffered) and its tap, whose ``head`` holds the first bytes
+        (text streams are tapped as text)."""
+        if isinstance(stream, io.TextIOBase):
+            text = _TextHeadTap(stream)
+            return text, text
+        tap = cls(stream)
+        return io.BufferedReader(tap, buffer_size=1 << 16), tap
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        data = self._stream.read(len(target))
+        if not data:
+            return 0
+        n = len(data)
+        target[:n] = data
+        if len(self.head) < _HEAD_BYTES and b"\n" not in self.head:
+            self.head += bytes(data[: _HEAD_BYTES - len(self.head)])
+        return n
+
+
+class _TextHeadTap(io.TextIOBase):
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self._stream = stream
+        self._text = ""
+
+    @property
+    def head(self) -> str:
+        return self._text
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        return self._keep(self._stream.read(size))
+
+    def readline(self, size: int = -1) -> str:  # type: ignore[override]
+        return self._keep(self._stream.readline(size))
+
+    def _keep(self, data: str) -> str:
+        if len(self._text) < _HEAD_BYTES and "\n" not in self._text:
+            self._text += data[: _HEAD_BYTES - len(self._text)]
+        return data
+
+
+def _check_header(head: bytes | str, label: str, kwargs: dict) -> None:
+    """Refuse a header row that names a column twice (the rule of ``put``)."""
+    if any(key in kwargs for key in _HEADER_OPTIONS) or not head:
+        return
+    sep = kwargs.get("sep", kwargs.get("delimiter", ","))
+    if not isinstance(sep, str) or len(sep) != 1:
+        return
+    if isinstance(head, bytes):
+        encoding = kwargs.get("encoding") or "utf-8"
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"  # pandas drops a byte order mark
+        head = head.decode(encoding, errors="replace")
+    if len(head) >= _HEAD_BYTES and "\n" not in head:
+        return  # the header is longer than what was kept
+    lines = io.StringIO(head.lstrip("\r\n"), newline="")
+    try:
+        names = next(csv.reader(lines, delimiter=sep, quotechar=kwargs.get("quotechar", '"')))
+    except (csv.Error, StopIteration):
+        return
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise IngestError(
+            f"{label}: the header names column(s) {', '.join(map(repr, dupes))} more than "
+            "once; column names must be unique (as for put); rename them in the file, or "
+            "pass names=[...] with header=0; nothing was stored"
+        )
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ rule everywhere (:func:`~omega_jupyter.storage.metadata.merge_attributes`).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain
@@ -24,7 +25,7 @@ from omega_jupyter.datasets import frame_codec, ingest
 from omega_jupyter.datasets.backends import default_registry, frame_bytes
 from omega_jupyter.datasets.lazy import open_lazy
 from omega_jupyter.datasets.registry import Backend, BackendRegistry
-from omega_jupyter.exceptions import SchemaMismatchError, UnsupportedObjectError
+from omega_jupyter.exceptions import IngestError, SchemaMismatchError, UnsupportedObjectError
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
 from omega_jupyter.progress import Progress, track
 from omega_jupyter.settings import Settings
@@ -110,7 +111,8 @@ class DatasetStore(VersionedStore):
         if current is not None:
             _check_appendable(current, kind, kind_meta)  # fail before loading anything
         table = self.bulk.table(new_table_name(), frame_codec.table_columns(kind_meta))
-        rows = self.bulk.load_new(table, batches, frame_codec.arrow_schema(kind_meta))
+        sealed, rows = self.bulk.load_new(table, batches, frame_codec.arrow_schema(kind_meta))
+        table = self.bulk.table(sealed, frame_codec.table_columns(kind_meta))
         kind_meta = dict(kind_meta, rows=rows)
         if size is None:
             size = rows * 8 * (len(kind_meta["columns"]) + 1)
@@ -307,13 +309,22 @@ class DatasetStore(VersionedStore):
         append: bool = False,
         attributes: dict | None = None,
         progress: Progress | None = None,
+        encoding: str = "utf-8",
         **pandas_kwargs: Any,
     ) -> Metadata:
         """Stream a CSV (path, ``http(s)://`` URL or file object; ``.gz`` decompressed) into
         dataset ``name`` in chunks of ``chunksize`` rows, with bounded memory. Dtypes come
         from the first chunk; the new version becomes visible atomically, like :meth:`put`,
-        and ``append`` and ``attributes`` act as they do there."""
+        and ``append`` and ``attributes`` act as they do there.
+
+        ``encoding`` is the file's text encoding (``latin-1``, ``cp1252`` …). Column names
+        must be unique, as for :meth:`put`: a header naming a column twice is refused."""
         validate_name(name)
+        try:
+            codecs.lookup(encoding)
+        except (LookupError, TypeError):
+            raise IngestError(f"unknown encoding {encoding!r}; nothing was stored") from None
+        pandas_kwargs["encoding"] = encoding
         validate_attributes(attributes, postgres=self.db.is_postgres)
         ingest.check_chunking(chunksize, pandas_kwargs)
         self.db.ensure_schema()

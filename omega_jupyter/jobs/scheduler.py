@@ -26,6 +26,7 @@ from omega_jupyter.jobs.claims import (
 )
 from omega_jupyter.jobs.schedules import read_changes
 from omega_jupyter.jobs.tables import scheduler_loops
+from omega_jupyter.storage.gc import PeriodicSweep
 
 log = logging.getLogger("omega_jupyter.scheduler")
 
@@ -71,6 +72,7 @@ class Scheduler:
         self.submitted: list[Claim] = []
         self.drain_seconds = drain_seconds
         self._inflight: list[Any] = []
+        self.sweeper = PeriodicSweep(self.db, buckets=buckets)  # orphaned data, hourly
 
     # -- one pass ---------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> list[Claim]:
@@ -85,6 +87,7 @@ class Scheduler:
         for claim in claims:
             self._submit(claim)
         self._beat(now)
+        self.sweeper.maybe_run(now)
         return claims
 
     def _submit(self, claim: Claim) -> None:

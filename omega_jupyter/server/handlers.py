@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import io
 import logging
 import socket
 from collections.abc import Callable
@@ -236,9 +237,15 @@ class DatasetHandler(OmegaHandler):
     async def _write(self, name: str) -> None:
         append = payloads.bool_param(self.arg("append"), "append")
         ctype = self.request.headers.get("Content-Type", "")
+        encoding = self.arg("encoding") or "utf-8"
         om = self.om
 
         def write() -> dict:
+            if ctype.split(";")[0].strip().lower() in ("text/csv", "application/csv"):
+                # The streamed CSV path: the same rules (encoding, headers) as read_csv.
+                body = io.BytesIO(self.request.body)
+                meta = om.datasets.read_csv(body, name, append=append, encoding=encoding)
+                return resources.summary(meta)
             frame = payloads.frame_from_body(self.request.body, ctype)
             meta = om.datasets.put(frame, name, append=append)
             return resources.summary(meta)

@@ -96,7 +96,16 @@ DATASET_READ = [
     {"name": "orient", "in": "query", "schema": {"enum": ["records", "split"]}},
     {"name": "format", "in": "query", "schema": {"enum": ["json", "csv", "parquet"]}},
 ]
-DATASET_WRITE = [NAME_PARAM, {"name": "append", "in": "query", "schema": {"type": "boolean"}}]
+DATASET_WRITE = [
+    NAME_PARAM,
+    {"name": "append", "in": "query", "schema": {"type": "boolean"}},
+    {
+        "name": "encoding",
+        "in": "query",
+        "schema": {"type": "string", "default": "utf-8"},
+        "description": "text encoding of a text/csv body (latin-1, cp1252 …)",
+    },
+]
 RUNS_QUERY = [
     {"name": "job", "in": "query", "schema": STRING},
     {"name": "state", "in": "query", "schema": STRING},

@@ -8,9 +8,11 @@ int32 and float32). SQLite uses the stdlib driver with ``executemany`` in one tr
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -50,8 +52,32 @@ DROP_LOCK_TIMEOUT = "30s"
 log = logging.getLogger(__name__)
 
 
+TABLE_PREFIX = "t_"
+_STAMP_FORMAT = "%Y%m%d%H%M%S"
+_STAMPED_RE = re.compile(r"^t_(\d{14})_([0-9a-f]{32})$")
+
+
 def new_table_name() -> str:
-    return f"t_{uuid.uuid4().hex}"
+    """A new data table's name, ``t_<UTC time it became visible>_<random hex>``.
+
+    The time lets the sweep (:mod:`omega_jupyter.storage.gc`) tell a table whose version is
+    about to commit from one whose writer died: a load renames its table with a fresh stamp
+    in the transaction that makes the table visible (:meth:`BulkIO.seal`).
+    """
+    return f"{TABLE_PREFIX}{datetime.now(UTC).strftime(_STAMP_FORMAT)}_{uuid.uuid4().hex}"
+
+
+def table_stamp(name: str) -> datetime | None:
+    """When the data table ``name`` became visible (None for names without a stamp)."""
+    match = _STAMPED_RE.match(name)
+    if match is None:
+        return None
+    return datetime.strptime(match[1], _STAMP_FORMAT).replace(tzinfo=UTC)
+
+
+def is_data_table(name: str) -> bool:
+    """True for the physical names of data tables (stamped, or from before stamps)."""
+    return _STAMPED_RE.match(name) is not None or re.match(r"^t_[0-9a-f]{32}$", name) is not None
 
 
 class BulkIO:
@@ -74,8 +100,9 @@ class BulkIO:
     # -- writes ---------------------------------------------------------------------------
     def load_new(
         self, table: sa.Table, batches: Iterable[pa.RecordBatch], schema: pa.Schema
-    ) -> int:
-        """Create ``table`` and load ``batches`` in one committed transaction; returns rows.
+    ) -> tuple[str, int]:
+        """Create ``table`` and load ``batches`` in one committed transaction; returns the
+        table's final name (see :meth:`seal`) and the rows loaded.
 
         The table is invisible to readers until a metadata row points at it.
         """
@@ -86,11 +113,20 @@ class BulkIO:
             return self._pg_load(table, batches, schema)
         with self.db.begin(write=True) as conn:
             table.create(conn)
-            return self._sqlite_insert(conn, table, batches)
+            rows = self._sqlite_insert(conn, table, batches)
+            return self.seal(conn, table.name), rows
+
+    def seal(self, conn: Connection, name: str) -> str:
+        """Rename the new table ``name`` to a freshly stamped name inside the transaction
+        that creates it, so its stamp is the time it became visible, however long the load
+        took; returns the new name."""
+        sealed = new_table_name()
+        conn.execute(sa.text(f"ALTER TABLE {self.qualified(name)} RENAME TO {_quote(sealed)}"))
+        return sealed
 
     def _pg_load(
         self, table: sa.Table, batches: Iterable[pa.RecordBatch], schema: pa.Schema
-    ) -> int:
+    ) -> tuple[str, int]:
         ddl = str(sa.schema.CreateTable(table).compile(dialect=_PG_DIALECT))
         counted = _Counter(batches)
         reader = pa.RecordBatchReader.from_batches(schema, counted)
@@ -99,6 +135,8 @@ class BulkIO:
             try:
                 cur.execute(ddl)
                 cur.adbc_ingest(table.name, reader, mode="append", db_schema_name=self.schema)
+                sealed = new_table_name()  # see seal()
+                cur.execute(f"ALTER TABLE {self.qualified(table.name)} RENAME TO {_quote(sealed)}")
                 aconn.commit()
             except Exception:
                 # The driver wraps errors raised while producing batches (bad values, NUL in
@@ -108,7 +146,7 @@ class BulkIO:
                 raise
             finally:
                 cur.close()
-        return counted.rows
+        return sealed, counted.rows
 
     def _sqlite_insert(
         self, conn: Connection, table: sa.Table, batches: Iterable[pa.RecordBatch]
@@ -222,7 +260,7 @@ def _data_tables(query: sa.Select) -> list[str]:
     names = {
         f"{_quote(t.schema)}.{_quote(t.name)}" if t.schema else _quote(t.name)
         for t in find_tables(query, include_joins=True, include_aliases=True)
-        if isinstance(t, sa.Table) and t.name.startswith("t_")
+        if isinstance(t, sa.Table) and t.name.startswith(TABLE_PREFIX)
     }
     return sorted(names)
 
@@ -248,4 +286,4 @@ def _sqlite_array(values: tuple, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type=type_)
 
 
-__all__ = ["SQL_ARROW", "BulkIO", "new_table_name"]
+__all__ = ["SQL_ARROW", "BulkIO", "is_data_table", "new_table_name", "table_stamp"]

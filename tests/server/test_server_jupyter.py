@@ -170,3 +170,21 @@ async def test_writes_record_the_jupyter_user(jp_fetch, database_url: str, bucke
     assert status == 201, body
     meta = omega_jupyter.setup(url=database_url, bucket=bucket).datasets.metadata("audited")
     assert meta.created_by is not None and meta.created_by.startswith("jupyter:")
+
+
+async def test_csv_encoding_and_ingest_errors_are_400(jp_fetch) -> None:
+    csv = {"Content-Type": "text/csv"}
+    latin = "city\nZürich\n".encode("latin-1")
+    status, body = await call(jp_fetch, "datasets/cities", "PUT", latin, csv)
+    assert status == 400 and "encoding" in json.loads(body)["message"]
+    status, body = await call(jp_fetch, "datasets/cities", "PUT", latin, csv, encoding="latin-1")
+    assert status == 201, body
+    status, body = await call(jp_fetch, "datasets/cities")
+    assert json.loads(body)["data"] == [{"city": "Zürich"}]
+    status, body = await call(jp_fetch, "datasets/dupes", "PUT", b"a,a\n1,2\n", csv)
+    assert status == 400 and "more than once" in json.loads(body)["message"]
+    status, body = await call(jp_fetch, "datasets/evil\u202etxt", "PUT", b"a\n1\n", csv)
+    assert status == 400 and json.loads(body)["error"] == "invalid_name"
+    status, body = await call(jp_fetch, "openapi.json")
+    params = json.loads(body)["paths"]["/datasets/{name}"]["put"]["parameters"]
+    assert "encoding" in {p["name"] for p in params}

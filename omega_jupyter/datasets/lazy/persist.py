@@ -43,11 +43,12 @@ def persist(plan: Plan, name: str, attributes: dict | None = None) -> Metadata:
         table.create(conn)
         conn.execute(table.insert().from_select([n for n, _ in outputs], query))
         rows = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0
+        sealed = store.bulk.seal(conn, table.name)
     kind_meta["rows"] = int(rows)
     return store.commit_table(
         name,
         "pandas.dataframe",
-        table.name,
+        sealed,
         kind_meta=kind_meta,
         attributes=attributes,
         size=int(rows) * 8 * (len(specs) + 1),

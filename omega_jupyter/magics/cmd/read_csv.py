@@ -1,4 +1,4 @@
-"""``%om read_csv SOURCE NAME [--append] [--chunksize N]``."""
+"""``%om read_csv SOURCE NAME [--append] [--chunksize N] [--encoding ENC]``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ def read_csv(ctx: CommandContext, argv: list[str]) -> Any:
     parser.add_argument("name")
     parser.add_argument("--append", action="store_true")
     parser.add_argument("--chunksize", type=int, default=100_000, help="Rows per chunk.")
+    parser.add_argument("--encoding", default="utf-8", help="The file's text encoding.")
     args = parser.parse(argv)
     with ctx.progress(f"read_csv {args.name}") as bar:
         return ctx.om.datasets.read_csv(
-            args.source, args.name, chunksize=args.chunksize, append=args.append, progress=bar
+            args.source,
+            args.name,
+            chunksize=args.chunksize,
+            append=args.append,
+            progress=bar,
+            encoding=args.encoding,
         )
