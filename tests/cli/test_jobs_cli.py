@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from omega_jupyter.cli import app
-from tests.test_jobs import make_notebook
-from tests.test_scripts import RUN, make_package
+from tests.jobs.test_jobs import make_notebook
+from tests.scripts.test_scripts import RUN, make_package
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_scripts_put_and_run(om_cli, om, tmp_path, monkeypatch):
 
 
 def test_schedule_pause_and_resume(om_cli, om, tmp_path, monkeypatch):
-    from tests.test_scripts import put_script
+    from tests.scripts.test_scripts import put_script
 
     monkeypatch.chdir(tmp_path)
     nbformat.write(make_notebook("print(x)"), "notebook.ipynb")

@@ -11,7 +11,7 @@ from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
 from omega_jupyter.jobs import when
 from omega_jupyter.jobs.claims import RunReconciler, ScheduleClaimer
 from omega_jupyter.jobs.tables import runs, schedule_slots
-from tests.test_jobs import make_notebook
+from tests.jobs.test_jobs import make_notebook
 
 T0 = datetime(2030, 1, 7, 8, 0, 0, tzinfo=UTC)  # a Monday
 
@@ -284,7 +284,7 @@ def test_changing_a_schedule_keeps_it_paused(om):
 
 
 def test_script_schedules_pause_and_resume(om):
-    from tests.test_scripts import RUN, put_script
+    from tests.scripts.test_scripts import RUN, put_script
 
     put_script(om, RUN)
     om.scripts.schedule("myscript", "every 5 minutes", parameters={"day": "today"})
