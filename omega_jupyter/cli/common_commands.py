@@ -56,6 +56,14 @@ def show_fields(st: CliState, data: Mapping[str, Any]) -> None:
         output.table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
 
 
+def show_frame(st: CliState, frame: pd.DataFrame) -> None:
+    """``--json``: the frame's rows as JSON records; otherwise the frame as a table."""
+    if st.json:
+        output.emit_json(output.frame_records(frame))
+    else:
+        output.frame_table(frame)
+
+
 def list_objects(
     st: CliState,
     store: Any,

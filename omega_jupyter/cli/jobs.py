@@ -19,6 +19,7 @@ from omega_jupyter.cli.common_commands import (
     drop_object,
     list_objects,
     show_fields,
+    show_frame,
     show_runs,
     unschedule_object,
 )
@@ -194,11 +195,7 @@ def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
 def results(ctx: typer.Context, name: str) -> None:
     """Executed notebooks of a job."""
     st = state(ctx)
-    frame = st.client().jobs.results(name)
-    if st.json:
-        output.emit_json(output.frame_records(frame))
-    else:
-        output.table(frame.to_dict("records"), list(frame.columns))
+    show_frame(st, st.client().jobs.results(name))
 
 
 @app.command("export")
