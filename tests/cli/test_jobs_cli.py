@@ -59,6 +59,10 @@ def test_jobs_put_run_schedule_runs(om_cli, om, tmp_path, monkeypatch):
     runs = json.loads(ok(om_cli("--json", "jobs", "runs", "mynotebook")))
     assert [r["state"] for r in runs] == ["succeeded"] * 3
     assert "mynotebook" in ok(om_cli("jobs", "ls"))
+    results = json.loads(ok(om_cli("--json", "jobs", "results", "mynotebook")))
+    assert sorted(r["run_id"] for r in results) == sorted(r["id"] for r in runs)
+    assert not any(r["failed"] for r in results) and all(r["job"] == "mynotebook" for r in results)
+    assert run_id in ok(om_cli("jobs", "results", "mynotebook"))
 
 
 def test_scripts_put_and_run(om_cli, om, tmp_path, monkeypatch):
