@@ -35,7 +35,7 @@ def _options(command: typer.core.TyperCommand) -> str:
     names = [
         "/".join(p.opts + p.secondary_opts)
         for p in command.params
-        if not _is_argument(p) and p.name != "help"
+        if not _is_argument(p) and p.name != "help" and not getattr(p, "hidden", False)
     ]
     return f" Options: `{'`, `'.join(names)}`." if names else ""
 

@@ -3,6 +3,12 @@
 ``import omega_jupyter as om`` gives a lazily created default client: ``om.datasets.put(df,
 'sales')`` works with no setup, and nothing connects at import time. ``om.setup(...)`` makes an
 explicit client; ``om['team-a']`` is the default client bound to another bucket.
+
+``om.datasets``, ``om.models``, ``om.jobs``, ``om.scripts``, ``om.streams``, ``om.runtime`` and
+``om.settings`` are therefore the default client's, not the subpackages of the same names: reach
+those by their full name (``from omega_jupyter.datasets import DatasetStore``), never through the
+package attribute (``from omega_jupyter import datasets`` and ``import omega_jupyter.jobs.x as y``
+get the client's object). ``python -m omega_jupyter.devtools.imports`` refuses such imports.
 """
 
 from __future__ import annotations

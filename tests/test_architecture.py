@@ -9,10 +9,13 @@ import textwrap
 
 import pytest
 
+import omega_jupyter
 from omega_jupyter.devtools.imports import (
+    CLIENT_NAMES,
     broken_rules,
     edges,
     find_cycles,
+    package_root,
     read_imports,
     report,
 )
@@ -62,6 +65,13 @@ def test_services_import_no_surface_library(graph) -> None:  # type: ignore[no-u
     assert "typer" in graph["omega_jupyter.cli"].libraries
 
 
+def test_the_checker_knows_the_names_the_default_client_owns() -> None:
+    """``om.datasets`` … are the default client's; the subpackages of those names can be
+    imported only by their full name (``from omega_jupyter.datasets import …``)."""
+    subpackages = {p.stem for p in package_root().iterdir()}
+    assert set(CLIENT_NAMES) == omega_jupyter._DELEGATED & subpackages
+
+
 def test_the_checker_finds_a_cycle_and_a_broken_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "omega_jupyter"
     for folder in ("runtime", "jobs", "server"):
@@ -76,6 +86,10 @@ def test_the_checker_finds_a_cycle_and_a_broken_rule(tmp_path) -> None:  # type:
             "def later():\n    from omega_jupyter.runtime import a\n"
         ),
         "server/d.py": "import tornado\n",
+        "server/e.py": (
+            "from omega_jupyter import datasets\nimport omega_jupyter.jobs.b as b\n"
+            "import omega_jupyter.jobs.c\nfrom omega_jupyter.jobs import c\n"
+        ),
     }
     for name, text in files.items():
         (root / name).write_text(textwrap.dedent(text))
@@ -92,6 +106,10 @@ def test_the_checker_finds_a_cycle_and_a_broken_rule(tmp_path) -> None:  # type:
         "omega_jupyter.jobs.b (line 1) imports tornado: services import no surface library",
         "omega_jupyter.runtime.a imports omega_jupyter.jobs: the runtime imports no kind",
         "omega_jupyter.runtime.a imports omega_jupyter.jobs.b: the runtime imports no kind",
+        "omega_jupyter.server.e (line 1) takes omega_jupyter.datasets from the package "
+        "attribute, which is the default client's: import from the module itself",
+        "omega_jupyter.server.e (line 2) takes omega_jupyter.jobs.b from the package "
+        "attribute, which is the default client's: import from the module itself",
     ]
     text, ok = report(root)
     assert not ok and "import cycle: omega_jupyter.jobs.b -> omega_jupyter.runtime.a" in text

@@ -32,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 
 import omega_jupyter
 from tests.conftest import _create_pg_database, _drop_pg_database
-from tests.test_jobs import make_notebook
+from tests.jobs.test_jobs import make_notebook
 
 BIN = Path(sys.executable).parent
 BUCKET = "topo"

@@ -216,7 +216,7 @@ export class OmegaActions {
       } else {
         content = source.context.model.toJSON();
       }
-      const summary = await this.service.putNotebook(name, content);
+      const summary = await this.service.putJob(name, content);
       Notification.success(`Saved ${name} to omega (version ${summary.version})`, {
         autoClose: 4000
       });
@@ -234,9 +234,7 @@ export class OmegaActions {
   async runNow(store: 'jobs' | 'scripts', name: string): Promise<string | null> {
     try {
       const accepted =
-        store === 'jobs'
-          ? await this.service.runNotebook(name)
-          : await this.service.runScript(name);
+        store === 'jobs' ? await this.service.runJob(name) : await this.service.runScript(name);
       Notification.info(`Started ${name} (run ${accepted.run.slice(0, 8)})`, { autoClose: 3000 });
       this.watch(accepted.run, name);
       this._refreshRuns();
@@ -277,7 +275,7 @@ export class OmegaActions {
     const answer = await showDialog({ title: `Schedule ${name}`, body: form, buttons });
     if (answer.button.label === 'Remove schedule') {
       try {
-        await this.service.deleteSchedule(name);
+        await this.service.unschedule(name);
         Notification.success(`Removed the schedule of ${name}`, { autoClose: 3000 });
       } catch (error) {
         reportError(`Could not remove the schedule of ${name}`, error);

@@ -123,7 +123,7 @@ export class OmegaDrive implements Contents.IDrive {
     if (options?.content === false) {
       return fileModel(summary, null);
     }
-    const notebook = await this.service.getNotebook(name);
+    const notebook = await this.service.getJob(name);
     return fileModel(summary, notebook);
   }
 
@@ -135,14 +135,14 @@ export class OmegaDrive implements Contents.IDrive {
       throw readOnly('change the executed notebook of a run: save it under another name');
     }
     const name = notebookName(localPath);
-    const summary = await this.service.putNotebook(name, options.content);
+    const summary = await this.service.putJob(name, options.content);
     const model = fileModel(summary, null);
     this._fileChanged.emit({ type: 'save', oldValue: null, newValue: model });
     return model;
   }
 
   async delete(localPath: string): Promise<void> {
-    await this.service.dropNotebook(notebookName(localPath));
+    await this.service.dropJob(notebookName(localPath));
     this._fileChanged.emit({ type: 'delete', oldValue: { path: localPath }, newValue: null });
   }
 
@@ -150,9 +150,9 @@ export class OmegaDrive implements Contents.IDrive {
     if (!newLocalPath.endsWith('.ipynb')) {
       throw readOnly('rename a notebook to a name without .ipynb');
     }
-    const content = await this.service.getNotebook(notebookName(oldLocalPath));
-    const summary = await this.service.putNotebook(notebookName(newLocalPath), content);
-    await this.service.dropNotebook(notebookName(oldLocalPath));
+    const content = await this.service.getJob(notebookName(oldLocalPath));
+    const summary = await this.service.putJob(notebookName(newLocalPath), content);
+    await this.service.dropJob(notebookName(oldLocalPath));
     const model = fileModel(summary, null);
     this._fileChanged.emit({ type: 'rename', oldValue: { path: oldLocalPath }, newValue: model });
     return model;
@@ -163,7 +163,7 @@ export class OmegaDrive implements Contents.IDrive {
     const base = name.split('/').pop() ?? name;
     const dir = toLocalDir.replace(/^\/+|\/+$/g, '');
     const target = `${dir ? `${dir}/` : ''}${base}-copy`;
-    const summary = await this.service.putNotebook(target, await this.service.getNotebook(name));
+    const summary = await this.service.putJob(target, await this.service.getJob(name));
     const model = fileModel(summary, null);
     this._fileChanged.emit({ type: 'new', oldValue: null, newValue: model });
     return model;
@@ -176,7 +176,7 @@ export class OmegaDrive implements Contents.IDrive {
     const dir = (options.path ?? '').replace(/^\/+|\/+$/g, '');
     const name = `${dir ? `${dir}/` : ''}Untitled-${Date.now()}`;
     const empty = { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 };
-    const model = fileModel(await this.service.putNotebook(name, empty), null);
+    const model = fileModel(await this.service.putJob(name, empty), null);
     this._fileChanged.emit({ type: 'new', oldValue: null, newValue: model });
     return model;
   }

@@ -22,6 +22,11 @@ export const SECTION_LABELS: Record<SectionId, string> = {
   runs: 'Runs'
 };
 
+/** Tooltips of section titles, where the label is not the store's word (see docs/glossary.md). */
+export const SECTION_HINTS: Partial<Record<SectionId, string>> = {
+  jobs: 'Jobs: notebooks kept in the omega store (om.jobs, om jobs, /api/v1/jobs)'
+};
+
 export interface IPanelOptions {
   service: OmegaService;
   /** Seconds between automatic refreshes (0 turns them off). */
@@ -178,6 +183,7 @@ export class OmegaPanel extends Panel {
     const section = new Section<T>({
       id,
       label: SECTION_LABELS[id],
+      hint: SECTION_HINTS[id],
       model,
       view,
       open: id === 'datasets',

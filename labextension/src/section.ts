@@ -22,6 +22,8 @@ export interface IItemView {
 export interface ISectionOptions<T> {
   id: string;
   label: string;
+  /** The title's tooltip (the Notebooks section says its items are jobs). */
+  hint?: string;
   model: SectionModel<T>;
   view: (item: T) => IItemView;
   open?: boolean;
@@ -42,6 +44,7 @@ export class Section<T = unknown> extends Widget {
     const title = document.createElement('span');
     title.className = 'jp-omega-section-title';
     title.textContent = options.label;
+    title.title = options.hint ?? '';
     this._count.className = 'jp-omega-count';
     this._pager.className = 'jp-omega-pager';
     header.append(this._caret, title, this._count, this._pager);

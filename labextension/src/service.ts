@@ -197,20 +197,20 @@ export class OmegaService {
     return this.request(`model/${encodeName(model)}/predict${queryString({ datax: dataset })}`);
   }
 
-  // -- notebooks (jobs) -------------------------------------------------------------------
-  getNotebook(name: string): Promise<Record<string, unknown>> {
+  // -- jobs (stored notebooks; the panel's "Notebooks" section) ----------------------------
+  getJob(name: string): Promise<Record<string, unknown>> {
     return this.request(`jobs/${encodeName(name)}`);
   }
 
-  putNotebook(name: string, notebook: unknown): Promise<IObjectSummary> {
+  putJob(name: string, notebook: unknown): Promise<IObjectSummary> {
     return this.json(`jobs/${encodeName(name)}`, 'PUT', notebook);
   }
 
-  dropNotebook(name: string): Promise<IDeleted> {
+  dropJob(name: string): Promise<IDeleted> {
     return this.drop('jobs', name);
   }
 
-  runNotebook(name: string, parameters: Record<string, unknown> = {}): Promise<IAccepted> {
+  runJob(name: string, parameters: Record<string, unknown> = {}): Promise<IAccepted> {
     return this.json(`jobs/${encodeName(name)}/run`, 'POST', { parameters });
   }
 
@@ -239,7 +239,8 @@ export class OmegaService {
     return this.json(`jobs/${encodeName(name)}/schedule`, 'PATCH', { paused });
   }
 
-  deleteSchedule(name: string): Promise<unknown> {
+  /** Remove a notebook's schedule (the notebook stays), as `om.jobs.unschedule(name)`. */
+  unschedule(name: string): Promise<unknown> {
     return this.request(`jobs/${encodeName(name)}/schedule`, { method: 'DELETE' });
   }
 

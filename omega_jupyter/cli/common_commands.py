@@ -26,7 +26,10 @@ ResultStreamOption = Annotated[
     typer.Option("--result-stream", help="Publish the run's started/finished messages here."),
 ]
 ShowScheduleOption = Annotated[bool, typer.Option("--show", help="Show the schedule.")]
-DeleteScheduleOption = Annotated[bool, typer.Option("--delete", help="Remove the schedule.")]
+# The word is ``unschedule`` (its own command); --delete stays as a hidden alias of it.
+DeleteScheduleOption = Annotated[
+    bool, typer.Option("--delete", hidden=True, help="Same as the unschedule command.")
+]
 PauseScheduleOption = Annotated[
     bool | None,
     typer.Option(
@@ -53,6 +56,14 @@ def show_fields(st: CliState, data: Mapping[str, Any]) -> None:
         output.table([{"field": k, "value": v} for k, v in data.items()], ["field", "value"])
 
 
+def show_frame(st: CliState, frame: pd.DataFrame) -> None:
+    """``--json``: the frame's rows as JSON records; otherwise the frame as a table."""
+    if st.json:
+        output.emit_json(output.frame_records(frame))
+    else:
+        output.frame_table(frame)
+
+
 def list_objects(
     st: CliState,
     store: Any,
@@ -68,6 +79,12 @@ def drop_object(st: CliState, store: Any, name: str, force: bool) -> None:
     """``drop``: remove every version of ``name`` (``force``: no error when missing)."""
     dropped = store.drop(name, force=force)
     output.emit(st, {"name": name, "dropped": dropped}, f"dropped {name}" if dropped else None)
+
+
+def unschedule_object(st: CliState, store: Any, name: str) -> None:
+    """``unschedule``: remove the schedule of ``name`` (the object itself stays)."""
+    store.unschedule(name)
+    output.emit(st, {"name": name, "unscheduled": True}, f"unscheduled {name}")
 
 
 def show_runs(st: CliState, frame: pd.DataFrame, columns: Sequence[str]) -> None:

@@ -19,7 +19,9 @@ from omega_jupyter.cli.common_commands import (
     drop_object,
     list_objects,
     show_fields,
+    show_frame,
     show_runs,
+    unschedule_object,
 )
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.exceptions import InvalidParameterError, RunFailedError, RunTimeoutError
@@ -144,15 +146,15 @@ def apply_schedule(
     delete: bool,
     paused: bool | None = None,
 ) -> None:
-    """Create, show, pause, resume or delete the schedule of a job or script and print it.
+    """Create, show, pause, resume or remove (``--delete``, the unschedule command's alias) the
+    schedule of a job or script and print it.
 
     With WHEN, ``paused`` is the state of the new or changed schedule (None: kept as it was).
     """
     if delete:
         if when is not None or show or paused is not None:
             raise typer.BadParameter("give --delete alone")
-        store.unschedule(name)
-        output.emit(st, {"name": name, "deleted": True}, f"unscheduled {name}")
+        unschedule_object(st, store, name)
         return
     if show and (when is not None or paused is not None):
         raise typer.BadParameter("give WHEN, --pause/--resume or --show, not several")
@@ -173,6 +175,13 @@ def apply_schedule(
         output.console().print("next: " + ", ".join(t.isoformat() for t in info["next_times"]))
 
 
+@app.command("unschedule")
+def unschedule(ctx: typer.Context, name: str) -> None:
+    """Remove the schedule of a notebook (the notebook stays): ``om jobs unschedule NAME``."""
+    st = state(ctx)
+    unschedule_object(st, st.client().jobs, name)
+
+
 @app.command("runs")
 def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
     """Runs of a notebook, newest first."""
@@ -186,11 +195,7 @@ def runs(ctx: typer.Context, name: str, limit: int = 20) -> None:
 def results(ctx: typer.Context, name: str) -> None:
     """Executed notebooks of a job."""
     st = state(ctx)
-    frame = st.client().jobs.results(name)
-    if st.json:
-        output.emit_json(output.frame_records(frame))
-    else:
-        output.table(frame.to_dict("records"), list(frame.columns))
+    show_frame(st, st.client().jobs.results(name))
 
 
 @app.command("export")

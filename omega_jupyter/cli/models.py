@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from omega_jupyter.cli import output
-from omega_jupyter.cli.common_commands import list_objects
+from omega_jupyter.cli.common_commands import list_objects, show_frame
 from omega_jupyter.cli.context import state
 from omega_jupyter.models.store import lineage_summary
 from omega_jupyter.storage.metadata import Metadata
@@ -68,11 +68,7 @@ def info(ctx: typer.Context, name: Annotated[str, typer.Argument(help="m, m@3, m
 def versions(ctx: typer.Context, name: str) -> None:
     """Every version of a model: created, tags, size, format, lineage."""
     st = state(ctx)
-    frame = st.client().models.versions(name)
-    if st.json:
-        output.emit_json(output.frame_records(frame))
-    else:
-        output.frame_table(frame)
+    show_frame(st, st.client().models.versions(name))
 
 
 @app.command("tag")

@@ -21,6 +21,7 @@ from omega_jupyter.cli.common_commands import (
     list_objects,
     show_fields,
     show_runs,
+    unschedule_object,
 )
 from omega_jupyter.cli.context import state
 from omega_jupyter.cli.jobs import apply_schedule, parse_pairs
@@ -106,6 +107,13 @@ def schedule(
     st = state(ctx)
     options = (parse_pairs(kwargs) or None, missed, max_retries, timezone)
     apply_schedule(st, st.client().scripts, name, when, options, show, delete, paused)
+
+
+@app.command("unschedule")
+def unschedule(ctx: typer.Context, name: str) -> None:
+    """Remove the schedule of a script (the script stays): ``om scripts unschedule NAME``."""
+    st = state(ctx)
+    unschedule_object(st, st.client().scripts, name)
 
 
 def runtime_script(

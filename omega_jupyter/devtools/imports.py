@@ -1,6 +1,9 @@
 """The import graph of omega_jupyter, read from its source (nothing is imported), and the rules
 it must keep: no import cycle among our modules, the runtime imports no kind of run (jobs,
-scripts, models) nor the client, services import no surface library (tornado, IPython, typer).
+scripts, models) nor the client, services import no surface library (tornado, IPython, typer),
+and no module reaches a subpackage through the package attribute that the default client owns
+(``from omega_jupyter import datasets`` and ``import omega_jupyter.jobs.x as y`` give the
+default client's store, not the module: see :data:`CLIENT_NAMES`).
 
 Run ``python -m omega_jupyter.devtools.imports`` (``--graph`` also prints every edge); it
 exits non-zero and prints each cycle or broken rule when there is one. tests/test_architecture
@@ -26,6 +29,10 @@ ROOT_PACKAGE = "omega_jupyter"
 SURFACES = ("cli", "magics", "widgets", "server")  # everything else is a service
 SURFACE_LIBRARIES = ("tornado", "IPython", "typer")
 RUNTIME_MUST_NOT_IMPORT = ("jobs", "scripts", "models", "client")
+# ``om.datasets`` … is the default client's (omega_jupyter/__init__.py): the package attribute
+# of these names is the client's object, so ``from omega_jupyter import datasets`` and
+# ``import omega_jupyter.datasets.x as y`` get that object, never the module.
+CLIENT_NAMES = ("datasets", "models", "jobs", "scripts", "streams", "runtime", "settings")
 
 
 @dataclass
@@ -36,6 +43,7 @@ class ModuleImports:
     ours: set[str] = field(default_factory=set)
     deferred: dict[str, int] = field(default_factory=dict)  # ours, in function bodies -> line
     libraries: dict[str, int] = field(default_factory=dict)  # name -> first line
+    through_client: dict[str, int] = field(default_factory=dict)  # see CLIENT_NAMES -> line
 
 
 def package_root() -> Path:
@@ -96,6 +104,17 @@ def _imported(node: ast.stmt, module: str, is_package: bool) -> list[str]:
     return [base] + [f"{base}.{alias.name}" for alias in node.names]
 
 
+def _through_client(node: ast.stmt, module: str, is_package: bool) -> list[str]:
+    """Modules this statement would take from the package attribute that the default client
+    owns (:data:`CLIENT_NAMES`), so that it gets the client's object instead."""
+    if isinstance(node, ast.Import):  # only ``as`` binds what the package attribute holds
+        owned = tuple(f"{ROOT_PACKAGE}.{name}." for name in CLIENT_NAMES)
+        return [a.name for a in node.names if a.asname and f"{a.name}.".startswith(owned)]
+    if isinstance(node, ast.ImportFrom) and _imported(node, module, is_package)[0] == ROOT_PACKAGE:
+        return [f"{ROOT_PACKAGE}.{a.name}" for a in node.names if a.name in CLIENT_NAMES]
+    return []
+
+
 def _resolve(name: str, known: dict[str, Path]) -> list[str]:
     """Our modules that importing ``name`` runs: the longest known prefix and its packages."""
     parts = name.split(".")
@@ -130,6 +149,8 @@ def read_imports(root: Path | None = None) -> dict[str, ModuleImports]:
         for node in ast.walk(tree):
             if not isinstance(node, ast.Import | ast.ImportFrom) or id(node) in type_checking:
                 continue
+            for name in _through_client(node, module, is_package):
+                entry.through_client.setdefault(name, node.lineno)
             names = _imported(node, module, is_package)
             ours = [n for n in names if n == ROOT_PACKAGE or n.startswith(ROOT_PACKAGE + ".")]
             if not ours:
@@ -241,6 +262,11 @@ def broken_rules(graph: dict[str, ModuleImports]) -> list[str]:
                         f"{module} (line {line}) imports {library}: services import no surface "
                         "library"
                     )
+        for name, line in sorted(entry.through_client.items()):
+            problems.append(
+                f"{module} (line {line}) takes {name} from the package attribute, which is the "
+                "default client's: import from the module itself"
+            )
     return problems
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from omega_jupyter.client import Omega
-from omega_jupyter.jobs import when as when_
+from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.storage.engine import Database
@@ -56,7 +56,7 @@ class Claim:
 
 def grace(cron: str, slot: datetime, timezone: str | None) -> timedelta:
     """How late a slot may start and still count as on time: half a period, 1-60 s."""
-    following = when_.next_times(cron, slot, 1, timezone)[0]
+    following = timetable.next_times(cron, slot, 1, timezone)[0]
     return max(MIN_GRACE, min(MAX_GRACE, (following - slot) / 2))
 
 
@@ -68,7 +68,7 @@ def choose_slots(row: Any, now: datetime) -> tuple[list[datetime], list[datetime
     on-time slot runs anyway, ``skip`` drops them.
     """
     first = aware(row.next_due)
-    due = [first, *when_.slots_between(row.cron, first, now, row.timezone, MAX_SLOTS_PER_CLAIM)]
+    due = [first, *timetable.slots_between(row.cron, first, now, row.timezone, MAX_SLOTS_PER_CLAIM)]
     if row.missed == "all":
         return due[-MAX_SLOTS_PER_CLAIM:], due[:-MAX_SLOTS_PER_CLAIM]
     on_time = [s for s in due if now - s <= grace(row.cron, s, row.timezone)]
@@ -152,7 +152,7 @@ class ScheduleClaimer:
         if claims:
             claims[0].skipped = skipped
         newest = max(to_run + skipped)
-        following = when_.next_times(row.cron, max(newest, now), 1, row.timezone)[0]
+        following = timetable.next_times(row.cron, max(newest, now), 1, row.timezone)[0]
         conn.execute(
             sa.update(schedules)
             .where(schedules.c.id == row.id)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
-from omega_jupyter.jobs import when as when_
+from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
 from omega_jupyter.names import validate_name
 from omega_jupyter.storage.engine import Database
@@ -84,15 +84,15 @@ class ScheduleStore:
         ``True``/``False`` sets it.
         """
         validate_name(target)
-        cron = when_.to_cron(when)
-        when_.zone(timezone)
+        cron = timetable.to_cron(when)
+        timetable.zone(timezone)
         validate_policy(missed, max_retries)
         if parameters is not None and not isinstance(parameters, dict):
             raise InvalidScheduleError("parameters must be a dict")
         if paused is not None and not isinstance(paused, bool):
             raise InvalidScheduleError(f"paused must be true, false or null, not {paused!r}")
         stamp = start or now()
-        next_due = when_.next_times(cron, stamp, 1, timezone)[0]
+        next_due = timetable.next_times(cron, stamp, 1, timezone)[0]
         values = {
             "cron": cron,
             "text": str(when).strip(),
@@ -156,7 +156,7 @@ class ScheduleStore:
             if row is None:
                 raise ObjectNotFoundError(f"{kind} {target!r} has no schedule")
             if not row.enabled:
-                next_due = when_.next_times(row.cron, stamp, 1, row.timezone)[0]
+                next_due = timetable.next_times(row.cron, stamp, 1, row.timezone)[0]
                 conn.execute(
                     sa.update(schedules)
                     .where(schedules.c.id == row.id)
@@ -225,14 +225,14 @@ def describe_row(row: Any, upcoming: int = 5) -> dict:
     next_due = aware(m["next_due"])
     times = [next_due]
     if upcoming > 1:
-        times += when_.next_times(m["cron"], next_due, upcoming - 1, m["timezone"])
+        times += timetable.next_times(m["cron"], next_due, upcoming - 1, m["timezone"])
     return {
         "id": m["id"],
         "kind": m["kind"],
         "name": m["target"],
         "when": m["text"],
         "cron": m["cron"],
-        "description": when_.describe(m["cron"]),
+        "description": timetable.describe(m["cron"]),
         "paused": not m["enabled"],
         "next_due": next_due,
         "next_times": times,

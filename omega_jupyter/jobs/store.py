@@ -72,6 +72,8 @@ class RunnableStore(VersionedStore):
         )
 
     def unschedule(self, name: str) -> bool:
+        """Remove the schedule of ``name`` (the object stays; ObjectNotFoundError if it has
+        none)."""
         return self.schedules_store.delete(self.kind, validate_name(name))
 
     def pause(self, name: str) -> dict:

@@ -32,6 +32,7 @@ COMMANDS: dict[str, Command] = {
     "predict": cmd.predict.predict,
     "run": cmd.run.run,
     "schedule": cmd.schedule.schedule,
+    "unschedule": cmd.unschedule.unschedule,
     "runs": cmd.runs.runs,
     "log": cmd.log.log,
     "save": cmd.save.save,

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omega_jupyter.exceptions import ModelMethodError
 from omega_jupyter.models import predict
 from omega_jupyter.names import parse_ref
 
@@ -49,15 +48,6 @@ def signature_of(X: Any) -> dict | None:
     if isinstance(X, np.ndarray) and X.ndim == 2:
         return {"width": int(X.shape[1]), "dtype": str(X.dtype)}
     return None
-
-
-def _method(model: Any, action: str, spec: dict) -> Any:
-    method = getattr(model, action, None)
-    if not callable(method):
-        raise ModelMethodError(
-            f"model {spec['target']!r} ({type(model).__qualname__}) has no method {action!r}"
-        )
-    return method
 
 
 # -- outputs --------------------------------------------------------------------------------
@@ -116,7 +106,7 @@ def _fit(om: Any, spec: dict) -> Any:
     model, _meta = _load_model(om, spec)
     X, x_entry = _read(om, spec.get("X"))
     Y, y_entry = _read(om, spec.get("Y"))
-    method = _method(model, spec["action"], spec)
+    method = predict.model_method(model, spec["action"], spec["target"])
     args = (X,) if Y is None else (X, _target(Y))
     output = method(*args, **spec.get("kwargs", {}))
     saved = _save(om, spec, model, [x_entry, y_entry], signature_of(X), kwargs=spec.get("kwargs"))
@@ -127,7 +117,7 @@ def _fit(om: Any, spec: dict) -> Any:
 
 def _apply(om: Any, spec: dict) -> Any:
     model, meta = _load_model(om, spec)
-    _method(model, spec["action"], spec)  # before reading any data
+    predict.model_method(model, spec["action"], spec["target"])  # before reading any data
     X, _x = _read(om, spec.get("X"), lineage=False)
     Y, _y = _read(om, spec.get("Y"), lineage=False) if spec["action"] == "score" else (None, None)
     kwargs = spec.get("kwargs", {})

@@ -11,7 +11,7 @@ from typing import Any
 
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError
-from omega_jupyter.jobs import when as when_
+from omega_jupyter.jobs import timetable
 
 MAX_WHEN = 200
 
@@ -25,13 +25,13 @@ def schedule_preview(
         raise BadRequestError("send ?when=<cron or text>, e.g. 'weekdays at 08:30'")
     if len(text) > MAX_WHEN:
         raise BadRequestError(f"a schedule is at most {MAX_WHEN} characters")
-    cron = when_.to_cron(text)
+    cron = timetable.to_cron(text)
     after = now or datetime.now(UTC)
-    times = when_.next_times(cron, after, count, timezone or None)
+    times = timetable.next_times(cron, after, count, timezone or None)
     return {
         "when": text,
         "cron": cron,
-        "description": when_.describe(cron),
+        "description": timetable.describe(cron),
         "timezone": timezone or None,
         "next_times": [t.isoformat() for t in times],
     }

@@ -215,13 +215,16 @@ class Stream:
     def to_frame(self, since: int = 0, limit: int | None = None) -> pd.DataFrame:
         """Messages as a DataFrame indexed by offset: one column per key when messages are
         JSON objects (else one ``data`` column), plus ``timestamp``."""
-        from omega_jupyter.streams.frames import messages_frame  # pandas: not for streams alone
+        # pandas: not for streams alone
+        from omega_jupyter.streams.message_frames import messages_frame
 
         return messages_frame(self.read(since, limit))
 
     def getl(self) -> Any:
-        """A lazy frame over the messages (see :func:`omega_jupyter.streams.frames.lazy_frame`)."""
-        from omega_jupyter.streams.frames import lazy_frame  # pandas: not for streams alone
+        """A lazy frame over the messages (see
+        :func:`omega_jupyter.streams.message_frames.lazy_frame`)."""
+        # pandas: not for streams alone
+        from omega_jupyter.streams.message_frames import lazy_frame
 
         return lazy_frame(self)
 

@@ -1,4 +1,5 @@
-"""pytest-jupyter's fixtures for the server-extension tests only.
+"""pytest-jupyter's fixtures for the tests of ``omega_jupyter.server`` (the Jupyter extension
+tests use them; the route table, API key and ``om serve`` tests beside them need none).
 
 Imported here rather than loaded with ``pytest_plugins`` so that its autouse fixtures and its
 event loop stay confined to this directory.

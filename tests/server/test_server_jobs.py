@@ -284,7 +284,7 @@ async def test_runs_are_paged_with_a_total(jp_fetch, database_url: str, bucket: 
 
 async def test_script_metadata_and_delete(jp_fetch, database_url: str, bucket: str) -> None:
     import omega_jupyter
-    from tests.test_scripts import RUN, put_script
+    from tests.scripts.test_scripts import RUN, put_script
 
     om = omega_jupyter.setup(url=database_url, bucket=bucket)
     put_script(om, RUN, name="etl/daily")

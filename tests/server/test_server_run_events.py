@@ -10,7 +10,7 @@ import pytest
 from traitlets.config import Config
 
 import omega_jupyter
-from tests.test_scripts import RUN, put_script
+from tests.scripts.test_scripts import RUN, put_script
 
 from .conftest import extension_config
 from .test_server_jobs import notebook

@@ -66,6 +66,25 @@ describe('OmegaPanel runs section', () => {
   });
 });
 
+describe('OmegaPanel section titles', () => {
+  it('labels the jobs section Notebooks and says in its tooltip that they are jobs', () => {
+    const panel = new OmegaPanel({
+      service: new OmegaService(server(0).settings),
+      refreshInterval: 0,
+      onActivate: () => undefined
+    });
+    const title = panel.section('jobs').node.querySelector<HTMLElement>('.jp-omega-section-title')!;
+    expect(title.textContent).toBe('Notebooks');
+    expect(title.title).toMatch(/^Jobs: notebooks kept in the omega store/);
+    const datasets = panel
+      .section('datasets')
+      .node.querySelector<HTMLElement>('.jp-omega-section-title')!;
+    expect(datasets.textContent).toBe('Datasets');
+    expect(datasets.title).toBe('');
+    panel.dispose();
+  });
+});
+
 describe('OmegaPanel errors', () => {
   it('says an error shared by the sections once, and one of a single section in it', async () => {
     let answer: 'down' | 'one' | 'up' = 'down';

@@ -93,7 +93,7 @@ describe('OmegaService', () => {
     }));
     const service = new OmegaService(settings);
     const nb = { cells: [], metadata: {}, nbformat: 4, nbformat_minor: 5 };
-    const summary = await service.putNotebook('reports/daily', nb);
+    const summary = await service.putJob('reports/daily', nb);
     expect(summary.version).toBe(2);
     expect(calls[0].method).toBe('PUT');
     expect(calls[0].url).toMatch(/omega\/api\/v1\/jobs\/reports\/daily$/);

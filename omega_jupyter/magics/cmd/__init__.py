@@ -17,6 +17,7 @@ from omega_jupyter.magics.cmd import (
     schedule,
     sql,
     stream,
+    unschedule,
     versions,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "schedule",
     "sql",
     "stream",
+    "unschedule",
     "versions",
 ]

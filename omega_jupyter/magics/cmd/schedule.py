@@ -1,13 +1,16 @@
-"""``%om schedule JOB "WHEN" [-p k=v …] [--missed once|skip|all]`` (``--delete``, ``--pause``,
-``--resume``; without WHEN: show the schedule)."""
+"""``%om schedule JOB "WHEN" [-p k=v …] [--missed once|skip|all]`` (``--pause``, ``--resume``;
+without WHEN: show the schedule). ``%om unschedule JOB`` removes it (``--delete`` here is an
+alias kept for old notebooks)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from omega_jupyter.magics import display
+from omega_jupyter.magics.cmd.unschedule import remove_schedule
 from omega_jupyter.magics.context import CommandContext
 from omega_jupyter.magics.parser import CommandParser
 from omega_jupyter.params import parse_pairs
@@ -23,7 +26,7 @@ def schedule(ctx: CommandContext, argv: list[str]) -> Any:
     parser.add_argument("--max-retries", type=int, default=0)
     parser.add_argument("--timezone", help="IANA time zone of the cron, e.g. Europe/Zurich.")
     state = parser.add_mutually_exclusive_group()
-    state.add_argument("--delete", action="store_true", help="Remove the schedule.")
+    state.add_argument("--delete", action="store_true", help=argparse.SUPPRESS)  # unschedule
     state.add_argument(
         "--pause", dest="paused", action="store_const", const=True, help="Keep it, run nothing."
     )
@@ -39,8 +42,7 @@ def schedule(ctx: CommandContext, argv: list[str]) -> Any:
     if args.delete:
         if args.when is not None:
             raise UsageError("give WHEN or --delete, not both")
-        removed = jobs.unschedule(args.job)
-        return display.Message(f"unscheduled {args.job}" if removed else f"{args.job} had none")
+        return remove_schedule(ctx, args.job)
     if args.when is not None:
         info = jobs.schedule(
             args.job,

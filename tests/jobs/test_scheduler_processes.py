@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from omega_jupyter.jobs.tables import runs, schedule_slots
-from tests.test_jobs import make_notebook
-from tests.test_scripts import put_script
+from tests.jobs.test_jobs import make_notebook
+from tests.scripts.test_scripts import put_script
 
 T0 = datetime(2030, 1, 7, 8, 0, 0, tzinfo=UTC)
 

@@ -19,8 +19,8 @@ from omega_jupyter.jobs.claims import RunReconciler
 from omega_jupyter.jobs.tables import runs
 from omega_jupyter.storage.metadata import now
 from omega_jupyter.streams.store import StreamStore
-from tests.test_jobs import make_notebook
-from tests.test_scripts import RUN, put_script
+from tests.jobs.test_jobs import make_notebook
+from tests.scripts.test_scripts import RUN, put_script
 
 WAIT = 120  # seconds; generous on a loaded machine, never reached when things work
 UNREACHABLE = "tcp://127.0.0.1:9"

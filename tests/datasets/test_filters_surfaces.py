@@ -22,8 +22,7 @@ from omega_jupyter.cli import app
 from omega_jupyter.params import column_specs, parse_filters
 from omega_jupyter.server.apikeys import ApiKeyService
 from omega_jupyter.server.standalone import make_app
-
-from .magics_shell import make_shell, run
+from tests.magics_shell import make_shell, run
 
 NAME = "filtered"
 

@@ -12,9 +12,9 @@ from omega_jupyter.cli import app
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import InvalidNameError, RunFailedError
 from omega_jupyter.streams.store import StreamStore
+from tests.jobs.test_jobs import make_notebook
 from tests.magics_shell import make_shell, usage_error
-from tests.test_jobs import make_notebook
-from tests.test_scripts import FAILS, RUN, put_script
+from tests.scripts.test_scripts import FAILS, RUN, put_script
 
 WAIT = 120  # seconds; generous on a loaded machine, never reached when things work
 

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
-from omega_jupyter.jobs import when
+from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.claims import RunReconciler, ScheduleClaimer
 from omega_jupyter.jobs.tables import runs, schedule_slots
-from tests.test_jobs import make_notebook
+from tests.jobs.test_jobs import make_notebook
 
 T0 = datetime(2030, 1, 7, 8, 0, 0, tzinfo=UTC)  # a Monday
 
@@ -31,14 +31,14 @@ T0 = datetime(2030, 1, 7, 8, 0, 0, tzinfo=UTC)  # a Monday
     ],
 )
 def test_text_to_cron(text, cron):
-    assert when.to_cron(text) == cron
-    assert when.describe(cron)
+    assert timetable.to_cron(text) == cron
+    assert timetable.describe(cron)
 
 
 @pytest.mark.parametrize("text", ["", "sometimes", "daily at 25:00", "* * * * 9", "every 0 hours"])
 def test_unparsable_text_shows_examples(text):
     with pytest.raises(InvalidScheduleError, match="weekdays at 08:30"):
-        when.to_cron(text)
+        timetable.to_cron(text)
 
 
 def test_schedule_api(om):
@@ -284,7 +284,7 @@ def test_changing_a_schedule_keeps_it_paused(om):
 
 
 def test_script_schedules_pause_and_resume(om):
-    from tests.test_scripts import RUN, put_script
+    from tests.scripts.test_scripts import RUN, put_script
 
     put_script(om, RUN)
     om.scripts.schedule("myscript", "every 5 minutes", parameters={"day": "today"})

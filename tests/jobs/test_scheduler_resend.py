@@ -20,8 +20,8 @@ from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops
 from omega_jupyter.runtime.lifecycle import run_task
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.runtime.worker import settings_payload
-from tests.test_jobs import make_notebook
-from tests.test_scheduler import T0, _scheduled, _slot_owner
+from tests.jobs.test_jobs import make_notebook
+from tests.jobs.test_scheduler import T0, _scheduled, _slot_owner
 
 
 def test_a_queued_run_of_a_gone_loop_is_taken_over_once(om):

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from omega_jupyter.cli import app
-from tests.test_jobs import make_notebook
-from tests.test_scripts import RUN, make_package
+from tests.jobs.test_jobs import make_notebook
+from tests.scripts.test_scripts import RUN, make_package
 
 
 @pytest.fixture
@@ -59,6 +59,10 @@ def test_jobs_put_run_schedule_runs(om_cli, om, tmp_path, monkeypatch):
     runs = json.loads(ok(om_cli("--json", "jobs", "runs", "mynotebook")))
     assert [r["state"] for r in runs] == ["succeeded"] * 3
     assert "mynotebook" in ok(om_cli("jobs", "ls"))
+    results = json.loads(ok(om_cli("--json", "jobs", "results", "mynotebook")))
+    assert sorted(r["run_id"] for r in results) == sorted(r["id"] for r in runs)
+    assert not any(r["failed"] for r in results) and all(r["job"] == "mynotebook" for r in results)
+    assert run_id in ok(om_cli("jobs", "results", "mynotebook"))
 
 
 def test_scripts_put_and_run(om_cli, om, tmp_path, monkeypatch):
@@ -78,8 +82,28 @@ def test_scripts_put_and_run(om_cli, om, tmp_path, monkeypatch):
     assert bad.exit_code != 0 and "a@b" in bad.stderr
 
 
+def test_unschedule_is_the_verb_and_delete_its_hidden_alias(om_cli, om, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    nbformat.write(make_notebook("x = 1"), "notebook.ipynb")
+    ok(om_cli("jobs", "put", "notebook.ipynb", "mynotebook"))
+    make_package(tmp_path, RUN)
+    ok(om_cli("scripts", "put", "./myscript/setup.py", "myscript"))
+    for store, name in (("jobs", "mynotebook"), ("scripts", "myscript")):
+        ok(om_cli(store, "schedule", name, "hourly"))
+        assert "unschedule" in ok(om_cli(store, "--help"))
+        assert "--delete" not in ok(om_cli(store, "schedule", "--help"))
+        gone = json.loads(ok(om_cli("--json", store, "unschedule", name)))
+        assert gone == {"name": name, "unscheduled": True}
+        again = om_cli(store, "unschedule", name)
+        assert again.exit_code == 1 and "has no schedule" in again.stderr
+        ok(om_cli(store, "schedule", name, "hourly"))
+        assert ok(om_cli(store, "schedule", name, "--delete")).strip() == f"unscheduled {name}"
+    assert om.jobs.schedules().empty and om.scripts.schedules().empty
+    assert om.jobs.exists("mynotebook") and om.scripts.exists("myscript")
+
+
 def test_schedule_pause_and_resume(om_cli, om, tmp_path, monkeypatch):
-    from tests.test_scripts import put_script
+    from tests.scripts.test_scripts import put_script
 
     monkeypatch.chdir(tmp_path)
     nbformat.write(make_notebook("print(x)"), "notebook.ipynb")

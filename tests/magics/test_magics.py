@@ -232,6 +232,17 @@ def test_schedule_runs_and_log_tables(shell, om) -> None:
     assert [r["message"] for r in lines.rows] == ["hello from a test"]
 
 
+def test_unschedule_and_its_alias(shell, om) -> None:
+    om.jobs.put(new_notebook(), "report")
+    run(shell, '%om schedule report "hourly"')
+    assert repr(run(shell, "%om unschedule report")) == "unscheduled report"
+    assert "has no schedule" in usage_error(shell, "%om unschedule report")
+    assert om.jobs.schedules().empty and om.jobs.exists("report")
+    usage = usage_error(shell, "%om schedule")
+    assert "--pause" in usage and "--delete" not in usage  # the alias is not advertised
+    assert "arguments are required: job" in usage_error(shell, "%om unschedule")
+
+
 def test_save_outside_a_notebook_kernel_is_a_clear_error(shell) -> None:
     assert "plain IPython" in usage_error(shell, "%om save mine")
 
