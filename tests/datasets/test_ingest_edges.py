@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from omega_jupyter.exceptions import IngestError, UnsupportedObjectError
-
-from .test_gc import tables_of
+from tests.storage.test_gc import tables_of
 
 
 def nothing_written(om, name: str) -> None:

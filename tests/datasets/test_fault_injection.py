@@ -37,8 +37,7 @@ import sqlalchemy as sa
 
 from omega_jupyter.storage import gc
 from omega_jupyter.storage.schema import objects
-
-from .test_gc import tables_of, unreferenced
+from tests.storage.test_gc import tables_of, unreferenced
 
 CHILD = textwrap.dedent(
     """
