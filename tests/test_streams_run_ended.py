@@ -15,8 +15,8 @@ from sklearn.linear_model import LogisticRegression
 
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import RuntimeUnavailableError
-from omega_jupyter.runtime.reconcile import RunReconciler
 from omega_jupyter.jobs.tables import runs
+from omega_jupyter.runtime.reconcile import RunReconciler
 from omega_jupyter.storage.metadata import now
 from omega_jupyter.streams.store import StreamStore
 from tests.test_jobs import make_notebook

@@ -232,7 +232,7 @@ class ScheduleReconciler(RunReconciler):
             dict(run.parameters or {}),
             _aware(run.scheduled_for),
             run.schedule_id,
-            task=dict(run.task) if run.task else None,
+            task=dict(run.task) if run.task is not None else None,
         )
 
     def _resend_queued(self, now: datetime) -> list[Claim]:
@@ -293,7 +293,7 @@ class ScheduleReconciler(RunReconciler):
                     _aware(run.scheduled_for),
                     run.schedule_id,
                     resend=True,
-                    task=dict(run.task) if run.task else None,
+                    task=dict(run.task) if run.task is not None else None,
                 )
             )
         return resent

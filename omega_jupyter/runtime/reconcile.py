@@ -282,7 +282,7 @@ class RunReconciler:
 
     def _item(self, conn: Connection, run: Any, retry_id: str) -> Any:
         params = dict(run.parameters or {})
-        task = dict(run.task) if run.task else None
+        task = dict(run.task) if run.task is not None else None
         return Retry(retry_id, run.bucket, run.kind, run.target, params, task)
 
     # -- after a failure ------------------------------------------------------------------------
