@@ -120,10 +120,13 @@ class JobRunHandler(_Runner):
     async def post(self, name: str) -> None:
         body = self.body_object("the body")
         stream = body.pop("result_stream", None)  # publish the run's events to this stream
+        retries = body.pop("max_retries", None)  # tries again should the run lose its worker
         parameters = _object(body.get("parameters", body), "parameters")
         om = self.om
         handle = await self.call(
-            lambda: om.runtime.job(name).run(parameters=parameters, result_stream=stream)
+            lambda: om.runtime.job(name).run(
+                parameters=parameters, result_stream=stream, max_retries=retries
+            )
         )
         self.accepted(handle.id)
 
@@ -134,9 +137,10 @@ class ScriptRunHandler(_Runner):
     async def post(self, name: str) -> None:
         kwargs = self.body_object("the body (keyword arguments of run)")
         stream = kwargs.pop("result_stream", None)  # publish the run's events to this stream
+        retries = kwargs.pop("max_retries", None)  # tries again should the run lose its worker
         om = self.om
         handle = await self.call(
-            lambda: om.runtime.script(name).run(result_stream=stream, **kwargs)
+            lambda: om.runtime.script(name).run(result_stream=stream, max_retries=retries, **kwargs)
         )
         self.accepted(handle.id)
 
@@ -297,7 +301,9 @@ openapi.add_paths(
             "delete": op("Drop a notebook", _N),
         },
         "/jobs/{name}/run": {
-            "post": op("Run with {parameters, result_stream}: 202 + Location", _N, _OBJ, 202)
+            "post": op(
+                "Run with {parameters, result_stream, max_retries}: 202 + Location", _N, _OBJ, 202
+            )
         },
         "/jobs/{name}/schedule": {
             "get": op("The schedule: next times, paused", _N),
@@ -321,7 +327,9 @@ openapi.add_paths(
             "delete": op("Drop a script package (all versions) and its schedule", _N),
         },
         "/scripts/{name}/run": {
-            "post": op("Run with keyword arguments (and result_stream): 202", _N, _OBJ, 202)
+            "post": op(
+                "Run with keyword arguments (and result_stream, max_retries): 202", _N, _OBJ, 202
+            )
         },
         "/runs": {"get": op("Runs, newest first: {items, total, limit, offset}", _RUNS_Q)},
         "/runs/{run_id}": {"get": op("State, progress, error", _RUN)},

@@ -69,7 +69,8 @@ class ModelActionHandler(OmegaMixin):
         om = self.om
         datax, datay = self.arg("datax"), self.arg("datay")
         if payloads.bool_param(self.arg("async"), "async"):
-            await self._submit(om, name, action, datax, datay)
+            retries = payloads.int_param(self.arg("max_retries"), "max_retries", None)
+            await self._submit(om, name, action, datax, datay, retries)
             return
         cache = self._models()
         meta = cache.cached_meta(om, name) or await self.call(cache.resolve, om, name)
@@ -98,12 +99,19 @@ class ModelActionHandler(OmegaMixin):
             y = await self.call(om.datasets.get, datay)
         return X, y
 
-    async def _submit(self, om: Any, name: str, action: str, datax: Any, datay: Any) -> None:
+    async def _submit(
+        self, om: Any, name: str, action: str, datax: Any, datay: Any, retries: int | None
+    ) -> None:
         X, y = (datax, datay) if datax else predict.input_from_json(self.json_body())
 
         def submit() -> str:
             runner = om.runtime.model(name)
-            handle = runner.score(X, y) if action == "score" else getattr(runner, action)(X)
+            call = getattr(runner, action)
+            handle = (
+                call(X, y, max_retries=retries)
+                if action == "score"
+                else call(X, max_retries=retries)
+            )
             return handle.id
 
         run_id = await self.call(submit)
@@ -129,6 +137,12 @@ _INPUT = [
     {"name": "datax", "in": "query", "schema": {"type": "string"}, "description": "dataset"},
     {"name": "datay", "in": "query", "schema": {"type": "string"}, "description": "for score"},
     {"name": "async", "in": "query", "schema": {"type": "boolean"}},
+    {
+        "name": "max_retries",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "with async=true: tries again should the run lose its worker (default 1)",
+    },
 ]
 _BODY = {
     "content": {
