@@ -261,3 +261,32 @@ def test_retries_used_up_or_not_lost_are_not_retried(om: Omega) -> None:
         assert store.retry(run_id) is None
     assert store.get(exhausted).error.endswith("; attempt 2")
     assert store.retry(own_error) is None  # a run whose own code failed fails for good
+
+
+def test_a_handle_retries_its_lost_run_where_it_was_routed(om: Omega, dask_cluster) -> None:  # type: ignore[no-untyped-def]
+    """Nobody else reconciles: waiting on the handle fails the lost run and sends its retry,
+    with what the first attempt was sent, to workers with the resources it asked for."""
+    client = Omega(om.settings.replace(dask_address=dask_cluster.scheduler_address))
+    client.models.put(LinearRegression().fit(np.arange(4.0)[:, None], np.arange(4.0)), "lr")
+    gpu = client.runtime.require({"GPU": 1})
+    done = gpu.model("lr").predict(np.ones((2, 1)))  # staged in memory, dropped at its end
+    expected = done.result(timeout=WAIT)
+    # the same call once more, as if its worker had died a minute after it started
+    store = client.runtime.runs_store
+    first = store.get(done.id)
+    with client.db.begin() as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.id == first.id)).one()._mapping
+        stamp = now() - timedelta(seconds=60)
+        values = {**row, "id": "lost" + first.id[4:], "state": "running", "finished": None}
+        values.update(result=None, started=stamp, heartbeat=stamp, attempt=1)
+        task = dict(values["task"])
+        task["X"] = {"ref": "Xlost", "role": "X", "temporary": True}
+        values["task"] = {**task, "temporary": ["Xlost"]}
+        conn.execute(sa.insert(runs).values(**values))
+    client.datasets.put(np.ones((2, 1)), "Xlost")
+    handle = client.runtime.run(values["id"])
+    np.testing.assert_allclose(handle.result(timeout=WAIT), expected)
+    lost, retry = handle.attempts
+    assert lost.error.startswith("the worker running this run stopped sending heartbeats")
+    assert (retry.retry_of, retry.resources, retry.state) == (lost.id, {"GPU": 1}, "succeeded")
+    assert not client.datasets.exists("Xlost")  # the retry dropped the input staged for both

@@ -102,7 +102,7 @@ class RunHandle:
         reconciler = RunReconciler(om.db, buckets=[om.bucket], run_ids=[run_id], om=om)
         for retry in reconciler.reconcile(now()):
             try:
-                self._sent[retry.run_id] = send(om, retry).future
+                self._sent[retry.run_id] = send(om, retry, self.runtime).future
             except Exception:
                 pass  # the retry's row says why (its submission failed)
 

@@ -105,13 +105,21 @@ class Retry:
     parameters: dict
     task: dict | None = None  # what its task is sent besides the run's references
     resend: bool = False  # an existing run sent again: a failed submission must not fail it
+    resources: dict | None = None  # the worker resources the run asked for
 
 
-def send(om: Any, item: Any) -> Any:
-    """Send a retry (or a scheduler's claim) with ``om``'s Dask client; returns its handle."""
+def send(om: Any, item: Any, runtime: Any = None) -> Any:
+    """Send a retry (or a scheduler's claim) with ``om``'s Dask client (or ``runtime``'s, of
+    the same bucket); returns its handle. A retry goes to workers with the resources its
+    first attempt asked for."""
+    if runtime is None:
+        runtime = (om if item.bucket == om.bucket else om[item.bucket]).runtime
+    resources = getattr(item, "resources", None)
+    if resources and resources != runtime.resources:
+        runtime = runtime.require(resources)
     task = dict(getattr(item, "task", None) or {})
     parameters = task.pop("parameters", item.parameters)
-    return om[item.bucket].runtime.submit(
+    return runtime.submit(
         item.kind,
         item.run_id,
         item.target,
@@ -283,7 +291,8 @@ class RunReconciler:
     def _item(self, conn: Connection, run: Any, retry_id: str) -> Any:
         params = dict(run.parameters or {})
         task = dict(run.task) if run.task is not None else None
-        return Retry(retry_id, run.bucket, run.kind, run.target, params, task)
+        resources = dict(run.resources) if run.resources else None
+        return Retry(retry_id, run.bucket, run.kind, run.target, params, task, resources=resources)
 
     # -- after a failure ------------------------------------------------------------------------
     def _client(self, bucket: str) -> Any:
