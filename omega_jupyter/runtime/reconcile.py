@@ -331,12 +331,16 @@ class ReconcileLoop:
         self.om = om
         self.every = every
         self.clock = clock
-        self.reconciler = RunReconciler(om.db, buckets=buckets, om=om)
+        self.buckets = buckets
+        self.reconciler: RunReconciler | None = None  # made on the first pass: a database
+        # that is down when the server starts is an error of that pass, not of the server
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self.run, name="omega-reconcile", daemon=True)
 
     def tick(self) -> list[Any]:
         """One pass: fail lost runs, send their retries; returns the retries."""
+        if self.reconciler is None:
+            self.reconciler = RunReconciler(self.om.db, buckets=self.buckets, om=self.om)
         retries = self.reconciler.reconcile(self.clock())
         for retry in retries:
             try:
