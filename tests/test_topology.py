@@ -39,7 +39,10 @@ BUCKET = "topo"
 EVERY = 2  # seconds between scheduled slots
 STALE_AFTER = 6  # seconds without heartbeat before an om scheduler fails (and retries) a run
 # The only ways a run may fail here: its worker or its scheduler was killed under it.
-KILLED = ("worker running this notebook died", "heartbeat stopped")
+KILLED = (
+    "the worker running this notebook stopped",  # Dask re-ran the task of a dead worker
+    "the worker running this run stopped",  # a reconciler found its heartbeat stopped
+)
 
 
 def free_port() -> int:

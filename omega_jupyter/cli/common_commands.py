@@ -20,6 +20,15 @@ RUN_ERROR_WIDTH = 80
 # Options of ``schedule`` (jobs and scripts).
 MissedOption = Annotated[str, typer.Option(help="After downtime: once, skip or all.")]
 MaxRetriesOption = Annotated[int, typer.Option(help="Retries of a run that died.")]
+RunRetriesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-retries",
+        min=0,
+        help="Times to try again should the run lose its worker "
+        "(default 0; 1 for predict, predict_proba, decision_function, transform, score).",
+    ),
+]
 TimezoneOption = Annotated[str | None, typer.Option(help="IANA time zone of the cron.")]
 ResultStreamOption = Annotated[
     str | None,

@@ -14,6 +14,7 @@ from omega_jupyter.cli.common_commands import (
     MissedOption,
     PauseScheduleOption,
     ResultStreamOption,
+    RunRetriesOption,
     ShowScheduleOption,
     TimezoneOption,
     drop_object,
@@ -219,11 +220,17 @@ def runtime_job(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the run.")] = True,
     timeout: Annotated[float | None, typer.Option(help="Seconds per cell.")] = None,
     result_stream: ResultStreamOption = None,
+    max_retries: RunRetriesOption = None,
 ) -> None:
     """Run a stored notebook on the cluster: ``om runtime job mynotebook -p x=1``."""
     st = state(ctx)
     job = st.client().runtime.job(name)
-    handle = job.run(parse_pairs(params) or None, timeout=timeout, result_stream=result_stream)
+    handle = job.run(
+        parse_pairs(params) or None,
+        timeout=timeout,
+        result_stream=result_stream,
+        max_retries=max_retries,
+    )
     if not wait:
         output.emit(st, {"run": handle.id, "state": "queued"}, handle.id)
         return

@@ -9,6 +9,7 @@ import pandas as pd
 import typer
 
 from omega_jupyter.cli import output
+from omega_jupyter.cli.common_commands import RunRetriesOption
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.runtime import cluster as clusters
 from omega_jupyter.runtime.handle import RunHandle
@@ -48,6 +49,7 @@ def model(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the result.")] = True,
     timeout: TimeoutOption = None,
+    max_retries: RunRetriesOption = None,
 ) -> None:
     """Run ACTION of model NAME on the cluster: ``om runtime model clf fit X Y``."""
     st = state(ctx)
@@ -61,9 +63,9 @@ def model(
         if y is not None:
             raise typer.BadParameter(f"{action} takes X only")
         stream = {"result_stream": result_stream} if result_stream is not None else {}
-        handle = method(x, result_name=result, **stream)
+        handle = method(x, result_name=result, max_retries=max_retries, **stream)
     else:
-        handle = method(x, y)
+        handle = method(x, y, max_retries=max_retries)
     if not wait:
         output.emit(st, {"run": handle.id, "state": handle.status}, f"run {handle.id} submitted")
         return

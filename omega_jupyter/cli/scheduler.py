@@ -10,6 +10,7 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
+from omega_jupyter.runtime.reconcile import STALE_AFTER_SECONDS
 
 
 def scheduler(
@@ -18,8 +19,9 @@ def scheduler(
         bool, typer.Option("--all-buckets/--this-bucket", help="Serve every bucket.")
     ] = True,
     stale_after: Annotated[
-        float, typer.Option(help="Seconds without heartbeat before a run is failed.")
-    ] = 60.0,
+        float,
+        typer.Option(help="Seconds without heartbeat before a run is failed (or retried)."),
+    ] = STALE_AFTER_SECONDS,
 ) -> None:
     """Run scheduled notebooks and scripts. Any number may run against one database."""
     from omega_jupyter.jobs.scheduler import Scheduler  # lazy: `om --help` stays fast

@@ -15,6 +15,7 @@ from omega_jupyter.cli.common_commands import (
     MissedOption,
     PauseScheduleOption,
     ResultStreamOption,
+    RunRetriesOption,
     ShowScheduleOption,
     TimezoneOption,
     drop_object,
@@ -123,13 +124,14 @@ def runtime_script(
     kwargs: Annotated[list[str] | None, typer.Argument(help="key=value arguments.")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
     result_stream: ResultStreamOption = None,
+    max_retries: RunRetriesOption = None,
 ) -> None:
     """Run a script on the cluster: ``om runtime script myscript run day=2024-01-01``."""
     st = state(ctx)
     if action != "run":
         raise typer.BadParameter(f"unknown action {action!r}; scripts have: run")
     script = st.client().runtime.script(name)
-    handle = script.run(result_stream=result_stream, **parse_pairs(kwargs))
+    handle = script.run(result_stream=result_stream, max_retries=max_retries, **parse_pairs(kwargs))
     if not wait:
         output.emit(st, {"run": handle.id, "state": "queued"}, handle.id)
         return

@@ -1,10 +1,14 @@
-"""Claiming due schedule slots exactly once, and reconciling runs whose heartbeat stopped.
+"""Claiming due schedule slots exactly once, and what reconciling lost runs adds for schedules.
 
 Any number of scheduler loops may call these against one database. A due schedule row is
 locked with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (``BEGIN IMMEDIATE`` serializes
 writers on SQLite); the slot row's unique (schedule_id, slot) key is the final guard: a slot
 whose row exists was taken, whoever tried second gets nothing. The run row is created in the
 same transaction as the slot row, so a claimed slot always has its run.
+
+Lost runs of every kind are the runtime's (``runtime/reconcile.py``); :class:`ScheduleReconciler`
+adds the slots: a retry takes over its slot, and a claim whose loop died before sending it is
+sent again by another loop.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from omega_jupyter.client import Omega
 from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
-from omega_jupyter.runtime.events import publish_ended
+from omega_jupyter.runtime.reconcile import (
+    QUEUED_AFTER_SECONDS,
+    STALE_AFTER_SECONDS,
+    RunReconciler,
+)
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import aware
 
@@ -31,12 +38,6 @@ MAX_SLOTS_PER_CLAIM = 100  # missed='all' after a long downtime runs at most thi
 MAX_GRACE = timedelta(seconds=60)
 MIN_GRACE = timedelta(seconds=1)
 LOOP_HEARTBEAT_SECONDS = 5.0  # a scheduler loop's row in om_scheduler_loops beats this often
-
-
-# How a task reports that Dask re-ran it after the worker of its first attempt died
-# (runtime/lifecycle.py), and what the reconciler appends once it retried one.
-WORKER_DIED_PATTERN = "the worker running this % died%"
-RETRY_MARK = " (retried)"
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Claim:
     schedule_id: int
     skipped: list[datetime] = field(default_factory=list)
     resend: bool = False  # an existing run sent again: a failed submission must not fail it
+    task: dict | None = None  # what a retried run's task is sent (runtime/reconcile.py)
 
 
 def grace(cron: str, slot: datetime, timezone: str | None) -> timedelta:
@@ -92,6 +94,7 @@ def new_run_values(
         "trigger": "schedule",
         "submitted": stamp,
         "attempt": 0,
+        "max_retries": row.max_retries,
         "schedule_id": row.id,
         "scheduled_for": slot,
     }
@@ -171,69 +174,66 @@ class ScheduleClaimer:
         return aware(value) if value is not None else None
 
 
-class RunReconciler:
-    """Marks runs whose heartbeat stopped as failed, whatever their kind (model actions,
-    notebooks, scripts); retries scheduled ones per max_retries.
-
-    A failed run that names a ``result_stream`` gets its ``finished`` message there (its task
-    will not publish it); ``om`` is the client to publish with, by default one made for the
-    database of ``db``.
+class ScheduleReconciler(RunReconciler):
+    """The runtime's reconciler (lost runs of every kind failed, retried per max_retries)
+    plus what only schedules have: a scheduled run's retry takes over its slot (the slot row
+    names the retry, and this loop as the one that sends it), a run whose schedule was
+    dropped is not retried, and queued runs of a loop that died before sending them are
+    sent again (:meth:`_resend_queued`).
     """
+
+    table = runs
 
     def __init__(
         self,
         db: Database,
-        stale_after: float = 60.0,
-        queued_after: float = 600.0,
+        stale_after: float = STALE_AFTER_SECONDS,
+        queued_after: float = QUEUED_AFTER_SECONDS,
         buckets: list[str] | None = None,
         loop_id: str | None = None,
         om: Any = None,
     ) -> None:
-        self.db = db
-        self.om = om
-        self.stale_after = timedelta(seconds=stale_after)
-        self.queued_after = timedelta(seconds=queued_after)
-        self.buckets = buckets
-        self.loop_id = loop_id or f"reconciler:{uuid.uuid4().hex[:8]}"
+        super().__init__(db, stale_after, queued_after, buckets, loop_id, om)
         # A loop whose row has not beaten for this long is gone (it beats every 5 s).
         self.loop_gone_after = max(self.stale_after, timedelta(seconds=3 * LOOP_HEARTBEAT_SECONDS))
 
-    def reconcile(self, now: datetime) -> list[Claim]:
-        """Fail stale runs (one conditional transaction each: one loop wins); returns retries."""
-        running_cutoff, queued_cutoff = now - self.stale_after, now - self.queued_after
-        stale = (
-            (runs.c.state == "running")
-            & (sa.func.coalesce(runs.c.heartbeat, runs.c.submitted) < running_cutoff)
-        ) | ((runs.c.state == "queued") & (runs.c.submitted < queued_cutoff))
-        query = sa.select(runs.c.id).where(stale)  # every kind of run: model actions too
-        if self.buckets is not None:
-            query = query.where(runs.c.bucket.in_(self.buckets))
-        self.db.ensure_schema()
-        with self.db.connect() as conn:
-            candidates = [r.id for r in conn.execute(query)]
-        retries = []
-        for run_id in candidates:
-            with self.db.begin() as conn:
-                failed, retry = self._fail_one(conn, run_id, stale, now)
-            if failed is not None:  # published once committed, by the loop that failed it
-                self._publish_failed(failed)
-            if retry is not None:
-                retries.append(retry)
-        return retries + self._retry_worker_deaths(now) + self._resend_queued(now)
+    def reconcile(self, now: datetime) -> list[Any]:
+        """Fail lost runs, make their retries, take over orphaned claims; returns what to send."""
+        return super().reconcile(now) + self._resend_queued(now)
 
-    def _publish_failed(self, run: Any) -> None:
-        """``finished`` (failed) to the run's ``result_stream``; best effort, never raises."""
-        if not run.result_stream:
+    def _may_retry(self, conn: Connection, run: Any) -> bool:
+        if not super()._may_retry(conn, run):
+            return False
+        if run.schedule_id is None:
+            return True
+        query = sa.select(schedules.c.id).where(schedules.c.id == run.schedule_id)
+        return conn.execute(query).first() is not None  # a dropped schedule retries nothing
+
+    def _after_retry(self, conn: Connection, run: Any, retry_id: str, now: datetime) -> None:
+        if run.schedule_id is None:
             return
-        try:
-            om = self.om
-            if om is None:
-                url = self.db.url.render_as_string(hide_password=False)
-                om = Omega(database_url=url, bucket=run.bucket)
-        except Exception as exc:  # e.g. an unreadable config file
-            log.warning("run %s: could not publish 'finished': %s", run.id, exc)
-            return
-        publish_ended(om, run, "failed", run.error)
+        conn.execute(  # the slot's latest run, and the loop that submits it
+            sa.update(schedule_slots)
+            .where(
+                (schedule_slots.c.schedule_id == run.schedule_id)
+                & (schedule_slots.c.run_id == run.id)
+            )
+            .values(run_id=retry_id, claimed_by=self.loop_id, claimed_at=now)
+        )
+
+    def _item(self, conn: Connection, run: Any, retry_id: str) -> Any:
+        if run.schedule_id is None:
+            return super()._item(conn, run, retry_id)
+        return Claim(
+            retry_id,
+            run.bucket,
+            run.kind,
+            run.target,
+            dict(run.parameters or {}),
+            aware(run.scheduled_for),
+            run.schedule_id,
+            task=dict(run.task) if run.task is not None else None,
+        )
 
     def _resend_queued(self, now: datetime) -> list[Claim]:
         """Scheduled runs still queued whose loop is gone: send them again.
@@ -293,84 +293,7 @@ class RunReconciler:
                     aware(run.scheduled_for),
                     run.schedule_id,
                     resend=True,
+                    task=dict(run.task) if run.task is not None else None,
                 )
             )
         return resent
-
-    def _retry_worker_deaths(self, now: datetime) -> list[Claim]:
-        """Scheduled runs the task itself failed because the worker of its first attempt died
-        (Dask re-ran the task) are retried per max_retries, like runs whose heartbeat stopped.
-        Marking the failed run first makes one loop, once, create the retry."""
-        died = (
-            (runs.c.state == "failed")
-            & runs.c.error.like(WORKER_DIED_PATTERN)
-            & ~runs.c.error.like(f"%{RETRY_MARK}")
-            & runs.c.schedule_id.is_not(None)
-        )
-        query = sa.select(runs.c.id).where(died)
-        if self.buckets is not None:
-            query = query.where(runs.c.bucket.in_(self.buckets))
-        with self.db.connect() as conn:
-            candidates = [r.id for r in conn.execute(query)]
-        retries = []
-        for run_id in candidates:
-            with self.db.begin() as conn:
-                marked = conn.execute(
-                    sa.update(runs)
-                    .where((runs.c.id == run_id) & died)
-                    .values(error=runs.c.error + RETRY_MARK)
-                ).rowcount
-                if not marked:
-                    continue  # another loop took it
-                run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
-                retry = self._retry(conn, run, now)
-            if retry is not None:
-                retries.append(retry)
-        return retries
-
-    def _fail_one(
-        self, conn: Connection, run_id: str, stale: Any, now: datetime
-    ) -> tuple[Any, Claim | None]:
-        """Fail the run if it is still stale; returns (its row if this call failed it, or
-        None; the retry, if any)."""
-        message = (
-            f"the run's heartbeat stopped (no beat for over {self.stale_after.total_seconds():g}"
-            " s): its worker or scheduler died"
-        )
-        done = conn.execute(
-            sa.update(runs)
-            .where((runs.c.id == run_id) & stale)
-            .values(state="failed", finished=now, error=message)
-        ).rowcount
-        if not done:
-            return None, None  # another loop reconciled it, or it beat meanwhile
-        run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()
-        return run, self._retry(conn, run, now)
-
-    def _retry(self, conn: Connection, run: Any, now: datetime) -> Claim | None:
-        """A new run for the failed run's slot, unless its schedule's max_retries are used up."""
-        if run.schedule_id is None:
-            return None
-        row = conn.execute(sa.select(schedules).where(schedules.c.id == run.schedule_id)).first()
-        if row is None:
-            return None
-        attempts = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(runs)
-            .where(
-                (runs.c.schedule_id == run.schedule_id)
-                & (runs.c.scheduled_for == run.scheduled_for)
-            )
-        ).scalar_one()
-        if attempts > row.max_retries:
-            return None
-        retry_id = uuid.uuid4().hex
-        slot = aware(run.scheduled_for)
-        values = new_run_values(retry_id, row, slot, now, dict(run.parameters or {}))
-        conn.execute(sa.insert(runs).values(**values))
-        conn.execute(  # the slot's latest run, and the loop that submits it
-            sa.update(schedule_slots)
-            .where((schedule_slots.c.schedule_id == row.id) & (schedule_slots.c.run_id == run.id))
-            .values(run_id=retry_id, claimed_by=self.loop_id, claimed_at=now)
-        )
-        return Claim(retry_id, run.bucket, run.kind, run.target, values["parameters"], slot, row.id)

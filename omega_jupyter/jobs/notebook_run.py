@@ -45,12 +45,15 @@ class JobRunner:
         parameters: dict | None = None,
         timeout: float | None = None,
         result_stream: str | None = None,
+        max_retries: int | None = None,
     ) -> RunHandle:
         """Execute the notebook with papermill on a worker; returns the run's handle.
 
         ``parameters`` are injected after the cell tagged ``parameters``; ``timeout`` (seconds)
         limits the whole job from kernel start, and so each cell; ``result_stream`` names a
-        stream that gets a ``started`` and a ``finished`` message of the run.
+        stream that gets a ``started`` and a ``finished`` message of the run;
+        ``max_retries`` (default 0: a notebook may have written half its outputs) how often
+        the run is tried again should it lose its worker.
         """
         if parameters is not None and not isinstance(parameters, dict):
             raise TypeError("parameters must be a dict")
@@ -62,6 +65,7 @@ class JobRunner:
             version=meta.version,
             parameters=dict(parameters or {}),
             result_stream=result_stream,
+            max_retries=max_retries,
             timeout=timeout,
         )
 

@@ -21,11 +21,12 @@ import sqlalchemy as sa
 from omega_jupyter.jobs.claims import (
     LOOP_HEARTBEAT_SECONDS,
     Claim,
-    RunReconciler,
     ScheduleClaimer,
+    ScheduleReconciler,
 )
 from omega_jupyter.jobs.schedules import read_changes
 from omega_jupyter.jobs.tables import scheduler_loops
+from omega_jupyter.runtime.reconcile import QUEUED_AFTER_SECONDS, STALE_AFTER_SECONDS, send
 from omega_jupyter.storage.gc import PeriodicSweep
 
 log = logging.getLogger("omega_jupyter.scheduler")
@@ -42,8 +43,9 @@ class Scheduler:
     """One scheduler loop for a database (all buckets, or those in ``buckets``).
 
     ``clock`` returns the current UTC time (inject one in tests); ``stale_after`` is how long a
-    running run may go without a heartbeat before it is failed (or retried); on stop, the loop
-    waits up to ``drain_seconds`` for the runs it submitted.
+    running run of any kind may go without a heartbeat before it is failed (or retried; three
+    missed beats by default); on stop, the loop waits up to ``drain_seconds`` for the runs it
+    submitted.
     """
 
     def __init__(
@@ -51,8 +53,8 @@ class Scheduler:
         om: Any,
         *,
         buckets: list[str] | None = None,
-        stale_after: float = 60.0,
-        queued_after: float = 600.0,
+        stale_after: float = STALE_AFTER_SECONDS,
+        queued_after: float = QUEUED_AFTER_SECONDS,
         clock: Callable[[], datetime] = utcnow,
         poll: float = CHANGE_POLL_SECONDS,
         loop_id: str | None = None,
@@ -64,7 +66,9 @@ class Scheduler:
         self.poll = poll
         self.loop_id = loop_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.claimer = ScheduleClaimer(self.db, self.loop_id, buckets)
-        self.reconciler = RunReconciler(self.db, stale_after, queued_after, buckets, self.loop_id)
+        self.reconciler = ScheduleReconciler(
+            self.db, stale_after, queued_after, buckets, self.loop_id, om=om
+        )
         self.reconcile_every = max(1.0, stale_after / 4)
         self.stop_event = threading.Event()
         self._last_reconcile: datetime | None = None
@@ -90,19 +94,14 @@ class Scheduler:
         self.sweeper.maybe_run(now)
         return claims
 
-    def _submit(self, claim: Claim) -> None:
-        if claim.skipped:
+    def _submit(self, claim: Any) -> None:
+        """Send a claim, a resent claim or a retry (of a run of any kind)."""
+        if getattr(claim, "skipped", None):
             log.info(
                 "%s %s: %d missed slot(s) skipped", claim.kind, claim.target, len(claim.skipped)
             )
         try:
-            handle = self.om[claim.bucket].runtime.submit(
-                claim.kind,
-                claim.run_id,
-                claim.target,
-                claim.parameters,
-                fail_on_error=not claim.resend,  # a resent run may be queued elsewhere
-            )
+            handle = send(self.om, claim)
             self.submitted.append(claim)
             self._inflight = [f for f in self._inflight if not f.done()] + [handle.future]
         except Exception as exc:  # the run row already says why; keep the loop alive

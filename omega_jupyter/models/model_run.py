@@ -21,9 +21,16 @@ from omega_jupyter.names import parse_ref, validate_name
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
+from omega_jupyter.runtime.reconcile import check_retries, task_record
 from omega_jupyter.runtime.worker import blas_pinned
 
 TEMP_PREFIX = "_tmp"
+# Actions that change nothing stored: running one twice gives the same result, so a call
+# that loses its worker is tried once more unless max_retries says otherwise. Fits save a
+# new model version and are tried again only when asked.
+IDEMPOTENT_ACTIONS = frozenset(
+    {"predict", "predict_proba", "decision_function", "transform", "score"}
+)
 
 
 # -- client side ----------------------------------------------------------------------------
@@ -40,47 +47,104 @@ class ModelRuntime:
     def _call(self, action: str, X: Any, Y: Any = None, **options: Any) -> RunHandle:
         return submit_model_action(self.runtime, self.name, action, X, Y, **options)
 
-    def fit(self, X: Any, Y: Any = None, **kwargs: Any) -> RunHandle:
+    # Every action takes ``max_retries``: how often the call is tried again should its worker
+    # be lost (1 for predict, predict_proba, decision_function, transform and score, which
+    # change nothing stored; 0 for fits, which save a model version).
+    def fit(
+        self, X: Any, Y: Any = None, *, max_retries: int | None = None, **kwargs: Any
+    ) -> RunHandle:
         """Fit on the cluster; the fitted model is saved as a new version with lineage."""
-        return self._call("fit", X, Y, kwargs=kwargs)
+        return self._call("fit", X, Y, kwargs=kwargs, max_retries=max_retries)
 
-    def partial_fit(self, X: Any, Y: Any = None, **kwargs: Any) -> RunHandle:
-        return self._call("partial_fit", X, Y, kwargs=kwargs)
+    def partial_fit(
+        self, X: Any, Y: Any = None, *, max_retries: int | None = None, **kwargs: Any
+    ) -> RunHandle:
+        return self._call("partial_fit", X, Y, kwargs=kwargs, max_retries=max_retries)
 
-    def fit_transform(self, X: Any, Y: Any = None, **kwargs: Any) -> RunHandle:
-        return self._call("fit_transform", X, Y, kwargs=kwargs)
+    def fit_transform(
+        self, X: Any, Y: Any = None, *, max_retries: int | None = None, **kwargs: Any
+    ) -> RunHandle:
+        return self._call("fit_transform", X, Y, kwargs=kwargs, max_retries=max_retries)
 
     def predict(
         self,
         X: Any,
         result_name: str | None = None,
         result_stream: str | None = None,
+        *,
+        max_retries: int | None = None,
         **kwargs: Any,
     ) -> RunHandle:
         """Predict; ``result_name`` stores the prediction as that dataset; ``result_stream``
         appends the run's outcome (result or error) to that stream when it ends."""
         return self._call(
-            "predict", X, kwargs=kwargs, result_name=result_name, result_stream=result_stream
+            "predict",
+            X,
+            kwargs=kwargs,
+            result_name=result_name,
+            result_stream=result_stream,
+            max_retries=max_retries,
         )
 
-    def predict_proba(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
-        return self._call("predict_proba", X, kwargs=kwargs, result_name=result_name)
+    def predict_proba(
+        self,
+        X: Any,
+        result_name: str | None = None,
+        *,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> RunHandle:
+        return self._call(
+            "predict_proba", X, kwargs=kwargs, result_name=result_name, max_retries=max_retries
+        )
 
-    def decision_function(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
-        return self._call("decision_function", X, kwargs=kwargs, result_name=result_name)
+    def decision_function(
+        self,
+        X: Any,
+        result_name: str | None = None,
+        *,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> RunHandle:
+        return self._call(
+            "decision_function",
+            X,
+            kwargs=kwargs,
+            result_name=result_name,
+            max_retries=max_retries,
+        )
 
-    def transform(self, X: Any, result_name: str | None = None, **kwargs: Any) -> RunHandle:
-        return self._call("transform", X, kwargs=kwargs, result_name=result_name)
+    def transform(
+        self,
+        X: Any,
+        result_name: str | None = None,
+        *,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> RunHandle:
+        return self._call(
+            "transform", X, kwargs=kwargs, result_name=result_name, max_retries=max_retries
+        )
 
-    def score(self, X: Any, Y: Any, **kwargs: Any) -> RunHandle:
-        return self._call("score", X, Y, kwargs=kwargs)
+    def score(self, X: Any, Y: Any, *, max_retries: int | None = None, **kwargs: Any) -> RunHandle:
+        return self._call("score", X, Y, kwargs=kwargs, max_retries=max_retries)
 
-    def gridsearch(self, X: Any, Y: Any, parameters: dict, **kwargs: Any) -> RunHandle:
+    def gridsearch(
+        self,
+        X: Any,
+        Y: Any,
+        parameters: dict,
+        *,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> RunHandle:
         """GridSearchCV over ``parameters`` (its fits run on Dask through joblib); the best
         estimator is saved as a new version."""
         if not isinstance(parameters, dict | list):
             raise TypeError("parameters must be a dict (or list of dicts) of value lists")
-        return self._call("gridsearch", X, Y, kwargs=kwargs, parameters=parameters)
+        return self._call(
+            "gridsearch", X, Y, kwargs=kwargs, parameters=parameters, max_retries=max_retries
+        )
 
     def __repr__(self) -> str:
         return f"ModelRuntime({self.name!r})"
@@ -97,10 +161,13 @@ def submit_model_action(
     parameters: dict | None = None,
     trigger: str = "api",
     result_stream: str | None = None,
+    max_retries: int | None = None,
 ) -> RunHandle:
     """Record a model action's run, then submit it. Bad input (unknown model or dataset,
     unreachable cluster) is recorded as a failed run (``finished`` is published to
-    ``result_stream``) and raised."""
+    ``result_stream``) and raised. ``max_retries``: how often the run is tried again should
+    it lose its worker (default: 1 for :data:`IDEMPOTENT_ACTIONS`, else 0)."""
+    retries = check_retries(max_retries, 1 if action in IDEMPOTENT_ACTIONS else 0)
     om = runtime.om
     run_id = uuid.uuid4().hex
     recorded = {
@@ -127,6 +194,7 @@ def submit_model_action(
             "result_stream": result_stream,
         }
         runtime.client  # noqa: B018 - an unreachable cluster refuses the call before its run
+        sent = task_record(parameters, temporary, task)  # what a retry is sent (None: no retry)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         runs.create(
@@ -155,6 +223,8 @@ def submit_model_action(
         run_id=run_id,
         resources=runtime.resources,
         result_stream=result_stream or None,
+        max_retries=retries if sent is not None else 0,
+        task=sent,
     )
     return runtime.submit("model", run_id, ref.name, parameters, temporary=temporary, **task)
 

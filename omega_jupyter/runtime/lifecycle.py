@@ -14,7 +14,10 @@ It opens its own client, then:
    fails its run with the error and traceback — the run row is the outcome, also then;
 4. drops the temporary datasets the submitter staged for the run.
 
-Retries and lost runs are the scheduler's (``jobs/claims.py``), for every kind alike.
+A copy that fails a dead run keeps the temporary datasets while the run has retries left (its
+retry reads them), and a copy that skips a run never drops them. Retrying lost runs, and
+failing runs whose heartbeat stopped when no copy of their task is left, is
+``reconcile.py``'s, for every kind alike.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from omega_jupyter.logs.logger import current_run
 from omega_jupyter.runtime.events import RunEvents
 from omega_jupyter.runtime.kinds import UNPUBLISHED, Outcome, Run
+from omega_jupyter.runtime.reconcile import retries_left, stale_message
 from omega_jupyter.runtime.worker import client_from_payload, heartbeat, worker_name
 
 
@@ -39,6 +43,7 @@ def run_task(spec: dict[str, Any]) -> dict[str, Any]:
     run_id = spec["run_id"]
     token = current_run.set(run_id)
     events: RunEvents | None = None
+    staged = spec.get("temporary") or []  # dropped at the end unless another attempt needs them
     try:
         kind = om.runtime.kind(spec["kind"])  # a kind this worker does not know fails the run
         verdict, record = runs.begin(run_id, worker_name())
@@ -54,9 +59,11 @@ def run_task(spec: dict[str, Any]) -> dict[str, Any]:
             **fields,
         )
         if verdict != "run":  # never execute a run twice
+            staged = []
             if verdict == "dead":  # Dask re-ran the task: the worker of the first copy died
-                error = f"the worker running this {kind.noun} died (attempt {record.attempt})"
-                events.end(runs, "failed", error)
+                events.end(runs, "failed", stale_message(record, kind.noun))
+                if not retries_left(record):
+                    staged = spec.get("temporary") or []
             return {"state": runs.get(run_id).state}
         if kind.announces_start:
             events.started(parameters=spec.get("parameters") or {})
@@ -77,7 +84,7 @@ def run_task(spec: dict[str, Any]) -> dict[str, Any]:
         raise
     finally:
         current_run.reset(token)
-        om.runtime.drop_temporary(spec.get("temporary") or [])
+        om.runtime.drop_temporary(staged)
 
 
 def _end(events: RunEvents | None, runs: Any, outcome: Outcome, run_id: str) -> None:

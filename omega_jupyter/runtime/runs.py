@@ -43,6 +43,9 @@ class RunRecord:
     progress: Any
     resources: dict | None
     result_stream: str | None = None  # where the run publishes its lifecycle (events.py)
+    max_retries: int = 0  # times a run that loses its worker is tried again (reconcile.py)
+    retry_of: str | None = None  # the run this one retries (its previous attempt)
+    task: Any = None  # what a retry's task is sent (inputs, staged datasets)
     started_here: bool = False  # set by RunStore.start: this caller moved it out of queued
 
     @property
@@ -52,6 +55,7 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data.pop("started_here", None)
+        data.pop("task", None)  # internal: what a retry is sent
         for key in ("submitted", "started", "finished", "heartbeat"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
@@ -80,10 +84,13 @@ class RunStore:
         state: str = "queued",
         error: str | None = None,
         result_stream: str | None = None,
+        max_retries: int = 0,
+        task: dict | None = None,
     ) -> str:
         """Insert a run row (``state='failed'`` records a call refused before submission);
         ``result_stream`` names the stream its lifecycle is published to (validated by the
-        caller, see runtime/events.py)."""
+        caller, see runtime/events.py); ``max_retries`` how often it is tried again should it
+        lose its worker, ``task`` what a retry's task is sent (JSON; see reconcile.py)."""
         run_id = run_id or uuid.uuid4().hex
         stamp = now()
         self.db.ensure_schema()
@@ -105,6 +112,8 @@ class RunStore:
                     resources=resources or None,
                     error=error,
                     result_stream=result_stream,
+                    max_retries=max_retries,
+                    task=task,
                 )
             )
         return run_id
@@ -119,6 +128,22 @@ class RunStore:
         if row is None:
             raise RunNotFoundError(f"run {run_id!r} does not exist")
         return _record(row)
+
+    def retry(self, run_id: str) -> str | None:
+        """The id of the run that retries ``run_id`` (its next attempt), if there is one."""
+        with self.db.connect() as conn:
+            return conn.execute(sa.select(runs.c.id).where(runs.c.retry_of == run_id)).scalar()
+
+    def attempts(self, run_id: str) -> list[RunRecord]:
+        """Every attempt of the run ``run_id`` belongs to, first to last (one, unless it was
+        retried after losing its worker)."""
+        first = self.get(run_id)
+        while first.retry_of:
+            first = self.get(first.retry_of)
+        chain = [first]
+        while (following := self.retry(chain[-1].id)) is not None:
+            chain.append(self.get(following))
+        return chain
 
     def start(self, run_id: str, worker: str) -> RunRecord:
         """queued → running, for exactly one copy of the run's task; returns the record.

@@ -12,6 +12,7 @@ from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import RunKind, RunKinds
 from omega_jupyter.runtime.lifecycle import run_task
+from omega_jupyter.runtime.reconcile import check_retries, task_record
 from omega_jupyter.runtime.runs import RunRecord, RunStore
 from omega_jupyter.runtime.worker import settings_payload
 
@@ -132,12 +133,16 @@ class Runtime:
         parameters: dict | None = None,
         result_stream: str | None = None,
         trigger: str = "manual",
+        max_retries: int | None = None,
         **extra: Any,
     ) -> RunHandle:
         """Record a run of ``target`` (queued), then :meth:`submit` it; ``result_stream``
-        (validated by the caller) gets the run's lifecycle messages."""
+        (validated by the caller) gets the run's lifecycle messages; ``max_retries``
+        (default 0) how often the run is tried again should it lose its worker."""
         if result_stream is not None:
             extra["result_stream"] = result_stream
+        retries = check_retries(max_retries, 0)
+        task = task_record(parameters, [], extra)
         run_id = self.runs_store.create(
             kind,
             target,
@@ -146,6 +151,8 @@ class Runtime:
             parameters=parameters,
             trigger=trigger,
             result_stream=result_stream,
+            max_retries=retries if task is not None else 0,
+            task=task,
         )
         return self.submit(kind, run_id, target, parameters, **extra)
 

@@ -1,5 +1,5 @@
 """Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them (0006 adds
-``om_runs.result_stream``)."""
+``om_runs.result_stream``, 0008 ``max_retries``, ``retry_of`` and ``task``)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,13 @@ runs = sa.Table(
     sa.Column("progress", JSONType, nullable=True),
     sa.Column("resources", JSONType, nullable=True),
     sa.Column("result_stream", sa.String(255), nullable=True),  # runtime/events.py
+    # 0008: retries of runs that lose their worker (runtime/reconcile.py)
+    sa.Column("max_retries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("retry_of", sa.String(32), nullable=True),  # the previous attempt's run id
+    sa.Column("task", JSONType, nullable=True),  # what a retry's task is sent
     sa.Index("ix_om_runs_bucket_submitted", "bucket", "submitted"),
     sa.Index("ix_om_runs_state", "state"),
+    sa.Index("ix_om_runs_retry_of", "retry_of"),
 )
 
 logs = sa.Table(

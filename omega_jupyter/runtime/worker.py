@@ -63,6 +63,14 @@ def client_from_payload(payload: dict[str, Any]) -> Any:
         return om
 
 
+def client_for_database(db: Any, bucket: str) -> Any:
+    """A client of ``bucket`` in the database ``db`` (settings otherwise as resolved here)."""
+    if _client_class is None:
+        raise ConfigurationError("no client class registered: import omega_jupyter first")
+    url = db.url.render_as_string(hide_password=False)
+    return _client_class(Settings.resolve(database_url=url, bucket=bucket))
+
+
 def worker_name() -> str:
     try:
         from distributed import get_worker

@@ -120,10 +120,18 @@ class ScriptRunner:
         self.om = runtime.om
         self.name = validate_name(name)
 
-    def run(self, *, result_stream: str | None = None, **kwargs: Any) -> RunHandle:
+    def run(
+        self,
+        *,
+        result_stream: str | None = None,
+        max_retries: int | None = None,
+        **kwargs: Any,
+    ) -> RunHandle:
         """Call the package's ``run(om, **kwargs)`` on a worker; returns the run's handle.
         ``result_stream`` names a stream that gets a ``started`` and a ``finished`` message
-        of the run (so ``result_stream`` is not passed on to the script)."""
+        of the run; ``max_retries`` (default 0: a script may have done half its work) how
+        often the run is tried again should it lose its worker. Neither is passed on to the
+        script."""
         result_stream = check_stream(result_stream)
         meta = self.om.scripts.metadata(self.name)
         return self.runtime.start(
@@ -132,6 +140,7 @@ class ScriptRunner:
             version=meta.version,
             parameters=dict(kwargs),
             result_stream=result_stream,
+            max_retries=max_retries,
         )
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from traitlets import Bool, Int, Unicode
 
 import omega_jupyter
 from omega_jupyter.jobs.scheduler import Scheduler
+from omega_jupyter.runtime.reconcile import ReconcileLoop
 from omega_jupyter.server.context import ServerContext
 from omega_jupyter.server.routes import mount
 from omega_jupyter.storage import audit
@@ -85,7 +86,9 @@ class OmegaExtensionApp(ExtensionApp):
         )
 
         if self.run_scheduler:
-            self._start_scheduler(client)
+            self._start_scheduler(client)  # it reconciles lost runs too
+        else:  # lost runs of every kind are failed (or retried) wherever runs are served
+            self.reconcile_loop = ReconcileLoop(client).start()
         if self.load_magics:
             load_magics_in_kernels(self.serverapp.kernel_manager)
 
@@ -102,6 +105,9 @@ class OmegaExtensionApp(ExtensionApp):
         self.handlers.extend(mount(API_PATH, JupyterBase, jupyter_guard, guard_public=True))
 
     async def stop_extension(self) -> None:
+        reconcile_loop = getattr(self, "reconcile_loop", None)
+        if reconcile_loop is not None:
+            await asyncio.to_thread(reconcile_loop.stop)
         scheduler = getattr(self, "scheduler", None)
         if scheduler is not None:
             scheduler.stop()

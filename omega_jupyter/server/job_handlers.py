@@ -114,10 +114,13 @@ class JobRunHandler(RunStartHandler):
     async def post(self, name: str) -> None:
         body = self.body_object("the body")
         stream = body.pop("result_stream", None)  # publish the run's events to this stream
+        retries = body.pop("max_retries", None)  # tries again should the run lose its worker
         parameters = _object(body.get("parameters", body), "parameters")
         om = self.om
         handle = await self.call(
-            lambda: om.runtime.job(name).run(parameters=parameters, result_stream=stream)
+            lambda: om.runtime.job(name).run(
+                parameters=parameters, result_stream=stream, max_retries=retries
+            )
         )
         self.accepted(handle.id)
 
@@ -128,9 +131,10 @@ class ScriptRunHandler(RunStartHandler):
     async def post(self, name: str) -> None:
         kwargs = self.body_object("the body (keyword arguments of run)")
         stream = kwargs.pop("result_stream", None)  # publish the run's events to this stream
+        retries = kwargs.pop("max_retries", None)  # tries again should the run lose its worker
         om = self.om
         handle = await self.call(
-            lambda: om.runtime.script(name).run(result_stream=stream, **kwargs)
+            lambda: om.runtime.script(name).run(result_stream=stream, max_retries=retries, **kwargs)
         )
         self.accepted(handle.id)
 

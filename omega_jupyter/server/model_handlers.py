@@ -75,7 +75,8 @@ class ModelActionHandler(OmegaHandler):
         om = self.om
         datax, datay = self.arg("datax"), self.arg("datay")
         if payloads.bool_param(self.arg("async"), "async"):
-            await self._submit(om, name, action, datax, datay)
+            retries = payloads.int_param(self.arg("max_retries"), "max_retries", None)
+            await self._submit(om, name, action, datax, datay, retries)
             return
         cache = self._models()
         meta = cache.cached_meta(om.models, name) or await self.call(cache.resolve, om.models, name)
@@ -104,12 +105,19 @@ class ModelActionHandler(OmegaHandler):
             y = await self.call(om.datasets.get, datay)
         return X, y
 
-    async def _submit(self, om: Any, name: str, action: str, datax: Any, datay: Any) -> None:
+    async def _submit(
+        self, om: Any, name: str, action: str, datax: Any, datay: Any, retries: int | None
+    ) -> None:
         X, y = (datax, datay) if datax else predict.input_from_json(self.json_body())
 
         def submit() -> str:
             runner = om.runtime.model(name)
-            handle = runner.score(X, y) if action == "score" else getattr(runner, action)(X)
+            call = getattr(runner, action)
+            handle = (
+                call(X, y, max_retries=retries)
+                if action == "score"
+                else call(X, max_retries=retries)
+            )
             return handle.id
 
         run_id = await self.call(submit)

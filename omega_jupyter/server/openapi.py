@@ -134,6 +134,12 @@ MODEL_INPUT = [
     {"name": "datax", "in": "query", "schema": STRING, "description": "dataset"},
     {"name": "datay", "in": "query", "schema": STRING, "description": "for score"},
     {"name": "async", "in": "query", "schema": {"type": "boolean"}},
+    {
+        "name": "max_retries",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0},
+        "description": "with async=true: tries again should the run lose its worker (default 1)",
+    },
 ]
 MODEL_BODY = {
     "content": {

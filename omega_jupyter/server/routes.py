@@ -139,7 +139,7 @@ ROUTES: list[Route] = [
         "/jobs/{name}/run",
         {
             "post": op(
-                "Run with {parameters, result_stream}: 202 + Location",
+                "Run with {parameters, result_stream, max_retries}: 202 + Location",
                 BY_NAME,
                 doc.OBJECT_BODY,
                 202,
@@ -186,7 +186,10 @@ ROUTES: list[Route] = [
         "/scripts/{name}/run",
         {
             "post": op(
-                "Run with keyword arguments (and result_stream): 202", BY_NAME, doc.OBJECT_BODY, 202
+                "Run with keyword arguments (and result_stream, max_retries): 202",
+                BY_NAME,
+                doc.OBJECT_BODY,
+                202,
             ),
         },
     ),

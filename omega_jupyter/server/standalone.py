@@ -17,6 +17,7 @@ from tornado.process import fork_processes
 
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import AuthenticationError
+from omega_jupyter.runtime.reconcile import ReconcileLoop
 from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
 from omega_jupyter.server.handlers import OmegaHandler
@@ -128,6 +129,9 @@ def serve(
         # Body sizes are checked by the handlers (413); the server only caps what it buffers.
         server = NoDelayHTTPServer(app, max_body_size=max_body_bytes + 1024 * 1024, xheaders=True)
         server.add_sockets(sockets)
+        # Runs that lose their worker are failed (or retried) while anyone serves them, also
+        # when no scheduler loop runs; any number of such loops may run (one per process).
+        ReconcileLoop(client).start()
         if ready is not None:
             ready(bound)
         await asyncio.Event().wait()

@@ -134,3 +134,23 @@ def test_schedule_pause_and_resume(om_cli, om, tmp_path, monkeypatch):
     assert shown["paused"] is True
     resumed = json.loads(ok(om_cli("--json", "scripts", "schedule", "myscript", "--resume")))
     assert resumed["paused"] is False and om.scripts.schedules().paused.tolist() == [False]
+
+
+def test_runtime_commands_take_max_retries(om_cli, om, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    nbformat.write(make_notebook("print(x)"), "notebook.ipynb")
+    ok(om_cli("jobs", "put", "notebook.ipynb", "mynotebook"))
+    make_package(tmp_path, "VERSION = 1\n" + RUN)
+    ok(om_cli("scripts", "put", "./myscript/setup.py", "myscript"))
+    commands = {
+        2: ["runtime", "job", "mynotebook", "--max-retries", "2"],
+        1: ["runtime", "script", "myscript", "run", "n=1", "--max-retries", "1"],
+        0: ["runtime", "job", "mynotebook"],  # the default for notebooks
+    }
+    for retries, args in commands.items():
+        queued = json.loads(ok(om_cli("--json", *args, "--no-wait")))
+        record = om.runtime.run(queued["run"]).wait(120).record
+        assert (record.state, record.max_retries) == ("succeeded", retries)
+        assert "max_retries" not in record.parameters
+    bad = om_cli("runtime", "job", "mynotebook", "--max-retries", "-1")
+    assert bad.exit_code == 2 and "max-retries" in bad.stderr

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
 from omega_jupyter.jobs import timetable
-from omega_jupyter.jobs.claims import RunReconciler, ScheduleClaimer
+from omega_jupyter.jobs.claims import ScheduleClaimer, ScheduleReconciler
 from omega_jupyter.jobs.tables import runs, schedule_slots
 from tests.jobs.test_jobs import make_notebook
 
@@ -152,7 +152,7 @@ def test_reconcile_stale_runs_fail_or_retry(om):
             .where(runs.c.id == claim.run_id)
             .values(state="running", heartbeat=T0 + timedelta(seconds=3))
         )
-    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket])
+    reconciler = ScheduleReconciler(om.db, stale_after=10, buckets=[om.bucket])
     assert reconciler.reconcile(T0 + timedelta(seconds=5)) == []  # still fresh
     (retry,) = reconciler.reconcile(T0 + timedelta(seconds=20))
     assert retry.scheduled_for == claim.scheduled_for and retry.run_id != claim.run_id
@@ -199,7 +199,7 @@ def test_scheduled_run_failed_by_a_dead_worker_is_retried_once(om):
             .where(runs.c.id == claim.run_id)
             .values(state="failed", error="the worker running this notebook died")
         )
-    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-r")
+    reconciler = ScheduleReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-r")
     (retry,) = reconciler.reconcile(T0 + timedelta(seconds=5))
     assert retry.scheduled_for == claim.scheduled_for and retry.run_id != claim.run_id
     assert not retry.resend  # a new run, submitted by the loop that made it:

@@ -150,6 +150,6 @@ def test_killed_scheduler_run_is_reconciled(om, database_url, tmp_path):
         second.communicate(timeout=30)
     rows = _runs(om)
     assert rows and all(r.state == "failed" for r in rows)
-    assert any("heartbeat stopped" in (r.error or "") for r in rows)
+    assert any("stopped sending heartbeats" in (r.error or "") for r in rows)
     assert all(r.finished is not None for r in rows)
     assert datetime.now(UTC) - rows[0].scheduled_for.replace(tzinfo=UTC) < timedelta(minutes=5)

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from omega_jupyter.jobs.claims import RunReconciler
+from omega_jupyter.jobs.claims import ScheduleReconciler
 from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops
 from omega_jupyter.runtime.lifecycle import run_task
@@ -27,8 +27,8 @@ from tests.jobs.test_scheduler import T0, _scheduled, _slot_owner
 def test_a_queued_run_of_a_gone_loop_is_taken_over_once(om):
     claimer = _scheduled(om)  # claims as "test-loop", which has no om_scheduler_loops row
     (claim,) = claimer.claim(T0 + timedelta(seconds=2))  # claimed; its loop died before submit
-    first = RunReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-a")
-    second = RunReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-b")
+    first = ScheduleReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-a")
+    second = ScheduleReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="loop-b")
     # a loop counts as gone after max(stale_after, 3 beats) = 15 s without a beat
     assert first.reconcile(T0 + timedelta(seconds=10)) == []
     (resent,) = first.reconcile(T0 + timedelta(seconds=18))
@@ -49,7 +49,7 @@ def test_a_queued_run_of_a_gone_loop_is_taken_over_once(om):
 def test_a_live_loop_keeps_its_queued_runs(om):
     claimer = _scheduled(om)
     (claim,) = claimer.claim(T0 + timedelta(seconds=2))
-    reconciler = RunReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="other")
+    reconciler = ScheduleReconciler(om.db, stale_after=10, buckets=[om.bucket], loop_id="other")
     with om.db.begin() as conn:  # "test-loop" is alive: it beat a moment ago
         conn.execute(
             sa.insert(scheduler_loops).values(

@@ -66,3 +66,20 @@ def test_run_job_with_parameters_and_progress(shell, om) -> None:
     runs = run(shell, "%om runs report")
     assert [r["state"] for r in runs.rows] == ["succeeded"]
     assert "does not exist" in usage_error(shell, "%om run nojob")
+
+
+def test_max_retries_options(shell, om) -> None:
+    shell.user_ns["clf"] = LogisticRegression(max_iter=500)
+    run(shell, "%om put clf clf")
+    fit = run(shell, "%om fit clf iris[^target] iris[target] --no-wait --max-retries 2")
+    predict = run(shell, "%om predict clf iris[^target] --no-wait")  # 1: changes nothing
+    never = run(shell, "%om predict clf iris[^target] --no-wait --max-retries 0")
+    nb = new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"]})])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    shell.user_ns["nb"] = nb
+    run(shell, "%om put nb report")
+    job = run(shell, "%om run report --no-wait --max-retries 3")
+    handles = (fit, predict, never, job)
+    assert [h.wait(WAIT).record.max_retries for h in handles] == [2, 1, 0, 3]
+    assert "max_retries" in usage_error(shell, "%om run report --max-retries -1")
+    assert "max-retries" in usage_error(shell, "%om fit clf iris --max-retries x")

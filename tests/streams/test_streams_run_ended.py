@@ -15,8 +15,8 @@ from sklearn.linear_model import LogisticRegression
 
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import RuntimeUnavailableError
-from omega_jupyter.jobs.claims import RunReconciler
 from omega_jupyter.jobs.tables import runs
+from omega_jupyter.runtime.reconcile import RunReconciler
 from omega_jupyter.storage.metadata import now
 from omega_jupyter.streams.store import StreamStore
 from tests.jobs.test_jobs import make_notebook
@@ -83,11 +83,13 @@ def test_reconciler_publishes_finished_for_the_runs_it_fails(om: Omega) -> None:
         "running",
     ]
     error = records[running].error
-    assert "heartbeat stopped" in error and records[queued].error == error
+    assert error.startswith("the worker running this run stopped sending heartbeats (last at ")
+    assert error.endswith("; attempt 1")
+    assert records[queued].error.startswith("the run waited over 600 s in the queue")
     messages = sorted(published(om, "events"), key=lambda m: m["run_id"] != running)
     assert messages == [
         {**finished(running, "job", "report", "failed", error), "version": 2},
-        finished(queued, "script", "etl", "failed", error),
+        finished(queued, "script", "etl", "failed", records[queued].error),
     ]
 
     # reconciled once; late copies of their tasks skip them: nothing is published twice
@@ -104,7 +106,7 @@ def test_reconciler_fails_lost_model_runs_too(om: Omega) -> None:
     _age(om, run_id, state="running", heartbeat=stamp - timedelta(seconds=100))
     RunReconciler(om.db, stale_after=10, buckets=[om.bucket]).reconcile(stamp)
     record = store.get(run_id)
-    assert record.state == "failed" and "heartbeat stopped" in record.error
+    assert record.state == "failed" and "stopped sending heartbeats" in record.error
     # published as its task would have: a model action's messages also name the model
     assert published(om, "events") == [
         {

@@ -1,4 +1,4 @@
-"""``%om fit MODEL X [Y] [--no-wait] [--timeout S]``."""
+"""``%om fit MODEL X [Y] [--no-wait] [--timeout S] [--max-retries N]``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def fit(ctx: CommandContext, argv: list[str]) -> Any:
     args = parser.parse(argv)
     ctx.om.models.metadata(args.model)  # unknown models fail before anything runs
     X, Y = model_input(ctx, args.X), model_input(ctx, args.Y)
-    handle = ctx.om.runtime.model(args.model).fit(X, Y)
+    handle = ctx.om.runtime.model(args.model).fit(X, Y, max_retries=args.max_retries)
     if not args.wait:
         ctx.follow(handle, wait=False)
         return handle

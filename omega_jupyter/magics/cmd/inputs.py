@@ -30,3 +30,8 @@ def wait_options(parser: Any) -> None:
         "--no-wait", dest="wait", action="store_false", help="Return the run at once."
     )
     parser.add_argument("--timeout", type=float, help="Seconds to wait (the run goes on after).")
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        help="Times to try again should the run lose its worker (default 0; 1 for predict).",
+    )

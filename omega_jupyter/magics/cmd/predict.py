@@ -19,7 +19,7 @@ def predict(ctx: CommandContext, argv: list[str]) -> Any:
     args = parser.parse(argv)
     ctx.om.models.metadata(args.model)
     handle = ctx.om.runtime.model(args.model).predict(
-        model_input(ctx, args.X), result_name=args.result
+        model_input(ctx, args.X), result_name=args.result, max_retries=args.max_retries
     )
     if not args.wait:
         ctx.follow(handle, wait=False)

@@ -24,7 +24,10 @@ def run(ctx: CommandContext, argv: list[str]) -> Any:
     args = parser.parse(argv)
     params = parse_pairs(args.param)
     handle = ctx.om.runtime.job(args.job).run(
-        params or None, timeout=args.cell_timeout, result_stream=args.result_stream
+        params or None,
+        timeout=args.cell_timeout,
+        result_stream=args.result_stream,
+        max_retries=args.max_retries,
     )
     if not args.wait:
         ctx.follow(handle, wait=False)
