@@ -41,7 +41,7 @@ from omega_jupyter.runtime.worker import (
     client_for_database,
 )
 from omega_jupyter.storage.engine import Database
-from omega_jupyter.storage.metadata import _aware, now
+from omega_jupyter.storage.metadata import aware, now
 
 log = logging.getLogger("omega_jupyter.runtime")
 
@@ -63,7 +63,7 @@ def attempt_number(run: Any) -> int:
 def stale_message(run: Any, noun: str = "run") -> str:
     """The reason a run whose heartbeat stopped is failed with (``noun``: what the run is)."""
     last = run.heartbeat if run.heartbeat is not None else run.started or run.submitted
-    stamp = _aware(last).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stamp = aware(last).strftime("%Y-%m-%d %H:%M:%S UTC")
     return (
         f"{LOST}{noun} stopped sending heartbeats (last at {stamp}); attempt {attempt_number(run)}"
     )
