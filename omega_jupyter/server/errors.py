@@ -76,7 +76,8 @@ def database_fault(exc: BaseException) -> str | None:
     """``"disconnect"`` if ``exc`` is a database connection lost mid-request, the SQLSTATE
     class ``"22"``/``"54"`` if the database refused the request's data, else None.
 
-    Looks at the exception, the driver error SQLAlchemy wraps (``orig``) and the cause chain,
+    Looks at the exception, the driver error SQLAlchemy wraps (``orig``) and the chain of
+    causes and contexts (a clean-up that fails after a disconnect hides it as the context),
     by duck typing: SQLAlchemy, psycopg and ADBC errors all qualify, none is imported here.
     """
     seen: set[int] = set()
@@ -90,12 +91,18 @@ def database_fault(exc: BaseException) -> str | None:
             return "disconnect"
         if state[:2] in _REFUSED_DATA_STATES:
             return state[:2]
-        if type(current).__name__ == "OperationalError":
+        kind = type(current).__name__
+        if kind == "OperationalError":
             text = str(current).lower()
             if any(part in text for part in _DISCONNECT_TEXTS):
                 return "disconnect"
+        if kind == "PendingRollbackError" and "reconnect" in str(current):
+            return "disconnect"  # SQLAlchemy: the connection was invalidated mid-transaction
         orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else current.__cause__
+        if isinstance(orig, BaseException):
+            current = orig
+        else:  # the cause, or the error being handled when this one was raised
+            current = current.__cause__ or current.__context__
     return None
 
 

@@ -22,7 +22,7 @@ from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError, OmegaError, PayloadTooLargeError
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.context import ServerContext
-from omega_jupyter.server.errors import HTTP_CODES, classify, public_message
+from omega_jupyter.server.errors import HTTP_CODES, classify, message_of, public_message
 
 log = logging.getLogger("omega_jupyter.server")
 
@@ -162,8 +162,9 @@ class OmegaHandler(tornado.web.RequestHandler):
             if status < 500:
                 log.info("%s %s: %s %s", self.request.method, self.request.path, status, code)
                 return
-            if isinstance(value, OmegaError):  # a 503: the database or cluster is down
-                log.warning("%s %s: %s %s", self.request.method, self.request.path, status, value)
+            if isinstance(value, OmegaError) or status == 503:  # the database or cluster is down
+                reason = message_of(value)[:500]
+                log.warning("%s %s: %s %s", self.request.method, self.request.path, status, reason)
                 return
         super().log_exception(typ, value, tb)
 
