@@ -73,9 +73,13 @@ def filter_values(
     - a single value, by the column's type (of its categories' values for a category):
       ``null`` is a missing value; text and date/time columns take the text as it is;
       numbers must read as numbers; booleans as true/false (1/0, yes/no, on/off).
+    - no value holds a NUL character, and an integer for an integer column fits the column's
+      type (a value that cannot be stored cannot be compared either: an error, not no rows).
     """
     out: dict[str, Any] = {}
     for key, raw in pairs.items():
+        if "\x00" in raw:
+            raise InvalidFilterError(f"{key}: filter values cannot hold a NUL character")
         column, op = split_filter(key)
         spec = (specs or {}).get(column)
         if op == "isnull":
@@ -112,6 +116,32 @@ def _flag(raw: Any, key: str) -> bool:
 
 
 def _typed(raw: Any, spec: dict | None, key: str) -> Any:
+    """One value, typed by ``spec`` (and checked against its range, ``_in_range``)."""
+    return _in_range(_parsed(raw, spec, key), spec, key)
+
+
+# The integer types of stored columns (``sql`` in a column spec) and the values they hold.
+_INT_RANGES = {f"int{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in (8, 16, 32, 64)}
+
+
+def _in_range(value: Any, spec: dict | None, key: str) -> Any:
+    """``value`` if the column's type can hold it. An integer beyond 64 bits for a float
+    column becomes a float; for an integer column (or a column without a spec) it is an
+    error, as is a value outside the integer column's type."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value
+    inner = (spec or {}).get("category", {}).get("inner", spec or {})
+    sql = inner.get("sql", (spec or {}).get("sql"))
+    low, high = _INT_RANGES.get(sql, _INT_RANGES["int64"])
+    if low <= value <= high:
+        return value
+    if spec is not None and sql in ("float32", "float64"):
+        return float(value)
+    kind = sql if sql in _INT_RANGES else "a 64-bit integer"
+    raise InvalidFilterError(f"{key}: {str(value)[:50]} is out of range for {kind}")
+
+
+def _parsed(raw: Any, spec: dict | None, key: str) -> Any:
     """One value, typed by ``spec``. Items of a JSON list arrive typed already: a number or
     boolean for a text column becomes its JSON text."""
     if spec is None:

@@ -24,20 +24,31 @@ from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import BadRequestError, OmegaError, PayloadTooLargeError
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.context import ServerContext
-from omega_jupyter.server.errors import HTTP_CODES, classify, public_message
+from omega_jupyter.server.errors import HTTP_CODES, classify, message_of, public_message
 
 log = logging.getLogger("omega_jupyter.server")
 
+# A body above the limit is still read (and dropped) up to this much more, so that the client,
+# still sending, gets to read the 413; a larger one is answered at once and the connection
+# closed.
+DRAIN_BYTES = 64 * 1024 * 1024
+VERBS = ("get", "post", "put", "delete", "patch")
 
+
+@tornado.web.stream_request_body
 class OmegaHandler(tornado.web.RequestHandler):
     """Shared behaviour of every handler: context, bucket, JSON in and out, errors.
 
     The server's base class (mounted after this one) says who the caller is and which bucket
-    the request is for (``resolve_bucket``).
+    the request is for (``resolve_bucket``). Bodies are received here (``data_received``), so
+    that one above the server's limit is answered with a JSON 413 (``receive_body``), not
+    a closed connection.
     """
 
     resource = "*"  # the ``omega_jupyter:<resource>`` Jupyter authorizes against
     resolve_bucket: Callable[[], str | None]
+    _body_parts: list[bytes]
+    _body_size = 0
 
     @property
     def auth_resource(self) -> str:
@@ -64,12 +75,43 @@ class OmegaHandler(tornado.web.RequestHandler):
             except (OSError, AttributeError):
                 pass
             stream._omega_nodelay = True
-        size = len(self.request.body or b"")
-        if size > self.ctx.max_body_bytes:
-            raise PayloadTooLargeError(
-                f"the request body has {size} bytes; this server accepts at most "
-                f"{self.ctx.max_body_bytes}"
-            )
+        self._body_parts, self._body_size = [], 0
+        limit = self.ctx.max_body_bytes
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit + DRAIN_BYTES:
+            raise self._too_large(int(declared))
+        set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)
+        if set_max_body_size is not None:
+            set_max_body_size(limit + DRAIN_BYTES)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body_size += len(chunk)
+        if self._body_size <= self.ctx.max_body_bytes:
+            self._body_parts.append(chunk)
+        else:
+            self._body_parts = []  # over the limit: read on, keep nothing
+
+    def receive_body(self) -> None:
+        """Make the received body ``request.body``; a body above the limit is a 413."""
+        if self._body_size > self.ctx.max_body_bytes:
+            raise self._too_large(self._body_size)
+        self.request.body = b"".join(self._body_parts)
+        self._body_parts = []
+
+    def _too_large(self, size: int) -> PayloadTooLargeError:
+        return PayloadTooLargeError(
+            f"the request body has {size} bytes; this server accepts at most "
+            f"{self.ctx.max_body_bytes}"
+        )
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP verbs this handler serves (tornado's unimplemented defaults left out)."""
+        return [
+            verb.upper()
+            for verb in VERBS
+            if getattr(cls, verb, None) not in (None, getattr(tornado.web.RequestHandler, verb))
+        ]
 
     # -- helpers --------------------------------------------------------------------------
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -118,6 +160,8 @@ class OmegaHandler(tornado.web.RequestHandler):
             self.set_status(status_code)
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="omega"')
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json")
         self.finish(payloads.dumps({"error": code, "message": message}))
 
@@ -127,10 +171,23 @@ class OmegaHandler(tornado.web.RequestHandler):
             if status < 500:
                 log.info("%s %s: %s %s", self.request.method, self.request.path, status, code)
                 return
-            if isinstance(value, OmegaError):  # a 503: the database or cluster is down
-                log.warning("%s %s: %s %s", self.request.method, self.request.path, status, value)
+            if isinstance(value, OmegaError) or status == 503:  # the database or cluster is down
+                reason = message_of(value)[:500]
+                log.warning("%s %s: %s %s", self.request.method, self.request.path, status, reason)
                 return
         super().log_exception(typ, value, tb)
+
+
+def with_body(method: Callable) -> Callable:
+    """``method`` (a handler verb) run once the request's body is received and within the
+    size limit (``OmegaHandler.receive_body``)."""
+
+    @functools.wraps(method)
+    async def inner(self: OmegaHandler, *args: Any, **kwargs: Any) -> Any:
+        self.receive_body()
+        return await method(self, *args, **kwargs)
+
+    return inner
 
 
 # == service ==================================================================================

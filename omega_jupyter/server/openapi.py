@@ -65,14 +65,16 @@ def op(
     summary: str,
     params: list | None = None,
     body: dict | None = None,
-    ok: int = 200,
+    ok: int | tuple[int, ...] = 200,
     codes: tuple[int, ...] = (400, 401, 403, 404),
 ) -> dict[str, Any]:
-    """One operation: summary, parameters, optional request body, responses."""
+    """One operation: summary, parameters, optional request body, responses (``ok``: the
+    success status, or each of them)."""
+    oks = (ok,) if isinstance(ok, int) else ok
     out: dict[str, Any] = {
         "summary": summary,
         "parameters": [BUCKET, *(params or [])],
-        "responses": {str(ok): {"description": "ok"}, **errors(*codes)},
+        "responses": {**{str(c): {"description": "ok"} for c in oks}, **errors(*codes)},
     }
     if body is not None:
         out["requestBody"] = body

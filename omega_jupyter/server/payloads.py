@@ -27,6 +27,11 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
+# Columns (with index levels) a written frame may have: PostgreSQL tables hold at most 1600
+# and a row at most ~8 kB of fixed-width values, so 1000 fits any column types on both databases.
+MAX_COLUMNS = 1000
+# How deeply a JSON body may nest arrays and objects: the stores walk messages recursively.
+MAX_JSON_DEPTH = 128
 # Query parameters of GET /datasets/{name} that are not filters.
 READ_PARAMS = {"limit", "offset", "columns", "orient", "format", "version"}
 
@@ -96,16 +101,46 @@ def list_param(raw: str | None) -> list[str] | None:
 
 # -- request bodies ---------------------------------------------------------------------------
 def parse_json(body: bytes) -> Any:
+    """The JSON of a request body, nested at most ``MAX_JSON_DEPTH`` deep."""
     if not body:
         raise BadRequestError("the request body is empty; send JSON")
     try:
-        return orjson.loads(body)  # ~5x faster than json for a 1000-row body
+        data = orjson.loads(body)  # ~5x faster than json for a 1000-row body
     except orjson.JSONDecodeError:
-        pass  # e.g. integers beyond 64 bits, NaN literals: let the standard parser decide
+        data = _parse_json_slowly(body)  # e.g. integers beyond 64 bits, NaN literals
+    # Fewer brackets than the limit cannot nest deeper than it: most bodies skip the walk.
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    return data
+
+
+def _parse_json_slowly(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        raise _too_deep() from None
+
+
+def _too_deep() -> BadRequestError:
+    return BadRequestError(f"the JSON body nests arrays/objects more than {MAX_JSON_DEPTH} deep")
+
+
+def _depth(data: Any) -> int:
+    """How deeply parsed JSON nests lists and dicts, counted to just past the limit (level by
+    level, without recursion)."""
+    level = [data] if type(data) in (list, dict) else []
+    depth = 0
+    while level and depth <= MAX_JSON_DEPTH:
+        depth += 1
+        inner = []
+        for value in level:
+            for item in value.values() if type(value) is dict else value:
+                if type(item) is list or type(item) is dict:
+                    inner.append(item)
+        level = inner
+    return depth
 
 
 def frame_from_json(data: Any) -> pd.DataFrame:
@@ -132,11 +167,24 @@ def frame_from_json(data: Any) -> pd.DataFrame:
     if isinstance(data, list):
         if not all(isinstance(r, dict) for r in data):  # JSON object keys are always strings
             raise BadRequestError("records JSON must be a list of objects")
+        if data and not any(data):
+            raise BadRequestError("the records have no fields: a row needs at least one column")
         return records_frame(data)
     raise BadRequestError(
         'send records ([{"a": 1}, …] or {"data": [{…}]}) or split '
         '({"columns": […], "data": [[…]]}) JSON'
     )
+
+
+def _is_json(body: bytes) -> bool:
+    """Whether a body sent as CSV is a JSON array or object (CSV would read it as a header)."""
+    if body.lstrip()[:1] not in (b"[", b"{"):
+        return False
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:
@@ -160,7 +208,19 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
 
 
 def frame_from_body(body: bytes, content_type: str) -> pd.DataFrame:
-    """A DataFrame from a JSON, CSV or Parquet request body (chosen by Content-Type)."""
+    """A DataFrame from a JSON, CSV or Parquet request body (chosen by Content-Type), with at
+    most ``MAX_COLUMNS`` columns; records that have rows but no column are refused."""
+    frame = _frame_from_body(body, content_type)
+    width = len(frame.columns) + frame.index.nlevels
+    if width > MAX_COLUMNS:
+        raise BadRequestError(
+            f"the frame has {len(frame.columns)} columns; at most {MAX_COLUMNS} "
+            "(index levels included) can be stored"
+        )
+    return frame
+
+
+def _frame_from_body(body: bytes, content_type: str) -> pd.DataFrame:
     ctype = (content_type or "").split(";")[0].strip().lower()
     if body.startswith(PARQUET_MAGIC) or "parquet" in ctype:
         try:
@@ -170,6 +230,10 @@ def frame_from_body(body: bytes, content_type: str) -> pd.DataFrame:
     if ctype in ("text/csv", "application/csv"):
         if not body.strip():
             raise BadRequestError("the CSV body is empty")
+        if _is_json(body):
+            raise BadRequestError(
+                "the body is JSON, not CSV: send it with Content-Type: application/json"
+            )
         try:
             return pd.read_csv(io.BytesIO(body))
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import tornado.web
-
 from omega_jupyter.models.predict import ACTIONS
 from omega_jupyter.server import handlers as h
 from omega_jupyter.server import job_handlers as jobs
@@ -22,7 +20,6 @@ from omega_jupyter.server import openapi as doc
 from omega_jupyter.server import panel_handlers as panel
 from omega_jupyter.server import stream_handlers as streams
 
-VERBS = ("get", "post", "put", "delete", "patch")
 NAME = r"(?P<name>[^/].*?)"
 RUN_ID = r"(?P<run_id>[^/]+)"
 ACTION = r"(?P<action>[a-z_]+)"
@@ -97,17 +94,17 @@ ROUTES: list[Route] = [
                 doc.DATASET_READ,
             ),
             "put": op(
-                "Store a new version (JSON records/split, CSV or Parquet)",
+                "Store a new version (JSON records/split, CSV or Parquet); append=true: 200",
                 doc.DATASET_WRITE,
                 doc.FRAME_BODY,
-                ok=201,
+                ok=(200, 201),
                 codes=WRITE_CODES,
             ),
             "post": op(
-                "Store, or append with append=true",
+                "Store (201), or append with append=true (200)",
                 doc.DATASET_WRITE,
                 doc.FRAME_BODY,
-                ok=201,
+                ok=(200, 201),
                 codes=WRITE_CODES,
             ),
             "delete": op("Drop every version", BY_NAME),
@@ -284,13 +281,9 @@ def openapi_document(prefix: str = "/api/v1") -> dict[str, Any]:
     return doc.document(paths, prefix)
 
 
-def handler_verbs(handler: type) -> list[str]:
+def handler_verbs(handler: type[h.OmegaHandler]) -> list[str]:
     """The HTTP verbs ``handler`` serves (tornado's unimplemented defaults left out)."""
-    return [
-        verb
-        for verb in VERBS
-        if getattr(handler, verb, None) not in (None, getattr(tornado.web.RequestHandler, verb))
-    ]
+    return [verb.lower() for verb in handler.allowed_methods()]
 
 
 def mount(
@@ -303,16 +296,17 @@ def mount(
 
     Each handler is mounted on ``base`` (the server's handler class: who the caller is, which
     bucket), with every verb wrapped by ``guard`` (the server's authentication), public
-    routes too unless ``guard_public`` is False. Any other path under ``prefix`` is a JSON 404.
+    routes too unless ``guard_public`` is False; each verb runs once the body is in
+    (``with_body``). Any other path under ``prefix`` is a JSON 404.
     """
     not_found = Route(r"(?P<path>.*)", h.NotFoundHandler, "")
     specs: list[tuple[str, type, dict]] = []
     for route in [*ROUTES, not_found]:
         attrs: dict[str, Any] = {}
-        if not route.public or guard_public:
-            attrs = {
-                verb: guard(getattr(route.handler, verb)) for verb in handler_verbs(route.handler)
-            }
+        guarded = not route.public or guard_public
+        for verb in handler_verbs(route.handler):
+            method = h.with_body(getattr(route.handler, verb))
+            attrs[verb] = guard(method) if guarded else method
         cls = type(route.handler.__name__, (route.handler, base), attrs)
         kwargs = {"document": openapi_document} if route.handler is h.OpenApiHandler else {}
         specs.append((f"{prefix}/{route.pattern}$", cls, kwargs))

@@ -18,6 +18,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 from sklearn.linear_model import LogisticRegression
 
 import omega_jupyter
@@ -236,7 +237,8 @@ def test_apikey_cli_ls_and_revoke(server: Server) -> None:
 
 
 def test_openapi_fuzz_finds_no_server_error(server: Server) -> None:
-    """Requests generated from the OpenAPI document (with a valid key) never get a 5xx."""
+    """Requests generated from the OpenAPI document (with a valid key) never get a 5xx, and
+    every answer's status and content type are documented for its operation."""
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     headers = {"Authorization": f"Bearer {server.key(_b())}"}
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -253,7 +255,9 @@ def test_openapi_fuzz_finds_no_server_error(server: Server) -> None:
         )
         def check(case) -> None:
             case.call_and_validate(
-                base_url=server.url, headers=headers, checks=[not_a_server_error]
+                base_url=server.url,
+                headers=headers,
+                checks=[not_a_server_error, status_code_conformance, content_type_conformance],
             )
 
         check()
@@ -340,3 +344,20 @@ def test_every_route_by_key_role_and_bucket(server: Server) -> None:
     for verb, path, _ in requests_:  # a write key of the bucket may do all of it
         r = send(verb, path, _auth(writer))
         assert r.status_code not in (401, 403), (verb, path, r.text)
+
+
+def test_verbs_a_route_does_not_serve_answer_405_with_allow(server: Server) -> None:
+    headers = _auth(server.key(_b()))
+    checked = 0
+    for route in ROUTES:
+        served = handler_verbs(route.handler)
+        path = sample_path(route.pattern)
+        for verb in ("get", "post", "put", "delete", "patch"):
+            if verb in served:
+                continue
+            r = requests.request(verb.upper(), f"{server.url}/{path}", headers=headers)
+            assert r.status_code == 405, (verb, path, r.text)
+            assert r.json()["error"] == "method_not_allowed"
+            assert r.headers["Allow"] == ", ".join(v.upper() for v in served), (verb, path)
+            checked += 1
+    assert checked >= 40
