@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,8 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         line = proc.stderr.readline() if proc.stderr else ""
         match = re.search(r"http://127\.0\.0\.1:(\d+)/api/v1", line)
         assert match, f"server did not start: {line}"
+        # Keep reading its log: a full pipe would stall a chatty server mid-test.
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield Server(f"http://127.0.0.1:{match[1]}/api/v1", env)
     finally:
         proc.terminate()
