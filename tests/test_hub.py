@@ -107,8 +107,8 @@ class Hub:
                 c.Spawner.env_keep = ["PATH", "PYTHONPATH", "LANG"]
                 c.Spawner.start_timeout = {TIMEOUT}
                 c.Spawner.http_timeout = {TIMEOUT}
-                c.JupyterHub.authenticator_class = "dummy"
-                c.DummyAuthenticator.password = {uuid.uuid4().hex!r}
+                c.JupyterHub.authenticator_class = "shared-password"
+                c.SharedPasswordAuthenticator.user_password = {uuid.uuid4().hex!r}
                 c.Authenticator.allowed_users = {{"alice", "bob"}}
                 c.JupyterHub.load_groups = {{"team-a": {{"users": ["alice"]}}}}
                 c.JupyterHub.services = [{{"name": "tester", "api_token": {self.admin_token!r}}}]

@@ -10,6 +10,9 @@
 #   OMEGA_DASK_ADDRESS        the Dask scheduler the users' servers submit runs to
 #   OMEGA_HUB_SPAWNER         "docker" (default: a container per user, on OMEGA_HUB_NETWORK)
 #                             or "local" (a process per user as her own system account)
+#   OMEGA_HUB_AUTHENTICATOR   JupyterHub's authenticator_class (default "pam"; an OAuth one
+#                             from the oauthenticator package in production)
+#   OMEGA_HUB_SHARED_PASSWORD the password of the "shared-password" authenticator (demos)
 import os
 from pathlib import Path
 
@@ -17,15 +20,24 @@ from omega_jupyter.hub import DEFAULT_TTL, BucketMap, OmegaSpawnHooks
 
 c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
 
+buckets = BucketMap.from_file(
+    os.environ.get("OMEGA_HUB_BUCKETS") or Path(__file__).with_name("buckets.toml")
+)
 hooks = OmegaSpawnHooks(
-    BucketMap.from_file(
-        os.environ.get("OMEGA_HUB_BUCKETS") or Path(__file__).with_name("buckets.toml")
-    ),
+    buckets,
     database_url=os.environ["OMEGA_DATABASE_URL"],
     ttl=float(os.environ.get("OMEGA_HUB_CREDENTIAL_TTL") or DEFAULT_TTL),
     dask_address=os.environ.get("OMEGA_DASK_ADDRESS") or None,
 )
 hooks.configure(c)
+
+c.JupyterHub.authenticator_class = os.environ.get("OMEGA_HUB_AUTHENTICATOR", "pam")
+if os.environ.get("OMEGA_HUB_SHARED_PASSWORD"):
+    c.SharedPasswordAuthenticator.user_password = os.environ["OMEGA_HUB_SHARED_PASSWORD"]
+# the users the map names may log in (and whoever an admin adds); group members get their
+# groups' buckets: groups come from the authenticator (manage_groups) or c.JupyterHub.load_groups
+c.Authenticator.allowed_users = set(buckets.users)
+c.Authenticator.admin_users = set(filter(None, os.environ.get("OMEGA_HUB_ADMINS", "").split(",")))
 
 # The hub's own state (users, tokens, groups) in a file of its own, not in omega's database.
 c.JupyterHub.db_url = os.environ.get("JUPYTERHUB_DB_URL", "sqlite:///jupyterhub.sqlite")
