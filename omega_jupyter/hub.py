@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omega_jupyter.exceptions import ConfigurationError, PermissionDeniedError
+from omega_jupyter.exceptions import ConfigurationError, InvalidNameError, PermissionDeniedError
 from omega_jupyter.names import validate_bucket
 from omega_jupyter.storage import tenancy
 from omega_jupyter.storage.engine import get_database
@@ -96,7 +96,12 @@ class BucketMap:
         """``user``'s buckets, her own (default) first; empty when she has none."""
         buckets = list(self.users.get(user, ()))
         if not buckets and self.own_buckets:
-            buckets = [validate_bucket(user)]
+            try:
+                buckets = [validate_bucket(user)]
+            except InvalidNameError:  # never a look-alike: a.b and a-b would share one
+                raise ConfigurationError(
+                    f"hub user {user!r} is not a bucket name: list her buckets under [users]"
+                ) from None
         for group in sorted(groups):
             buckets += self.groups.get(group, ())
         return list(dict.fromkeys(buckets))

@@ -26,6 +26,7 @@ import requests
 import sqlalchemy as sa
 
 import omega_jupyter
+from omega_jupyter.exceptions import ConfigurationError
 from omega_jupyter.hub import BucketMap, OmegaSpawnHooks
 from omega_jupyter.storage.engine import bucket_schema_name
 
@@ -64,6 +65,10 @@ def test_bucket_map_gives_own_listed_and_group_buckets() -> None:
     assert buckets.buckets_for("alice", ["team-a"]) == ["alice", "team-a"]
     assert buckets.buckets_for("bob") == ["bob"]
     assert buckets.buckets_for("carol", ["ops", "team-a"]) == ["carol", "ops", "team-a"]
+    with pytest.raises(ConfigurationError, match=r"list her buckets under \[users\]"):
+        buckets.buckets_for("erin@example.org")  # never a look-alike bucket
+    listed = BucketMap.from_dict({"users": {"erin@example.org": ["erin"]}})
+    assert listed.buckets_for("erin@example.org") == ["erin"]
     groups_only = BucketMap.from_dict({"own_buckets": False, "groups": {"ops": ["ops"]}})
     assert groups_only.buckets_for("dave") == []
     assert groups_only.buckets_for("dave", ["ops"]) == ["ops"]
