@@ -37,6 +37,15 @@ trap 'exit 143' TERM
 
 omega_ensure_postgres
 
+# Node packages before pytest: tests/test_hub.py runs JupyterHub's configurable-http-proxy
+# (a devDependency in package.json); the panel's build below uses the same install.
+if command -v node >/dev/null; then
+    echo "== jlpm install (node packages)"
+    .venv/bin/jlpm install
+else
+    echo "NOTE: node is missing: no configurable-http-proxy, the JupyterHub test will skip" >&2
+fi
+
 echo "== pytest $*"
 rc=0
 .venv/bin/python -m pytest "$@" || rc=$?

@@ -57,7 +57,8 @@ def test_compose_services_share_consistent_settings() -> None:
     for name, service in services.items():
         if name == "postgres":
             continue
-        assert service["image"] == "omega-jupyter:latest", name
+        image = "omega-jupyter-hub:latest" if name == "hub" else "omega-jupyter:latest"
+        assert service["image"] == image, name
         env = service["environment"]
         assert set(env) >= ENV_NAMES, name
         url = env["OMEGA_DATABASE_URL"]
@@ -73,11 +74,28 @@ def test_compose_services_share_consistent_settings() -> None:
         assert depends["postgres"]["condition"] == "service_healthy"
         if name != "migrate":
             assert depends["migrate"]["condition"] == "service_completed_successfully"
-    # 12-factor: settings come from the environment, no service mounts a config file
-    assert [n for n, svc in services.items() if "volumes" in svc] == ["postgres"]
+    # 12-factor: settings come from the environment, no service mounts a config file (the
+    # hub mounts the Docker socket only, to start the users' containers)
+    assert [n for n, svc in services.items() if "volumes" in svc] == ["postgres", "hub"]
+    assert services["hub"]["volumes"] == ["/var/run/docker.sock:/var/run/docker.sock"]
     assert "volumes" in spec and "pgdata" in spec["volumes"]
     build = services["migrate"]["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+
+
+def test_compose_hub_gives_users_the_omega_image() -> None:
+    hub = compose()["services"]["hub"]
+    env = hub["environment"]
+    assert env["OMEGA_HUB_SPAWNER"] == "docker"
+    assert env["OMEGA_HUB_IMAGE"] == "omega-jupyter:latest"
+    assert env["OMEGA_HUB_NETWORK"] == f"{compose()['name']}_default"
+    dockerfile = DEPLOY / hub["build"]["context"] / hub["build"]["dockerfile"]
+    text = dockerfile.read_text()
+    assert re.search(r"^FROM omega-jupyter:latest$", text, flags=re.M)
+    assert "configurable-http-proxy" in text and "dockerspawner" in text
+    assert "jupyterhub_config.py" in re.search(r"^CMD (.+)$", text, flags=re.M).group(1)
+    # the users' servers run jupyterhub-singleuser: the omega image has the hub extra
+    assert '[hub]"' in (DEPLOY / "Dockerfile").read_text()
 
 
 def test_dockerfile_builds_the_wheel_with_the_extension() -> None:

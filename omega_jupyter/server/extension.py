@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
+import os
 import threading
 from typing import Any
 
@@ -16,14 +18,14 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode, default
 
 import omega_jupyter
 from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.runtime.reconcile import ReconcileLoop
 from omega_jupyter.server.context import ServerContext
 from omega_jupyter.server.routes import mount
-from omega_jupyter.storage import audit
+from omega_jupyter.storage import audit, tenancy
 
 API_PATH = "omega/api/v1"
 
@@ -64,6 +66,21 @@ class OmegaExtensionApp(ExtensionApp):
     dask_address = Unicode(
         None, allow_none=True, config=True, help="Dask scheduler (default: OMEGA_DASK_ADDRESS)."
     )
+    allowed_buckets = List(
+        Unicode(),
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="The only buckets a request may name with the Bucket: header; others are a 403"
+        " (default: OMEGA_ALLOWED_BUCKETS, comma-separated; unset: any). JupyterHub sets it"
+        " to the user's buckets (omega_jupyter.hub).",
+    )
+    bucket_database_urls = Dict(
+        value_trait=Unicode(),
+        config=True,
+        help="A database URL per bucket (a bucket's own credential), used for that bucket's"
+        " requests instead of database_url (default: OMEGA_BUCKET_DATABASE_URLS, JSON).",
+    )
     max_body_mb = Int(256, config=True, help="Largest accepted request body, in MiB.")
     run_scheduler = Bool(
         True, config=True, help="Run a scheduler loop (notebook schedules) in this server."
@@ -74,18 +91,33 @@ class OmegaExtensionApp(ExtensionApp):
         help="Load the %om magics in every IPython kernel this server starts (no %load_ext).",
     )
 
+    @default("allowed_buckets")
+    def _allowed_buckets_default(self) -> list[str] | None:
+        text = os.environ.get(ALLOWED_BUCKETS_ENV, "").strip()
+        return [b.strip() for b in text.split(",") if b.strip()] if text else None
+
+    @default("bucket_database_urls")
+    def _bucket_database_urls_default(self) -> dict[str, str]:
+        text = os.environ.get(BUCKET_DATABASE_URLS_ENV, "").strip()
+        return json.loads(text) if text else {}
+
     def initialize_settings(self) -> None:
         client = omega_jupyter.setup(
             url=self.database_url, bucket=self.bucket, dask_address=self.dask_address
         )
-        self.omega_context = ServerContext(client, max_body_bytes=self.max_body_mb * 1024 * 1024)
+        self.omega_context = ServerContext(
+            client,
+            max_body_bytes=self.max_body_mb * 1024 * 1024,
+            allowed_buckets=self.allowed_buckets,
+            bucket_database_urls=self.bucket_database_urls,
+        )
         base_url = self.serverapp.web_app.settings.get("base_url", "/")
         self.settings.update(
             omega=self.omega_context,
             omega_api_prefix=f"{base_url.rstrip('/')}/{API_PATH}",
         )
 
-        if self.run_scheduler:
+        if self.run_scheduler and _is_service(client):
             self._start_scheduler(client)  # it reconciles lost runs too
         else:  # lost runs of every kind are failed (or retried) wherever runs are served
             self.reconcile_loop = ReconcileLoop(client).start()
@@ -115,6 +147,23 @@ class OmegaExtensionApp(ExtensionApp):
         context = getattr(self, "omega_context", None)
         if context is not None:
             context.close()
+
+
+ALLOWED_BUCKETS_ENV = "OMEGA_ALLOWED_BUCKETS"
+BUCKET_DATABASE_URLS_ENV = "OMEGA_BUCKET_DATABASE_URLS"
+
+
+def _is_service(client: Any) -> bool:
+    """Whether ``client`` logs in as the service: a server holding a bucket's credential (a
+    JupyterHub user's) runs no scheduler loop; the service's loops run every bucket's
+    schedules."""
+    db = client.db
+    if not db.is_postgres:
+        return True
+    try:
+        return tenancy.is_service(db)
+    except Exception:  # the database is down: the loop starts and waits for it, as before
+        return True
 
 
 # IPython's ``--ext`` adds to ``extra_extensions``: the user's own ``extensions`` still load.

@@ -243,6 +243,38 @@ def bucket_credentials(db: Database, bucket: str, ttl: float = 3600.0) -> str:
     return db.url.set(username=login, password=password).render_as_string(hide_password=False)
 
 
+def user_credentials(db: Database, buckets: list[str], ttl: float = 3600.0) -> dict[str, str]:
+    """One credential per bucket of ``buckets`` (:func:`bucket_credentials`): what a person
+    who works in several buckets is given, e.g. a JupyterHub user's server (omega_jupyter.hub).
+
+    Each is confined to its one bucket. One login role for all of them would do for reading,
+    but the tables it creates would belong to it and go when it is dropped; a credential of
+    one bucket starts as that bucket's role, so what it creates belongs to the bucket."""
+    return {bucket: bucket_credentials(db, bucket, ttl) for bucket in dict.fromkeys(buckets)}
+
+
+def revoke_credentials(db: Database, urls: list[str]) -> list[str]:
+    """End the sessions of the credentials that logged in with ``urls`` and drop them (before
+    their time: e.g. when the server that held them stops); returns the dropped roles. URLs
+    that are not this database's credentials are left alone."""
+    if not db.is_postgres:
+        return []
+    with db.connect() as conn:
+        prefix = role_prefix(conn, create=False)
+    logins = {sa.make_url(url).username or "" for url in urls}
+    dropped = []
+    for login in sorted(logins):
+        if prefix is None or not login.startswith(f"{prefix}{CREDENTIAL}"):
+            continue
+        with db.connect() as conn:
+            if not _role_exists(conn, login):
+                continue
+        _drop_login(db, login)
+        dropped.append(login)
+    _forget_issued(set(dropped))
+    return dropped
+
+
 _issued: dict[tuple[str, str], tuple[float, str]] = {}
 _issued_lock = threading.Lock()
 

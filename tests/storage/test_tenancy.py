@@ -365,3 +365,28 @@ def test_a_swept_cached_credential_is_replaced(service):
     second = tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600)
     assert second != first
     assert omega_jupyter.setup(url=second, bucket=service.bucket).datasets.list() == []
+
+
+def test_a_users_credentials_are_one_per_bucket_and_revoked_together(service, other):
+    team = _name("team")
+    service[team].datasets.put({"team": True}, "shared")
+    urls = tenancy.user_credentials(service.db, [service.bucket, team, team], ttl=600)
+    assert list(urls) == [service.bucket, team]
+    own = omega_jupyter.setup(url=urls[service.bucket], bucket=service.bucket)
+    mate = omega_jupyter.setup(url=urls[team], bucket=team)
+    assert mate.datasets.get("shared") == {"team": True}
+    mate.datasets.put(pd.DataFrame({"x": [1]}), "by-member")  # belongs to the bucket's role
+    with pytest.raises(ObjectNotFoundError):
+        own[team].datasets.get("shared")  # each credential reaches its own bucket only
+    with pytest.raises(ObjectNotFoundError):
+        mate[other.bucket].datasets.get("sb")
+    logins = {sa.make_url(u).username for u in urls.values()}
+    # the service's own URL is no credential: revoking leaves it alone
+    revoked = tenancy.revoke_credentials(service.db, [*urls.values(), service.db.url])
+    assert set(revoked) == logins
+    assert not _sql(service, "SELECT 1 FROM pg_roles WHERE rolname = ANY(:r)", r=list(logins))
+    with pytest.raises((sa.exc.OperationalError, omega_jupyter.exceptions.OmegaError)):
+        get_database(urls[team]).engine.connect().close()
+    # what the member wrote outlives her credential
+    pd.testing.assert_frame_equal(service[team].datasets.get("by-member"), pd.DataFrame({"x": [1]}))
+    assert tenancy.revoke_credentials(service.db, list(urls.values())) == []
