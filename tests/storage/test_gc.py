@@ -117,7 +117,9 @@ def test_a_slow_load_is_protected_for_the_grace_period_after_it_became_visible(o
         table, slow_batches(), frame_codec.arrow_schema(kind_meta)
     )
     # Loaded and visible, its version not committed yet: what a sweep sees between commits.
-    report = gc.sweep(om.db, grace=timedelta(seconds=1), buckets=[om.bucket])
+    # (A grace well above the time this test may take on a loaded machine since the load
+    # ended; the sweep during the load had a grace shorter than the load itself.)
+    report = gc.sweep(om.db, grace=timedelta(seconds=60), buckets=[om.bucket])
     assert name not in {t.name for t in report.tables}
     assert name not in {t.name for t in swept_during_load[0].tables}
     assert name in unreferenced(om)[0]  # only the grace period protects it
