@@ -69,12 +69,51 @@ class JobRunner:
         return f"JobRunner({self.name!r})"
 
 
+# What a kernel or a script process inherits from the worker: where programs and libraries
+# are, the user and locale, temporary files. Nothing else — no other OMEGA_* (the worker's own
+# database URL), no cloud or Dask secrets.
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "JUPYTER_PATH",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "IPYTHONDIR",
+    "MPLBACKEND",
+    "MPLCONFIGDIR",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "SYSTEMROOT",
+)
+PASSED_ENV_PREFIXES = ("LC_",)
+
+
 def kernel_env(settings: Any, bucket: str) -> dict[str, str]:
-    """The ``OMEGA_*`` variables that bind a kernel (or a script) to a run's store."""
-    env = {"OMEGA_DATABASE_URL": settings.resolved_database_url, "OMEGA_BUCKET": bucket}
+    """The whole environment of a run's kernel (or script process): the worker's
+    :data:`PASSED_ENV` plus the ``OMEGA_*`` variables that bind it to the run's store — the
+    task's database URL (on PostgreSQL the run bucket's credential) and bucket."""
+    env = {
+        k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(PASSED_ENV_PREFIXES)
+    }
+    env["OMEGA_DATABASE_URL"] = settings.resolved_database_url
+    env["OMEGA_BUCKET"] = bucket
     env["OMEGA_HOME"] = str(settings.home)
     if settings.dask_address:
         env["OMEGA_DASK_ADDRESS"] = settings.dask_address
+    if settings.trust_pickle:
+        env["OMEGA_TRUST_PICKLE"] = "1"
     return env
 
 
@@ -106,20 +145,25 @@ class JobDeadline:
             self._timer.cancel()
 
 
-def _kernel_manager_class(extra_env: dict[str, str], cwd: str, deadline: JobDeadline) -> type:
-    """A kernel manager that starts its kernel in ``cwd`` with ``extra_env`` added.
+def _kernel_manager_class(env: dict[str, str], cwd: str, deadline: JobDeadline) -> type:
+    """A kernel manager that starts its kernel in ``cwd`` with exactly ``env`` (the worker's
+    environment is not inherited), over IPC sockets in ``cwd``.
 
     The working directory goes to the kernel process only: papermill's own ``cwd`` changes
     the directory of the whole worker process, which concurrent runs in threads would race on.
+    IPC (Unix sockets in the run's private temporary folder) instead of TCP on localhost: no
+    other local user can reach the kernel's ports, and the kernel does not warn about
+    unencrypted TCP on every run.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            env = dict(kw.pop("env", None) or os.environ)
-            env.update(extra_env)
+            kw.pop("env", None)
             kw["cwd"] = cwd
-            await super().start_kernel(env=env, **kw)
+            self.transport = "ipc"
+            self.ip = os.path.join(cwd, "kernel")
+            await super().start_kernel(env=dict(env), **kw)
             deadline.arm(self)
 
     return RunKernelManager

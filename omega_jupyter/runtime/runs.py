@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from omega_jupyter.exceptions import ConfigurationError, RunNotFoundError
 from omega_jupyter.runtime.tables import FINAL_STATES, RUN_STATES, runs
 from omega_jupyter.runtime.worker import DEAD_AFTER_BEATS, HEARTBEAT_SECONDS
+from omega_jupyter.storage import audit
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import aware, now
 
@@ -43,6 +44,7 @@ class RunRecord:
     progress: Any
     resources: dict | None
     result_stream: str | None = None  # where the run publishes its lifecycle (events.py)
+    submitted_by: str | None = None  # who submitted it (storage/audit.py)
     started_here: bool = False  # set by RunStore.start: this caller moved it out of queued
 
     @property
@@ -83,7 +85,8 @@ class RunStore:
     ) -> str:
         """Insert a run row (``state='failed'`` records a call refused before submission);
         ``result_stream`` names the stream its lifecycle is published to (validated by the
-        caller, see runtime/events.py)."""
+        caller, see runtime/events.py). The row records who submitted it: the acting API
+        key or Jupyter user, else the OS user (``storage/audit.py``)."""
         run_id = run_id or uuid.uuid4().hex
         stamp = now()
         self.db.ensure_schema()
@@ -105,6 +108,7 @@ class RunStore:
                     resources=resources or None,
                     error=error,
                     result_stream=result_stream,
+                    submitted_by=audit.current_actor(),
                 )
             )
         return run_id
@@ -113,9 +117,8 @@ class RunStore:
         """The run ``run_id`` of this bucket; another bucket's run is not found (its id is no
         key to it: REST answers 404)."""
         self.db.ensure_schema()
-        mine = (runs.c.id == str(run_id)) & (runs.c.bucket == self.bucket)
         with self.db.connect() as conn:
-            row = conn.execute(sa.select(runs).where(mine)).first()
+            row = conn.execute(sa.select(runs).where(self._mine(run_id))).first()
         if row is None:
             raise RunNotFoundError(f"run {run_id!r} does not exist")
         return _record(row)
@@ -133,7 +136,7 @@ class RunStore:
         with self.db.begin() as conn:
             took = conn.execute(
                 sa.update(runs)
-                .where((runs.c.id == run_id) & (runs.c.state == "queued"))
+                .where(self._mine(run_id) & (runs.c.state == "queued"))
                 .values(
                     state="running",
                     started=stamp,
@@ -189,7 +192,7 @@ class RunStore:
         with self.db.begin() as conn:
             done = conn.execute(
                 sa.update(runs)
-                .where((runs.c.id == run_id) & runs.c.state.in_(only_from))
+                .where(self._mine(run_id) & runs.c.state.in_(only_from))
                 .values(
                     state=state,
                     finished=now(),
@@ -206,13 +209,17 @@ class RunStore:
         with self.db.begin() as conn:
             conn.execute(
                 sa.update(runs)
-                .where(runs.c.id.in_(run_ids) & (runs.c.state == "running"))
+                .where(
+                    runs.c.id.in_(run_ids)
+                    & (runs.c.bucket == self.bucket)
+                    & (runs.c.state == "running")
+                )
                 .values(heartbeat=now())
             )
 
     def set_progress(self, run_id: str, progress: Any) -> None:
         with self.db.begin() as conn:
-            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(progress=progress))
+            conn.execute(sa.update(runs).where(self._mine(run_id)).values(progress=progress))
 
     def list(
         self,
@@ -249,6 +256,11 @@ class RunStore:
         self.db.ensure_schema()
         with self.db.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
+
+    def _mine(self, run_id: str) -> sa.ColumnElement[bool]:
+        """Run ``run_id`` if it is this bucket's: every lookup and change by id is per bucket
+        (also on SQLite and for the service, which row-level security does not confine)."""
+        return (runs.c.id == str(run_id)) & (runs.c.bucket == self.bucket)
 
     def _filtered(
         self,

@@ -1,5 +1,5 @@
 """Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them (0006 adds
-``om_runs.result_stream``)."""
+``om_runs.result_stream``, 0008 ``om_runs.submitted_by``)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ runs = sa.Table(
     sa.Column("progress", JSONType, nullable=True),
     sa.Column("resources", JSONType, nullable=True),
     sa.Column("result_stream", sa.String(255), nullable=True),  # runtime/events.py
+    sa.Column("submitted_by", sa.String(255), nullable=True),  # storage/audit.py (0008)
     sa.Index("ix_om_runs_bucket_submitted", "bucket", "submitted"),
     sa.Index("ix_om_runs_state", "state"),
 )

@@ -96,9 +96,10 @@ class _Heart:
         stop = threading.Event()
         while not stop.wait(HEARTBEAT_SECONDS):
             with self.lock:
-                groups: dict[int, tuple[RunStore, list[str]]] = {}
+                groups: dict[tuple[int, str], tuple[RunStore, list[str]]] = {}
                 for run_id, store in self.active.items():
-                    groups.setdefault(id(store.db), (store, []))[1].append(run_id)
+                    key = (id(store.db), store.bucket)  # a store changes its bucket's runs only
+                    groups.setdefault(key, (store, []))[1].append(run_id)
             for store, run_ids in groups.values():
                 try:
                     store.beat(run_ids)

@@ -1,0 +1,138 @@
+"""Code a run executes is confined to its bucket on PostgreSQL (issue: tenant isolation).
+
+The attack: a notebook stored in bucket a reads bucket b's data and every API key hash and
+publishes them to a stream a can read. Each run of it — through ``om.runtime`` and through
+``POST /api/v1/jobs/{name}/run`` of ``om serve`` with a key for a — now fails with PostgreSQL's
+``permission denied``, and nothing reaches the stream. Real PostgreSQL, Dask and kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+import requests
+
+import omega_jupyter
+from omega_jupyter.exceptions import ObjectNotFoundError, RunFailedError
+from omega_jupyter.server.apikeys import ApiKeyService
+from omega_jupyter.storage.engine import get_database
+from tests.test_jobs import make_notebook
+
+ATTACK = """import omega_jupyter as om, sqlalchemy as sa
+om.streams.put({{'b': len(om['{b}'].datasets.get('sb')),
+                'keys': [list(map(str, r)) for r in om.db.engine.connect().execute(
+                    sa.text("select key_id, hash from om_apikeys"))]}}, 'loot')
+"""
+# the key table alone (the attack above is already refused at om['b'])
+KEYS_ONLY = """import omega_jupyter as om, sqlalchemy as sa
+om.streams.put({'keys': [list(map(str, r)) for r in om.db.engine.connect().execute(
+    sa.text("select key_id, hash from om_apikeys"))]}, 'loot')
+"""
+
+
+@pytest.fixture
+def a(postgres_url: str, tmp_path) -> omega_jupyter.Omega:
+    return omega_jupyter.setup(
+        url=postgres_url, bucket=f"a{uuid.uuid4().hex[:8]}", home=str(tmp_path / "home")
+    )
+
+
+@pytest.fixture
+def b(a: omega_jupyter.Omega) -> omega_jupyter.Omega:
+    b = a[f"b{uuid.uuid4().hex[:8]}"]
+    b.datasets.put(pd.DataFrame({"secret": [42, 43]}), "sb")
+    ApiKeyService(b.db).create(name="victim", buckets=[b.bucket])
+    return b
+
+
+def _nothing_looted(a: omega_jupyter.Omega) -> None:
+    try:
+        items = a.streams.get("loot").read()
+    except ObjectNotFoundError:
+        return
+    assert items == [], items
+
+
+def test_the_attack_notebook_through_the_runtime_is_denied(a, b) -> None:
+    a.jobs.put(make_notebook(ATTACK.format(b=b.bucket)), "attack")
+    a.jobs.put(make_notebook(KEYS_ONLY), "keys")
+    for name, says in [
+        ("attack", f"permission denied for bucket '{b.bucket}'"),
+        ("keys", "permission denied for table om_apikeys"),
+    ]:
+        handle = a.runtime.job(name).run()
+        with pytest.raises(RunFailedError, match="permission denied"):
+            handle.result(timeout=180)
+        record = a.runtime.run_record(handle.id)
+        assert record.state == "failed" and says in record.error, record.error
+    _nothing_looted(a)
+
+
+def test_a_notebook_kernel_sees_only_its_bucket_credential(a, b) -> None:
+    probe = (
+        "import os, omega_jupyter as om\n"
+        "om.datasets.put({'env': sorted(k for k in os.environ if k.startswith('OMEGA_')),"
+        " 'user': om.db.url.username, 'bucket': om.bucket}, 'probe')"
+    )
+    a.jobs.put(make_notebook(probe), "probe")
+    os.environ["OMEGA_SECRET_PROBE"] = "x"  # the worker's environment is not the kernel's
+    try:
+        handle = a.runtime.job("probe").run()
+        assert handle.wait(180).status == "succeeded", a.runtime.run_record(handle.id).error
+    finally:
+        del os.environ["OMEGA_SECRET_PROBE"]
+    got = a.datasets.get("probe")
+    assert got["bucket"] == a.bucket
+    assert "_c_" in got["user"] and got["user"] != a.db.url.username  # a bucket credential
+    assert set(got["env"]) <= {"OMEGA_DATABASE_URL", "OMEGA_BUCKET", "OMEGA_HOME"}
+
+
+# -- over om serve ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("serve_home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMEGA_")}
+    env.update(OMEGA_DATABASE_URL=postgres_url, OMEGA_HOME=str(home))
+    cmd = [sys.executable, "-c", "from omega_jupyter.cli import main; main()"]
+    proc = subprocess.Popen(
+        [*cmd, "serve", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stderr.readline() if proc.stderr else ""
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/api/v1", line)
+        assert match, f"server did not start: {line}"
+        yield f"http://127.0.0.1:{match[1]}/api/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_attack_notebook_over_rest_is_denied(server: str, a, b) -> None:
+    a.jobs.put(make_notebook(ATTACK.format(b=b.bucket)), "attack")
+    key = ApiKeyService(get_database(a.settings.resolved_database_url)).create(
+        name="a", buckets=[a.bucket]
+    )[1]
+    headers = {"Authorization": f"Bearer {key}", "Bucket": a.bucket}
+    r = requests.post(f"{server}/jobs/attack/run", json={}, headers=headers, timeout=60)
+    assert r.status_code in (200, 201, 202), r.text
+    run_id = r.json()["run"]
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        run = requests.get(f"{server}/runs/{run_id}", headers=headers, timeout=30).json()
+        if run["state"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.5)
+    assert run["state"] == "failed" and "permission denied" in run["error"], run
+    assert run["submitted_by"].startswith("key:"), run
+    _nothing_looted(a)
