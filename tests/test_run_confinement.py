@@ -25,6 +25,7 @@ from omega_jupyter.exceptions import ObjectNotFoundError, RunFailedError
 from omega_jupyter.server.apikeys import ApiKeyService
 from omega_jupyter.storage.engine import get_database
 from tests.test_jobs import make_notebook
+from tests.test_scripts import put_script
 
 ATTACK = """import omega_jupyter as om, sqlalchemy as sa
 om.streams.put({{'b': len(om['{b}'].datasets.get('sb')),
@@ -136,3 +137,44 @@ def test_the_attack_notebook_over_rest_is_denied(server: str, a, b) -> None:
     assert run["state"] == "failed" and "permission denied" in run["error"], run
     assert run["submitted_by"].startswith("key:"), run
     _nothing_looted(a)
+
+
+# -- scripts --------------------------------------------------------------------------------------
+SCRIPT_KEYS = """
+def run(om, **kw):
+    import sqlalchemy as sa
+    with om.db.engine.connect() as conn:
+        rows = conn.execute(sa.text("select key_id, hash from om_apikeys"))
+        keys = [list(map(str, r)) for r in rows]
+    om.streams.put({'keys': keys}, 'loot')
+"""
+SCRIPT_OTHER = """
+def run(om, **kw):
+    om.streams.put({'b': len(om[kw['b']].datasets.get('sb'))}, 'loot')
+"""
+SCRIPT_PROBE = """
+def run(om, **kw):
+    import os
+    return {'env': sorted(k for k in os.environ if k.startswith('OMEGA_')),
+            'user': om.db.url.username, 'bucket': om.bucket}
+"""
+
+
+def test_a_script_reaches_neither_the_keys_nor_another_bucket(a, b, tmp_path) -> None:
+    put_script(a, SCRIPT_KEYS, "keys", tmp_path / "keys")
+    put_script(a, SCRIPT_OTHER, "other", tmp_path / "other")
+    for name, params, says in [
+        ("keys", {}, "permission denied for table om_apikeys"),
+        ("other", {"b": b.bucket}, f"permission denied for bucket '{b.bucket}'"),
+    ]:
+        handle = a.runtime.script(name).run(**params)
+        with pytest.raises(RunFailedError, match="permission denied"):
+            handle.result(timeout=180)
+        record = a.runtime.run_record(handle.id)
+        assert record.state == "failed" and says in record.error, record.error
+    _nothing_looted(a)
+    put_script(a, SCRIPT_PROBE, "probe", tmp_path / "probe")
+    got = a.runtime.script("probe").run().result(timeout=180)
+    assert got["bucket"] == a.bucket and "_c_" in got["user"]
+    allowed = {"OMEGA_DATABASE_URL", "OMEGA_BUCKET", "OMEGA_HOME", "OMEGA_SCRIPT_CACHE"}
+    assert set(got["env"]) <= allowed

@@ -27,6 +27,7 @@ from omega_jupyter.names import validate_name
 from omega_jupyter.runtime.events import check_stream
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
+from omega_jupyter.runtime.worker import run_env
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROGRESS_MIN_INTERVAL = 0.2  # seconds between progress writes, so tiny cells cost nothing
@@ -67,54 +68,6 @@ class JobRunner:
 
     def __repr__(self) -> str:
         return f"JobRunner({self.name!r})"
-
-
-# What a kernel or a script process inherits from the worker: where programs and libraries
-# are, the user and locale, temporary files. Nothing else — no other OMEGA_* (the worker's own
-# database URL), no cloud or Dask secrets.
-PASSED_ENV = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "TERM",
-    "TMPDIR",
-    "PYTHONPATH",
-    "VIRTUAL_ENV",
-    "CONDA_PREFIX",
-    "JUPYTER_PATH",
-    "JUPYTER_DATA_DIR",
-    "JUPYTER_CONFIG_DIR",
-    "JUPYTER_RUNTIME_DIR",
-    "IPYTHONDIR",
-    "MPLBACKEND",
-    "MPLCONFIGDIR",
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "SYSTEMROOT",
-)
-PASSED_ENV_PREFIXES = ("LC_",)
-
-
-def kernel_env(settings: Any, bucket: str) -> dict[str, str]:
-    """The whole environment of a run's kernel (or script process): the worker's
-    :data:`PASSED_ENV` plus the ``OMEGA_*`` variables that bind it to the run's store — the
-    task's database URL (on PostgreSQL the run bucket's credential) and bucket."""
-    env = {
-        k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(PASSED_ENV_PREFIXES)
-    }
-    env["OMEGA_DATABASE_URL"] = settings.resolved_database_url
-    env["OMEGA_BUCKET"] = bucket
-    env["OMEGA_HOME"] = str(settings.home)
-    if settings.dask_address:
-        env["OMEGA_DASK_ADDRESS"] = settings.dask_address
-    if settings.trust_pickle:
-        env["OMEGA_TRUST_PICKLE"] = "1"
-    return env
 
 
 class JobDeadline:
@@ -250,7 +203,7 @@ def _execute(
     kernel = kernel_name(node)
     check_kernel(kernel)
     source, target = f"{SCHEME}run-{run_id}/input.ipynb", f"{SCHEME}run-{run_id}/output.ipynb"
-    env = kernel_env(om.settings, om.bucket)
+    env = run_env(om.settings, om.bucket)
     deadline = JobDeadline(spec.get("timeout"))
     with (
         route(source, om, name=name),

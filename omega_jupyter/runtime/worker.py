@@ -63,6 +63,55 @@ def client_from_payload(payload: dict[str, Any]) -> Any:
         return om
 
 
+# What a kernel or a script process inherits from the worker: where programs and libraries
+# are, the user and locale, temporary files. Nothing else — no other OMEGA_* (the worker's own
+# database URL), no cloud or Dask secrets.
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "JUPYTER_PATH",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "IPYTHONDIR",
+    "MPLBACKEND",
+    "MPLCONFIGDIR",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "SYSTEMROOT",
+)
+PASSED_ENV_PREFIXES = ("LC_",)
+
+
+def run_env(settings: Any, bucket: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a run's kernel (or script process): the worker's
+    :data:`PASSED_ENV` plus the ``OMEGA_*`` variables that bind it to the run's store — the
+    task's database URL (on PostgreSQL the run bucket's credential) and bucket."""
+    env = {
+        k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(PASSED_ENV_PREFIXES)
+    }
+    env.update(extra or {})
+    env["OMEGA_DATABASE_URL"] = settings.resolved_database_url
+    env["OMEGA_BUCKET"] = bucket
+    env["OMEGA_HOME"] = str(settings.home)
+    if settings.dask_address:
+        env["OMEGA_DASK_ADDRESS"] = settings.dask_address
+    if settings.trust_pickle:
+        env["OMEGA_TRUST_PICKLE"] = "1"
+    return env
+
+
 def worker_name() -> str:
     try:
         from distributed import get_worker
