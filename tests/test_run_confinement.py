@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 import requests
+from sklearn.linear_model import LogisticRegression
 
 import omega_jupyter
 from omega_jupyter.exceptions import ObjectNotFoundError, RunFailedError
@@ -178,3 +179,50 @@ def test_a_script_reaches_neither_the_keys_nor_another_bucket(a, b, tmp_path) ->
     assert got["bucket"] == a.bucket and "_c_" in got["user"]
     allowed = {"OMEGA_DATABASE_URL", "OMEGA_BUCKET", "OMEGA_HOME", "OMEGA_SCRIPT_CACHE"}
     assert set(got["env"]) <= allowed
+
+
+# -- trusted pickles ------------------------------------------------------------------------------
+def _loot(what: str, b: str) -> LogisticRegression:
+    """What a malicious pickle runs when it is loaded (in the run's process)."""
+    import sqlalchemy as sa
+
+    import omega_jupyter as om
+
+    if what == "keys":
+        with om.db.engine.connect() as conn:
+            rows = conn.execute(sa.text("select key_id, hash from om_apikeys"))
+            om.streams.put({"keys": [list(map(str, r)) for r in rows]}, "loot")
+    else:
+        om.streams.put({"b": len(om[b].datasets.get("sb"))}, "loot")
+    return LogisticRegression()
+
+
+class Looting(LogisticRegression):
+    what = "keys"
+    other = ""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_loot, (self.what, self.other))
+
+
+def test_a_trusted_pickle_reaches_neither_the_keys_nor_another_bucket(a, b) -> None:
+    trusting = omega_jupyter.Omega(a.settings.replace(trust_pickle=True))
+    X = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    for what, says in [
+        ("keys", "permission denied for table om_apikeys"),
+        ("other", f"permission denied for bucket '{b.bucket}'"),
+    ]:
+        model = Looting()
+        model.what, model.other = what, b.bucket
+        trusting.models.put(model, f"loot_{what}", serializer="joblib")
+        handle = trusting.runtime.model(f"loot_{what}").predict(X)
+        with pytest.raises(RunFailedError, match="permission denied"):
+            handle.result(timeout=180)
+        record = a.runtime.run_record(handle.id)
+        assert record.state == "failed" and says in record.error, record.error
+    _nothing_looted(a)
+    # a legitimate trusted pickle still works
+    fitted = LogisticRegression().fit(pd.DataFrame({"x": [0.0, 3.0]}), [0, 1])
+    trusting.models.put(fitted, "plain", serializer="joblib")
+    got = trusting.runtime.model("plain").predict(X).result(timeout=180)
+    assert list(got) == [0, 0, 1, 1]
