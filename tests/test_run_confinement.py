@@ -22,7 +22,7 @@ import requests
 from sklearn.linear_model import LogisticRegression
 
 import omega_jupyter
-from omega_jupyter.exceptions import ObjectNotFoundError, RunFailedError
+from omega_jupyter.exceptions import ObjectNotFoundError, RunFailedError, RunNotFoundError
 from omega_jupyter.server.apikeys import ApiKeyService
 from omega_jupyter.storage.engine import get_database
 from tests.test_jobs import make_notebook
@@ -226,3 +226,24 @@ def test_a_trusted_pickle_reaches_neither_the_keys_nor_another_bucket(a, b) -> N
     trusting.models.put(fitted, "plain", serializer="joblib")
     got = trusting.runtime.model("plain").predict(X).result(timeout=180)
     assert list(got) == [0, 0, 1, 1]
+
+
+# -- audit and by-id scoping (both databases) -----------------------------------------------------
+def test_runs_record_their_submitter_and_are_changed_only_in_their_bucket(om) -> None:
+    from omega_jupyter.runtime.runs import RunStore
+    from omega_jupyter.storage.audit import acting_as
+
+    mine = RunStore(om.db, om.bucket)
+    with acting_as("key:k123"):
+        run_id = mine.create("job", "report", "run")
+    assert mine.get(run_id).submitted_by == "key:k123"
+    assert mine.get(mine.create("job", "report", "run")).submitted_by.startswith("os:")
+    other = RunStore(om.db, f"x{uuid.uuid4().hex[:8]}")
+    assert not other.finish(run_id, "cancelled")
+    with pytest.raises(RunNotFoundError):
+        other.start(run_id, "w")
+    other.set_progress(run_id, {"cells_done": 9})
+    other.beat([run_id])
+    record = mine.get(run_id)
+    assert (record.state, record.progress, record.worker) == ("queued", None, None)
+    assert mine.finish(run_id, "cancelled")
