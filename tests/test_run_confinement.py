@@ -247,3 +247,22 @@ def test_runs_record_their_submitter_and_are_changed_only_in_their_bucket(om) ->
     record = mine.get(run_id)
     assert (record.state, record.progress, record.worker) == ("queued", None, None)
     assert mine.finish(run_id, "cancelled")
+
+
+def test_a_workers_client_for_a_newer_credential_replaces_the_older(a) -> None:
+    from omega_jupyter.runtime import worker
+    from omega_jupyter.storage import tenancy
+
+    def payload() -> dict:
+        url = tenancy.bucket_credentials(a.db, a.bucket, ttl=600)
+        return worker.settings_payload(a.settings.replace(database_url=url))
+
+    first, second = payload(), payload()
+    old = worker.client_from_payload(first)
+    assert worker.client_from_payload(first) is old
+    new = worker.client_from_payload(second)
+    assert new is not old and new.db.url.username != old.db.url.username
+    assert old not in worker._clients.values() and new in worker._clients.values()
+    assert new.datasets.list() is not None  # the newer credential's client works
+    other = worker.client_from_payload({**second, "bucket": f"c{uuid.uuid4().hex[:8]}"})
+    assert new in worker._clients.values() and other in worker._clients.values()

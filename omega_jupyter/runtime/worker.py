@@ -17,8 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import make_url
+
 from omega_jupyter.exceptions import ConfigurationError
 from omega_jupyter.settings import Settings
+from omega_jupyter.storage.engine import forget_database
+from omega_jupyter.storage.tenancy import CREDENTIAL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,18 +53,46 @@ def settings_payload(settings: Settings) -> dict[str, Any]:
 
 
 def client_from_payload(payload: dict[str, Any]) -> Any:
-    """The worker's client for these settings, cached per process."""
+    """The worker's client for these settings, cached per process.
+
+    On PostgreSQL a task's settings carry its bucket's credential, renewed by the submitter
+    every half of its life: a client for a bucket's newer credential replaces the one for its
+    older credential (whose pooled sessions are closed; a task still running with it opens
+    new ones while the credential is valid)."""
     if _client_class is None:
         raise ConfigurationError("no client class registered: import omega_jupyter first")
     key = tuple(sorted((k, repr(v)) for k, v in payload.items()))
+    retired: list[str] = []
     with _clients_lock:
         om = _clients.get(key)
         if om is None:
             known = {f.name for f in dataclasses.fields(Settings)}
             values = {k: v for k, v in payload.items() if k in known}
             values["home"] = Path(values["home"])
-            om = _clients[key] = _client_class(Settings(**values))
-        return om
+            settings = Settings(**values)
+            same = _credential_slot(settings)
+            if same is not None:
+                for old_key, old in list(_clients.items()):
+                    if _credential_slot(old.settings) == same:
+                        del _clients[old_key]
+                        retired.append(old.settings.resolved_database_url)
+            om = _clients[key] = _client_class(settings)
+    for url in retired:
+        forget_database(url)
+    return om
+
+
+def _credential_slot(settings: Settings) -> tuple | None:
+    """What a bucket credential's client stands for: the same bucket, database and other
+    settings with another (older or newer) credential. None for other logins."""
+    url = settings.database_url
+    if not url or not url.startswith("postgresql"):
+        return None
+    parsed = make_url(url)
+    if not parsed.username or CREDENTIAL not in parsed.username:
+        return None
+    rest = dataclasses.replace(settings, database_url=None)
+    return (parsed.host, parsed.port, parsed.database, rest)
 
 
 # What a kernel or a script process inherits from the worker: where programs and libraries
