@@ -266,3 +266,20 @@ def test_a_workers_client_for_a_newer_credential_replaces_the_older(a) -> None:
     assert new.datasets.list() is not None  # the newer credential's client works
     other = worker.client_from_payload({**second, "bucket": f"c{uuid.uuid4().hex[:8]}"})
     assert new in worker._clients.values() and other in worker._clients.values()
+
+
+def test_background_cluster_workers_hold_no_database_url(tmp_path, monkeypatch) -> None:
+    from distributed import Client
+
+    from omega_jupyter.runtime import cluster
+
+    monkeypatch.setenv("OMEGA_DATABASE_URL", "postgresql+psycopg://service:secret@db/omega")
+    monkeypatch.setenv("OMEGA_SCRIPT_CACHE", str(tmp_path / "scripts"))
+    home = tmp_path / "cluster_home"
+    data = cluster.start_background(home, workers=1, threads=1, wait=120)
+    try:
+        with Client(data["address"], timeout=60) as client:
+            seen = client.run(lambda: sorted(k for k in os.environ if k.startswith("OMEGA_")))
+        assert list(seen.values()) == [["OMEGA_HOME", "OMEGA_SCRIPT_CACHE"]]
+    finally:
+        cluster.stop_background(home)
