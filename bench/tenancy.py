@@ -6,11 +6,16 @@ row-level security on every read.
 Targets: a run pays at most +10 ms for its credential (issued once per bucket and half-ttl by
 ``cached_bucket_credentials``; a fresh one is a CREATE ROLE plus the worker's login), and a
 REST predict's reads as the bucket role stay within 1.1x of the service's (RLS filters).
+The last rows time a whole runtime predict on a Dask worker process whose task carries the
+bucket's credential against the same predict carrying the service's URL (the path before
+tasks were confined), in alternating rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 
 import pandas as pd
 import sqlalchemy as sa
@@ -62,6 +67,7 @@ def measure(url: str, repeat: int) -> list[list[str]]:
     as_service = median_seconds(lambda: predict(service), repeat, warmup=True)
     as_bucket = median_seconds(lambda: predict(tenant), repeat, warmup=True)
     tenant.db.dispose()
+    credential_run, service_run = runtime_predicts(service, repeat)
     ms = lambda s: f"{s * 1000:.2f} ms"  # noqa: E731
     return [
         ["issue a credential (CREATE ROLE …)", ms(issue), ""],
@@ -80,7 +86,49 @@ def measure(url: str, repeat: int) -> list[list[str]]:
             f"{ms(as_bucket)} ({as_bucket / as_service:.2f}x)",
             "<= 1.1x",
         ],
+        ["runtime predict, worker as the service (before)", ms(service_run), ""],
+        [
+            "runtime predict, worker as the bucket credential",
+            f"{ms(credential_run)} ({credential_run / service_run:.2f}x,"
+            f" {(credential_run - service_run) * 1000:+.1f} ms)",
+            "<= +10 ms",
+        ],
     ]
+
+
+def runtime_predicts(service: omega_jupyter.Omega, repeat: int) -> tuple[float, float]:
+    """``om.runtime.model('m').predict('X')`` end to end on a one-process Dask worker, with the
+    task carrying the bucket's credential (today) and the service's URL (before), in
+    alternating rounds of the same run."""
+    from distributed import Client, LocalCluster
+
+    from omega_jupyter.runtime.service import Runtime
+    from omega_jupyter.runtime.worker import settings_payload
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0")
+    client = Client(cluster)
+    try:
+        service.runtime.use_client(client)
+        with_credential = Runtime.task_settings
+
+        def as_service(self: Runtime) -> dict:
+            return settings_payload(self.om.settings)
+
+        def predict() -> None:
+            service.runtime.model("m").predict("X").result(timeout=120)
+
+        times: dict[str, list[float]] = {"credential": [], "service": []}
+        for _ in range(max(repeat, 3) + 2):  # the first two rounds warm both paths up
+            for name, path in (("credential", with_credential), ("service", as_service)):
+                Runtime.task_settings = path  # type: ignore[method-assign]
+                start = time.perf_counter()
+                predict()
+                times[name].append(time.perf_counter() - start)
+        Runtime.task_settings = with_credential  # type: ignore[method-assign]
+        return tuple(statistics.median(t[2:]) for t in (times["credential"], times["service"]))
+    finally:
+        client.close()
+        cluster.close()
 
 
 if __name__ == "__main__":

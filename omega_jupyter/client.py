@@ -17,6 +17,7 @@ from omega_jupyter.names import validate_bucket
 from omega_jupyter.runtime.kinds import RunKind, RunKinds
 from omega_jupyter.runtime.worker import use_client_class
 from omega_jupyter.settings import Settings
+from omega_jupyter.storage import tenancy
 from omega_jupyter.storage.engine import Database, get_database
 
 if TYPE_CHECKING:
@@ -98,8 +99,12 @@ class Omega:
         return StreamStore(self.db, self.bucket, self.settings)
 
     def __getitem__(self, bucket: str) -> Omega:
-        """A client for another bucket of the same database."""
-        return Omega(self.settings.replace(bucket=validate_bucket(bucket)))
+        """A client for another bucket of the same database. A session logged in with a
+        bucket's credential (PostgreSQL) reaches no other bucket: PermissionDeniedError."""
+        bucket = validate_bucket(bucket)
+        if bucket != self.bucket:
+            tenancy.check_reachable(self.db, bucket)
+        return Omega(self.settings.replace(bucket=bucket))
 
     def __repr__(self) -> str:
         url = make_url(self.settings.resolved_database_url).render_as_string(hide_password=True)

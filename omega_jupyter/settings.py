@@ -32,6 +32,8 @@ class Settings:
     log_max_rows: int = 1_000_000  # per bucket; the oldest lines go first
     chunk_rows: int = 100_000
     blob_chunk_bytes: int = 4 * 1024 * 1024
+    # the longest a run may take with its bucket credential (runtime/service.credential_ttl)
+    max_run_seconds: int = 24 * 3600
 
     @property
     def resolved_database_url(self) -> str:

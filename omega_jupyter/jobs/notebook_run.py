@@ -27,6 +27,7 @@ from omega_jupyter.names import validate_name
 from omega_jupyter.runtime.events import check_stream
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
+from omega_jupyter.runtime.worker import run_env
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PROGRESS_MIN_INTERVAL = 0.2  # seconds between progress writes, so tiny cells cost nothing
@@ -73,15 +74,6 @@ class JobRunner:
         return f"JobRunner({self.name!r})"
 
 
-def kernel_env(settings: Any, bucket: str) -> dict[str, str]:
-    """The ``OMEGA_*`` variables that bind a kernel (or a script) to a run's store."""
-    env = {"OMEGA_DATABASE_URL": settings.resolved_database_url, "OMEGA_BUCKET": bucket}
-    env["OMEGA_HOME"] = str(settings.home)
-    if settings.dask_address:
-        env["OMEGA_DASK_ADDRESS"] = settings.dask_address
-    return env
-
-
 class JobDeadline:
     """Kills the run's kernel when the whole job exceeds ``seconds`` (counted from kernel
     start); the execution then fails and the run records the timeout."""
@@ -110,20 +102,25 @@ class JobDeadline:
             self._timer.cancel()
 
 
-def _kernel_manager_class(extra_env: dict[str, str], cwd: str, deadline: JobDeadline) -> type:
-    """A kernel manager that starts its kernel in ``cwd`` with ``extra_env`` added.
+def _kernel_manager_class(env: dict[str, str], cwd: str, deadline: JobDeadline) -> type:
+    """A kernel manager that starts its kernel in ``cwd`` with exactly ``env`` (the worker's
+    environment is not inherited), over IPC sockets in ``cwd``.
 
     The working directory goes to the kernel process only: papermill's own ``cwd`` changes
     the directory of the whole worker process, which concurrent runs in threads would race on.
+    IPC (Unix sockets in the run's private temporary folder) instead of TCP on localhost: no
+    other local user can reach the kernel's ports, and the kernel does not warn about
+    unencrypted TCP on every run.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class RunKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            env = dict(kw.pop("env", None) or os.environ)
-            env.update(extra_env)
+            kw.pop("env", None)
             kw["cwd"] = cwd
-            await super().start_kernel(env=env, **kw)
+            self.transport = "ipc"
+            self.ip = os.path.join(cwd, "kernel")
+            await super().start_kernel(env=dict(env), **kw)
             deadline.arm(self)
 
     return RunKernelManager
@@ -210,7 +207,7 @@ def _execute(
     kernel = kernel_name(node)
     check_kernel(kernel)
     source, target = f"{SCHEME}run-{run_id}/input.ipynb", f"{SCHEME}run-{run_id}/output.ipynb"
-    env = kernel_env(om.settings, om.bucket)
+    env = run_env(om.settings, om.bucket)
     deadline = JobDeadline(spec.get("timeout"))
     with (
         route(source, om, name=name),

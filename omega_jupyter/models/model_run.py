@@ -8,7 +8,11 @@ run lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,13 +20,14 @@ import pandas as pd
 
 from omega_jupyter.exceptions import InvalidNameError, UnsupportedObjectError
 from omega_jupyter.logs.capture import capture_output
+from omega_jupyter.models import child
 from omega_jupyter.models.actions import ACTIONS
 from omega_jupyter.names import parse_ref, validate_name
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
 from omega_jupyter.runtime.reconcile import check_retries, task_record
-from omega_jupyter.runtime.worker import blas_pinned
+from omega_jupyter.runtime.worker import blas_pinned, run_env
 
 TEMP_PREFIX = "_tmp"
 # Actions that change nothing stored: running one twice gives the same result, so a call
@@ -278,11 +283,37 @@ def _is_lazy_frame(obj: Any) -> bool:
 
 # -- worker side ----------------------------------------------------------------------------
 def execute(run: Run) -> Outcome:
-    """Run one recorded model action (the body of the model kind)."""
+    """Run one recorded model action (the body of the model kind). With ``trust_pickle`` the
+    action runs in a child process that holds only the run's credential (``models/child.py``):
+    a trusted pickle's code reaches nothing of the worker."""
     om, spec = run.om, run.spec
+    if om.settings.trust_pickle:
+        return _execute_apart(run)
     with blas_pinned(), capture_output(om.logger, run.id):
         result = ACTIONS[spec["action"]](om, spec)
     return Outcome("succeeded", stored=result, published=result)
+
+
+def _execute_apart(run: Run) -> Outcome:
+    with tempfile.TemporaryDirectory(prefix="omega-model-") as cwd:
+        result_file = Path(cwd) / "result.json"
+        done = subprocess.run(
+            [sys.executable, child.__file__, str(result_file)],
+            input=json.dumps(run.spec, default=str),
+            env=run_env(run.om.settings, run.om.bucket),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+        )
+        try:
+            answer = json.loads(result_file.read_text())
+        except (OSError, ValueError):
+            reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            answer = {"error": f"the model process ended without a result: {reason}"}
+            answer["traceback"] = done.stderr
+    if "error" in answer:
+        return Outcome("failed", error=answer["error"], traceback=answer.get("traceback"))
+    return Outcome("succeeded", stored=answer["result"], published=answer["result"])
 
 
 def describe(record: Any) -> dict[str, Any]:

@@ -164,7 +164,9 @@ def start_background(home: Path, workers: int = 1, threads: int = 0, wait: float
     log = (home / "cluster.log").open("ab")
     cmd = [sys.executable, "-m", "omega_jupyter.runtime.cluster", str(home), str(workers)]
     cmd.append(str(threads or max(1, (os.cpu_count() or 2) // max(1, workers))))
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=log, start_new_session=True, env=worker_env(os.environ)
+    )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         data = read_cluster_file(home)
@@ -177,6 +179,17 @@ def start_background(home: Path, workers: int = 1, threads: int = 0, wait: float
     raise RuntimeUnavailableError(
         f"the background cluster did not start; see {home / 'cluster.log'}"
     )
+
+
+# Workers get each task's settings (on PostgreSQL the run bucket's credential) with the task;
+# they need none of the starting process's OMEGA_* settings, its database URL least of all.
+WORKER_OMEGA_ENV = ("OMEGA_HOME", "OMEGA_SCRIPT_CACHE")
+
+
+def worker_env(environ: Any) -> dict[str, str]:
+    """The background cluster's environment: the starting process's, without its ``OMEGA_*``
+    settings (the service's database URL among them) but for :data:`WORKER_OMEGA_ENV`."""
+    return {k: v for k, v in environ.items() if not k.startswith("OMEGA_") or k in WORKER_OMEGA_ENV}
 
 
 def stop_background(home: Path, wait: float = 30) -> bool:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from omega_jupyter.exceptions import ConfigurationError, RunNotFoundError
 from omega_jupyter.runtime.tables import FINAL_STATES, RUN_STATES, runs
 from omega_jupyter.runtime.worker import DEAD_AFTER_BEATS, HEARTBEAT_SECONDS
+from omega_jupyter.storage import audit
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import aware, now
 
@@ -46,6 +47,7 @@ class RunRecord:
     max_retries: int = 0  # times a run that loses its worker is tried again (reconcile.py)
     retry_of: str | None = None  # the run this one retries (its previous attempt)
     task: Any = None  # what a retry's task is sent (inputs, staged datasets)
+    submitted_by: str | None = None  # who submitted it (storage/audit.py)
     started_here: bool = False  # set by RunStore.start: this caller moved it out of queued
 
     @property
@@ -90,7 +92,9 @@ class RunStore:
         """Insert a run row (``state='failed'`` records a call refused before submission);
         ``result_stream`` names the stream its lifecycle is published to (validated by the
         caller, see runtime/events.py); ``max_retries`` how often it is tried again should it
-        lose its worker, ``task`` what a retry's task is sent (JSON; see reconcile.py)."""
+        lose its worker, ``task`` what a retry's task is sent (JSON; see reconcile.py).
+        The row records who submitted it: the acting API key or Jupyter user, else the OS user
+        (``storage/audit.py``)."""
         run_id = run_id or uuid.uuid4().hex
         stamp = now()
         self.db.ensure_schema()
@@ -114,6 +118,7 @@ class RunStore:
                     result_stream=result_stream,
                     max_retries=max_retries,
                     task=task,
+                    submitted_by=audit.current_actor(),
                 )
             )
         return run_id
@@ -122,9 +127,8 @@ class RunStore:
         """The run ``run_id`` of this bucket; another bucket's run is not found (its id is no
         key to it: REST answers 404)."""
         self.db.ensure_schema()
-        mine = (runs.c.id == str(run_id)) & (runs.c.bucket == self.bucket)
         with self.db.connect() as conn:
-            row = conn.execute(sa.select(runs).where(mine)).first()
+            row = conn.execute(sa.select(runs).where(self._mine(run_id))).first()
         if row is None:
             raise RunNotFoundError(f"run {run_id!r} does not exist")
         return _record(row)
@@ -158,7 +162,7 @@ class RunStore:
         with self.db.begin() as conn:
             took = conn.execute(
                 sa.update(runs)
-                .where((runs.c.id == run_id) & (runs.c.state == "queued"))
+                .where(self._mine(run_id) & (runs.c.state == "queued"))
                 .values(
                     state="running",
                     started=stamp,
@@ -214,7 +218,7 @@ class RunStore:
         with self.db.begin() as conn:
             done = conn.execute(
                 sa.update(runs)
-                .where((runs.c.id == run_id) & runs.c.state.in_(only_from))
+                .where(self._mine(run_id) & runs.c.state.in_(only_from))
                 .values(
                     state=state,
                     finished=now(),
@@ -231,13 +235,17 @@ class RunStore:
         with self.db.begin() as conn:
             conn.execute(
                 sa.update(runs)
-                .where(runs.c.id.in_(run_ids) & (runs.c.state == "running"))
+                .where(
+                    runs.c.id.in_(run_ids)
+                    & (runs.c.bucket == self.bucket)
+                    & (runs.c.state == "running")
+                )
                 .values(heartbeat=now())
             )
 
     def set_progress(self, run_id: str, progress: Any) -> None:
         with self.db.begin() as conn:
-            conn.execute(sa.update(runs).where(runs.c.id == run_id).values(progress=progress))
+            conn.execute(sa.update(runs).where(self._mine(run_id)).values(progress=progress))
 
     def list(
         self,
@@ -274,6 +282,11 @@ class RunStore:
         self.db.ensure_schema()
         with self.db.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
+
+    def _mine(self, run_id: str) -> sa.ColumnElement[bool]:
+        """Run ``run_id`` if it is this bucket's: every lookup and change by id is per bucket
+        (also on SQLite and for the service, which row-level security does not confine)."""
+        return (runs.c.id == str(run_id)) & (runs.c.bucket == self.bucket)
 
     def _filtered(
         self,

@@ -15,6 +15,7 @@ from omega_jupyter.runtime.lifecycle import run_task
 from omega_jupyter.runtime.reconcile import check_retries, task_record
 from omega_jupyter.runtime.runs import RunRecord, RunStore
 from omega_jupyter.runtime.worker import settings_payload
+from omega_jupyter.storage import tenancy
 
 if TYPE_CHECKING:
     from omega_jupyter.client import Omega
@@ -182,7 +183,7 @@ class Runtime:
 
         spec = {
             "kind": kind,
-            "settings": settings_payload(self.om.settings),
+            "settings": self.task_settings(),
             "run_id": run_id,
             "name": name,
             "parameters": parameters,
@@ -208,6 +209,19 @@ class Runtime:
         fire_and_forget(future)
         return RunHandle(self, run_id, future)
 
+    def task_settings(self) -> dict[str, Any]:
+        """The settings a task opens its client with. On PostgreSQL, when this client is the
+        service, the database URL is the run bucket's short-lived credential (never the
+        service's): the worker, and all code the run executes, is confined to the bucket.
+        The credential outlives every run sent with it by at least ``max_run_seconds``
+        (see :func:`credential_ttl`). A client that is already a bucket's passes its own."""
+        settings = self.om.settings
+        db = self.om.db
+        if db.is_postgres and tenancy.is_service(db):
+            url = tenancy.cached_bucket_credentials(db, self.om.bucket, credential_ttl(settings))
+            settings = settings.replace(database_url=url)
+        return settings_payload(settings)
+
     def drop_temporary(self, names: list[str]) -> None:
         """Drop datasets staged for a run (best effort: cleanup never hides an outcome)."""
         for name in names:
@@ -219,6 +233,14 @@ class Runtime:
     def __repr__(self) -> str:
         extra = f", resources={self.resources}" if self.resources else ""
         return f"Runtime(bucket={self.om.bucket!r}{extra})"
+
+
+def credential_ttl(settings: Any) -> float:
+    """How long a run credential is valid: twice the longest run. A credential is reused
+    while more than half of its life remains (``cached_bucket_credentials``), so every run
+    gets one that stays valid for at least ``settings.max_run_seconds`` — PostgreSQL checks
+    ``VALID UNTIL`` at login, and ``sweep_credentials`` ends sessions only once it passed."""
+    return 2.0 * float(settings.max_run_seconds)
 
 
 def task_key(run_id: str) -> str:

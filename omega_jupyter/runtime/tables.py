@@ -1,5 +1,6 @@
 """Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them (0006 adds
-``om_runs.result_stream``, 0008 ``max_retries``, ``retry_of`` and ``task``)."""
+``om_runs.result_stream``, 0008 ``max_retries``, ``retry_of`` and ``task``, 0009
+``om_runs.submitted_by``)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ runs = sa.Table(
     sa.Column("max_retries", sa.Integer, nullable=False, server_default="0"),
     sa.Column("retry_of", sa.String(32), nullable=True),  # the previous attempt's run id
     sa.Column("task", JSONType, nullable=True),  # what a retry's task is sent
+    sa.Column("submitted_by", sa.String(255), nullable=True),  # storage/audit.py (0009)
     sa.Index("ix_om_runs_bucket_submitted", "bucket", "submitted"),
     sa.Index("ix_om_runs_state", "state"),
     sa.Index("ix_om_runs_retry_of", "retry_of"),

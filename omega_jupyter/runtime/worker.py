@@ -17,8 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import make_url
+
 from omega_jupyter.exceptions import ConfigurationError
 from omega_jupyter.settings import Settings
+from omega_jupyter.storage.engine import forget_database
+from omega_jupyter.storage.tenancy import CREDENTIAL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,18 +53,95 @@ def settings_payload(settings: Settings) -> dict[str, Any]:
 
 
 def client_from_payload(payload: dict[str, Any]) -> Any:
-    """The worker's client for these settings, cached per process."""
+    """The worker's client for these settings, cached per process.
+
+    On PostgreSQL a task's settings carry its bucket's credential, renewed by the submitter
+    every half of its life: a client for a bucket's newer credential replaces the one for its
+    older credential (whose pooled sessions are closed; a task still running with it opens
+    new ones while the credential is valid)."""
     if _client_class is None:
         raise ConfigurationError("no client class registered: import omega_jupyter first")
     key = tuple(sorted((k, repr(v)) for k, v in payload.items()))
+    retired: list[str] = []
     with _clients_lock:
         om = _clients.get(key)
         if om is None:
             known = {f.name for f in dataclasses.fields(Settings)}
             values = {k: v for k, v in payload.items() if k in known}
             values["home"] = Path(values["home"])
-            om = _clients[key] = _client_class(Settings(**values))
-        return om
+            settings = Settings(**values)
+            same = _credential_slot(settings)
+            if same is not None:
+                for old_key, old in list(_clients.items()):
+                    if _credential_slot(old.settings) == same:
+                        del _clients[old_key]
+                        retired.append(old.settings.resolved_database_url)
+            om = _clients[key] = _client_class(settings)
+    for url in retired:
+        forget_database(url)
+    return om
+
+
+def _credential_slot(settings: Settings) -> tuple | None:
+    """What a bucket credential's client stands for: the same bucket, database and other
+    settings with another (older or newer) credential. None for other logins."""
+    url = settings.database_url
+    if not url or not url.startswith("postgresql"):
+        return None
+    parsed = make_url(url)
+    if not parsed.username or CREDENTIAL not in parsed.username:
+        return None
+    rest = dataclasses.replace(settings, database_url=None)
+    return (parsed.host, parsed.port, parsed.database, rest)
+
+
+# What a kernel or a script process inherits from the worker: where programs and libraries
+# are, the user and locale, temporary files. Nothing else — no other OMEGA_* (the worker's own
+# database URL), no cloud or Dask secrets.
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "JUPYTER_PATH",
+    "JUPYTER_DATA_DIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTER_RUNTIME_DIR",
+    "IPYTHONDIR",
+    "MPLBACKEND",
+    "MPLCONFIGDIR",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "SYSTEMROOT",
+)
+PASSED_ENV_PREFIXES = ("LC_",)
+
+
+def run_env(settings: Any, bucket: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a run's kernel (or script process): the worker's
+    :data:`PASSED_ENV` plus the ``OMEGA_*`` variables that bind it to the run's store — the
+    task's database URL (on PostgreSQL the run bucket's credential) and bucket."""
+    env = {
+        k: v for k, v in os.environ.items() if k in PASSED_ENV or k.startswith(PASSED_ENV_PREFIXES)
+    }
+    env.update(extra or {})
+    env["OMEGA_DATABASE_URL"] = settings.resolved_database_url
+    env["OMEGA_BUCKET"] = bucket
+    env["OMEGA_HOME"] = str(settings.home)
+    if settings.dask_address:
+        env["OMEGA_DASK_ADDRESS"] = settings.dask_address
+    if settings.trust_pickle:
+        env["OMEGA_TRUST_PICKLE"] = "1"
+    return env
 
 
 def client_for_database(db: Any, bucket: str) -> Any:
@@ -104,9 +185,10 @@ class _Heart:
         stop = threading.Event()
         while not stop.wait(HEARTBEAT_SECONDS):
             with self.lock:
-                groups: dict[int, tuple[RunStore, list[str]]] = {}
+                groups: dict[tuple[int, str], tuple[RunStore, list[str]]] = {}
                 for run_id, store in self.active.items():
-                    groups.setdefault(id(store.db), (store, []))[1].append(run_id)
+                    key = (id(store.db), store.bucket)  # a store changes its bucket's runs only
+                    groups.setdefault(key, (store, []))[1].append(run_id)
             for store, run_ids in groups.values():
                 try:
                     store.beat(run_ids)

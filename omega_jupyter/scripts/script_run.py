@@ -1,7 +1,8 @@
 """Script runs, a kind of run: ``om.runtime.script(name).run(**kwargs)``.
 
-On the worker the package is installed once per version and its ``run(om, **kw)`` called;
-the run lifecycle around it is the runtime's (``runtime/lifecycle.py``).
+On the worker the package is installed once per version and its ``run(om, **kw)`` called in a
+child process with the run's scrubbed environment and credential (``scripts/child.py``); the
+run lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 
 Packages are unpacked into a cache folder per content hash (never the worker's site-packages),
 so a version is installed once per worker machine and reused by every later run.
@@ -10,28 +11,27 @@ so a version is installed once per worker machine and reused by every later run.
 from __future__ import annotations
 
 import fcntl
-import importlib
 import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
-import traceback as tb
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from omega_jupyter.exceptions import ScriptPackageError
-from omega_jupyter.logs.capture import capture_output
 from omega_jupyter.names import validate_name
 from omega_jupyter.runtime.events import check_stream
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
+from omega_jupyter.runtime.worker import run_env
+from omega_jupyter.scripts import child
 
 CACHE_ENV = "OMEGA_SCRIPT_CACHE"
-_import_lock = threading.Lock()
 _install_lock = threading.Lock()
 
 
@@ -88,30 +88,6 @@ def _unpack(wheel: bytes, target: Path) -> None:
             dest.write_bytes(zf.read(info))
 
 
-def load_run(folder: Path, modules: list[str], name: str) -> Any:
-    """The package's ``run`` callable, imported from ``folder`` (fresh if another version of
-    the same modules was imported before)."""
-    with _import_lock:
-        path = str(folder)
-        if path in sys.path:
-            sys.path.remove(path)
-        sys.path.insert(0, path)
-        importlib.invalidate_caches()
-        for module in modules:
-            for loaded in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
-                origin = getattr(sys.modules[loaded], "__file__", None) or ""
-                if not origin.startswith(path):
-                    del sys.modules[loaded]
-        for module in modules:
-            entry = getattr(importlib.import_module(module), "run", None)
-            if callable(entry):
-                return entry
-    raise ScriptPackageError(
-        f"script {name!r} defines no run(om, **kwargs) in its top-level module(s) "
-        f"{', '.join(modules) or '(none found)'}"
-    )
-
-
 class ScriptRunner:
     """``om.runtime.script(name)``: install a stored script package on a worker and call run()."""
 
@@ -148,21 +124,44 @@ class ScriptRunner:
 
 
 def execute(run: Run) -> Outcome:
-    """Install and run a script for a recorded run; the run row gets result and output."""
+    """Install and run a script for a recorded run in a child process (``scripts/child.py``)
+    with the run's scrubbed environment: on PostgreSQL its only credential is the run
+    bucket's, and the worker's other clients and environment are out of its reach. The run
+    row gets result and output."""
     om, run_id, name = run.om, run.id, run.name
     try:
-        with capture_output(om.logger, run_id):
-            meta = om.scripts.metadata(f"{name}@{run.version}" if run.version else name)
-            entry = load_run(install(om, meta), meta.kind_meta.get("modules", []), name)
-            value = entry(om, **run.parameters)
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            raise ScriptPackageError(f"run() must return JSON-able data: {exc}") from exc
+        meta = om.scripts.metadata(f"{name}@{run.version}" if run.version else name)
+        folder = install(om, meta)
     except Exception as exc:
-        stored = {"type": "value", "value": None, "output": _output(om, run_id)}
         error = f"{type(exc).__name__}: {exc}"
-        return Outcome("failed", stored, error=error, traceback=tb.format_exc())
+        return Outcome("failed", {"type": "value", "value": None, "output": ""}, error=error)
+    spec = {
+        "run_id": run_id,
+        "name": name,
+        "folder": str(folder),
+        "modules": meta.kind_meta.get("modules", []),
+        "parameters": run.parameters,
+    }
+    with tempfile.TemporaryDirectory(prefix="omega-script-") as cwd:
+        result_file = Path(cwd) / "result.json"
+        done = subprocess.run(
+            [sys.executable, child.__file__, str(result_file)],
+            input=json.dumps(spec),
+            env=run_env(om.settings, om.bucket),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+        )
+        try:
+            answer = json.loads(result_file.read_text())
+        except (OSError, ValueError):
+            reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            answer = {"error": f"the script process ended without a result: {reason}"}
+            answer["traceback"] = done.stderr
+    if "error" in answer:
+        stored = {"type": "value", "value": None, "output": _output(om, run_id)}
+        return Outcome("failed", stored, error=answer["error"], traceback=answer.get("traceback"))
+    value = answer["value"]
     stored = {"type": "value", "value": value, "output": _output(om, run_id)}
     # the printed output stays in the run row and the log; the message carries the value
     return Outcome("succeeded", stored, published={"type": "value", "value": value})

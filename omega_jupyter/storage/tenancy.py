@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from omega_jupyter.exceptions import PermissionDeniedError
 from omega_jupyter.storage.engine import (
     Database,
     bucket_schema_name,
@@ -319,6 +320,31 @@ def is_service(db: Database) -> bool:
             )
         db.__dict__["_is_service"] = known
     return known
+
+
+def check_reachable(db: Database, bucket: str) -> None:
+    """Refuse a client for ``bucket`` in a session that is another bucket's credential (its
+    rows would be invisible and its schema closed anyway: say so up front, as PostgreSQL
+    would). The service, SQLite and other logins are left to the database's own checks."""
+    if not db.is_postgres or is_service(db):
+        return
+    with db.connect() as conn:
+        me = str(conn.execute(sa.text("SELECT current_user")).scalar())
+        if "_b_" not in me:
+            return
+        role = bucket_role_name(me.split("_", 1)[0], bucket)
+        member = conn.execute(
+            sa.text(
+                "SELECT CASE WHEN to_regrole(:r) IS NULL THEN false"
+                " ELSE pg_has_role(:r, 'MEMBER') END"
+            ),
+            {"r": role},
+        ).scalar()
+    if not member:
+        raise PermissionDeniedError(
+            f"permission denied for bucket {bucket!r}: this session logs in as a credential"
+            " of another bucket"
+        )
 
 
 _last_sweep: dict[int, float] = {}

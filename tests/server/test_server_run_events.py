@@ -70,7 +70,8 @@ async def test_runs_publish_to_the_named_stream(jp_fetch, database_url: str, buc
     status, out = await call(jp_fetch, "scripts/myscript/run", "POST", body)
     assert status == 202, out
     run_id = json.loads(out)["run"]
-    assert (await _ended(jp_fetch, run_id))["state"] == "succeeded"
+    run = await _ended(jp_fetch, run_id)
+    assert run["state"] == "succeeded", run["error"]
     finished = await _read(om, 2, since=2)
     assert [m.data["event"] for m in finished] == ["started", "finished"]
     assert finished[1].data["result"]["value"]["kwargs"] == {"day": "2024-01-01"}
