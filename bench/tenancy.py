@@ -23,7 +23,7 @@ from _common import format_table, median_seconds, scratch_database
 from sklearn.linear_model import LinearRegression
 
 import omega_jupyter
-from omega_jupyter.storage import tenancy
+from omega_jupyter.storage import credentials
 from omega_jupyter.storage.engine import Database
 
 
@@ -45,9 +45,9 @@ def measure(url: str, repeat: int) -> list[list[str]]:
         other.models.put(LinearRegression().fit([[1], [2]], [1, 2]), "m")
     service.datasets.put(pd.DataFrame({"x": [1.0, 2.0, 3.0]}), "X")
     service.models.put(LinearRegression().fit([[1], [2]], [1, 2]), "m")
-    issue = median_seconds(lambda: tenancy.bucket_credentials(service.db, "bench", 60), repeat)
+    issue = median_seconds(lambda: credentials.bucket_credentials(service.db, "bench", 60), repeat)
     cached = median_seconds(
-        lambda: tenancy.cached_bucket_credentials(service.db, "bench", 600), repeat, warmup=True
+        lambda: credentials.cached_bucket_credentials(service.db, "bench", 600), repeat, warmup=True
     )
 
     def login(target: str) -> None:
@@ -57,7 +57,7 @@ def measure(url: str, repeat: int) -> list[list[str]]:
         db.dispose()
 
     login_service = median_seconds(lambda: login(url), repeat)
-    fresh = tenancy.bucket_credentials(service.db, "bench", 600)
+    fresh = credentials.bucket_credentials(service.db, "bench", 600)
     login_bucket = median_seconds(lambda: login(fresh), repeat)
     tenant = omega_jupyter.setup(url=fresh, bucket="bench")
 

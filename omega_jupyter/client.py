@@ -17,7 +17,7 @@ from omega_jupyter.names import validate_bucket
 from omega_jupyter.runtime.kinds import RunKind, RunKinds
 from omega_jupyter.runtime.worker import use_client_class
 from omega_jupyter.settings import Settings
-from omega_jupyter.storage import tenancy
+from omega_jupyter.storage import credentials
 from omega_jupyter.storage.engine import Database, get_database
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Omega:
         bucket's credential (PostgreSQL) reaches no other bucket: PermissionDeniedError."""
         bucket = validate_bucket(bucket)
         if bucket != self.bucket:
-            tenancy.check_reachable(self.db, bucket)
+            credentials.check_reachable(self.db, bucket)
         return Omega(self.settings.replace(bucket=bucket))
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ at the top turns that off: then she gets only her groups' buckets, the first of 
 default). A user with no bucket at all is refused a server.
 
 When a server starts, :meth:`OmegaSpawnHooks.pre_spawn` issues one short-lived credential per
-bucket of hers (``tenancy.user_credentials``, logged in by the hub's service URL) and gives the
+bucket of hers (``credentials.user_credentials``, logged in by the hub's service URL) and gives the
 server, through its environment only:
 
 - ``OMEGA_DATABASE_URL``: the credential of her own bucket (never the service's URL),
@@ -50,7 +50,7 @@ from typing import Any
 
 from omega_jupyter.exceptions import ConfigurationError, InvalidNameError, PermissionDeniedError
 from omega_jupyter.names import validate_bucket
-from omega_jupyter.storage import tenancy
+from omega_jupyter.storage import credentials
 from omega_jupyter.storage.engine import get_database
 
 # 12 hours: a working day's server. A server that outlives it keeps its open sessions until the
@@ -152,7 +152,7 @@ class OmegaSpawnHooks:
         if not buckets:
             raise PermissionDeniedError(f"hub user {user!r} has no omega bucket")
         db = get_database(self.database_url)
-        urls = tenancy.user_credentials(db, buckets, self.ttl)
+        urls = credentials.user_credentials(db, buckets, self.ttl)
         env = {
             "OMEGA_DATABASE_URL": urls[buckets[0]],
             "OMEGA_BUCKET": buckets[0],
@@ -186,4 +186,4 @@ class OmegaSpawnHooks:
             return self._issued.pop(key, [])
 
     def _revoke(self, urls: list[str]) -> None:
-        tenancy.revoke_credentials(get_database(self.database_url), urls)
+        credentials.revoke_credentials(get_database(self.database_url), urls)

@@ -17,6 +17,7 @@ must not contain
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -133,3 +134,10 @@ def parse_ref(text: object) -> ObjectRef:
     if previous and (version or tag):
         raise InvalidNameError(f"{text!r}: use either @version/@tag or ^, not both")
     return ObjectRef(name, columns, exclude, version, tag, previous)
+
+
+def bucket_schema_name(bucket: str) -> str:
+    """A PostgreSQL schema name for a bucket: readable, lower-case and collision-free."""
+    slug = re.sub(r"[^a-z0-9_]", "_", bucket.lower())[:40]
+    digest = hashlib.sha1(bucket.encode()).hexdigest()[:8]
+    return f"omb_{slug}_{digest}"

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 import omega_jupyter
 from omega_jupyter.exceptions import ConfigurationError
 from omega_jupyter.hub import BucketMap, OmegaSpawnHooks
-from omega_jupyter.storage.engine import bucket_schema_name
+from omega_jupyter.names import bucket_schema_name
 
 pytest.importorskip("jupyterhub", reason="JupyterHub is the 'hub' extra (pip install .[hub])")
 

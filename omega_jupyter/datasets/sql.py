@@ -26,7 +26,7 @@ from omega_jupyter.exceptions import (
     PermissionDeniedError,
 )
 from omega_jupyter.names import parse_ref
-from omega_jupyter.storage import tenancy
+from omega_jupyter.storage import credentials
 from omega_jupyter.storage.engine import INSUFFICIENT_PRIVILEGE
 from omega_jupyter.storage.metadata import Metadata
 
@@ -220,7 +220,7 @@ def _frame(columns: list[str], rows: list[Any]) -> pd.DataFrame:
 def _run_postgres(store: DatasetStore, sql: str) -> pd.DataFrame:
     import psycopg
 
-    db = tenancy.bucket_database(store.db, store.bucket)
+    db = credentials.bucket_database(store.db, store.bucket)
     try:
         with db.connect() as conn, conn.begin():
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

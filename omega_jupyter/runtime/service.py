@@ -15,7 +15,7 @@ from omega_jupyter.runtime.lifecycle import run_task
 from omega_jupyter.runtime.reconcile import check_retries, task_record
 from omega_jupyter.runtime.runs import RunRecord, RunStore
 from omega_jupyter.runtime.worker import settings_payload
-from omega_jupyter.storage import tenancy
+from omega_jupyter.storage import credentials
 
 if TYPE_CHECKING:
     from omega_jupyter.client import Omega
@@ -217,8 +217,10 @@ class Runtime:
         (see :func:`credential_ttl`). A client that is already a bucket's passes its own."""
         settings = self.om.settings
         db = self.om.db
-        if db.is_postgres and tenancy.is_service(db):
-            url = tenancy.cached_bucket_credentials(db, self.om.bucket, credential_ttl(settings))
+        if db.is_postgres and credentials.is_service(db):
+            url = credentials.cached_bucket_credentials(
+                db, self.om.bucket, credential_ttl(settings)
+            )
             settings = settings.replace(database_url=url)
         return settings_payload(settings)
 

@@ -25,7 +25,7 @@ from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.runtime.reconcile import ReconcileLoop
 from omega_jupyter.server.context import ServerContext
 from omega_jupyter.server.routes import mount
-from omega_jupyter.storage import audit, tenancy
+from omega_jupyter.storage import audit, credentials
 
 API_PATH = "omega/api/v1"
 
@@ -161,7 +161,7 @@ def _is_service(client: Any) -> bool:
     if not db.is_postgres:
         return True
     try:
-        return tenancy.is_service(db)
+        return credentials.is_service(db)
     except Exception:  # the database is down: the loop starts and waits for it, as before
         return True
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
-import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from omega_jupyter.exceptions import (
     DatabaseUnavailableError,
     PermissionDeniedError,
 )
+from omega_jupyter.names import bucket_schema_name
 
 _engines: dict[str, Database] = {}
 _engines_lock = threading.Lock()
@@ -235,13 +234,6 @@ def _close_quietly(conn: Any) -> None:
         conn.close()
     except Exception:
         pass
-
-
-def bucket_schema_name(bucket: str) -> str:
-    """A PostgreSQL schema name for a bucket: readable, lower-case and collision-free."""
-    slug = re.sub(r"[^a-z0-9_]", "_", bucket.lower())[:40]
-    digest = hashlib.sha1(bucket.encode()).hexdigest()[:8]
-    return f"omb_{slug}_{digest}"
 
 
 def get_database(url: str) -> Database:

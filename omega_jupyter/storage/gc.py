@@ -34,8 +34,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from omega_jupyter.names import bucket_schema_name
 from omega_jupyter.storage.bulk import is_data_table, table_stamp
-from omega_jupyter.storage.engine import Database, bucket_schema_name
+from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.schema import blob_chunks, objects
 
 DEFAULT_GRACE = timedelta(hours=1)

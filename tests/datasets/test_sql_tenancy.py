@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import omega_jupyter
 from omega_jupyter.datasets.sql import _run_postgres
 from omega_jupyter.exceptions import InvalidQueryError, PermissionDeniedError
-from omega_jupyter.storage.engine import bucket_schema_name
+from omega_jupyter.names import bucket_schema_name
 from tests.magics_shell import make_shell, run, usage_error
 
 CTE_ATTACK = (

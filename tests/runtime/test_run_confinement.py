@@ -251,10 +251,10 @@ def test_runs_record_their_submitter_and_are_changed_only_in_their_bucket(om) ->
 
 def test_a_workers_client_for_a_newer_credential_replaces_the_older(a) -> None:
     from omega_jupyter.runtime import worker
-    from omega_jupyter.storage import tenancy
+    from omega_jupyter.storage import credentials
 
     def payload() -> dict:
-        url = tenancy.bucket_credentials(a.db, a.bucket, ttl=600)
+        url = credentials.bucket_credentials(a.db, a.bucket, ttl=600)
         return worker.settings_payload(a.settings.replace(database_url=url))
 
     first, second = payload(), payload()

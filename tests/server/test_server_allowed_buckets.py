@@ -12,7 +12,7 @@ from traitlets.config import Config
 
 import omega_jupyter
 from omega_jupyter.server.extension import OmegaExtensionApp
-from omega_jupyter.storage import tenancy
+from omega_jupyter.storage import credentials
 from tests.server.conftest import extension_config
 from tests.server.test_server_jupyter import call
 
@@ -34,7 +34,7 @@ def stranger(database_url: str) -> str:
 @pytest.fixture
 def jp_server_config(database_url: str, bucket: str, team: str) -> Config:
     service = omega_jupyter.setup(url=database_url)
-    team_url = tenancy.bucket_credentials(service.db, team, ttl=600)
+    team_url = credentials.bucket_credentials(service.db, team, ttl=600)
     return extension_config(
         database_url=database_url,
         bucket=bucket,

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 import omega_jupyter
 from omega_jupyter.exceptions import InvalidNameError
-from omega_jupyter.storage.engine import bucket_schema_name
+from omega_jupyter.names import bucket_schema_name
 
 
 def test_same_name_in_two_buckets_is_independent(om):

@@ -157,7 +157,7 @@ def test_upgrade_to_0007_registers_used_buckets_and_tags_blob_chunks(fresh_datab
     creates a role (owning its schema) for every bucket in use. Downgrade drops the roles."""
     from alembic import command
 
-    from omega_jupyter.storage import tenancy
+    from omega_jupyter.storage import credentials
     from omega_jupyter.storage.metadata import now
 
     db = get_database(fresh_database_url)
@@ -185,7 +185,7 @@ def test_upgrade_to_0007_registers_used_buckets_and_tags_blob_chunks(fresh_datab
     if not db.is_postgres:
         assert role is None
         return
-    om = omega_jupyter.setup(url=tenancy.bucket_credentials(db, "old", ttl=60), bucket="old")
+    om = omega_jupyter.setup(url=credentials.bucket_credentials(db, "old", ttl=60), bucket="old")
     with om.db.connect() as conn:
         assert conn.execute(sa.text("SELECT current_user")).scalar() == role
         assert conn.execute(sa.text("SELECT count(*) FROM om_blob_chunks")).scalar() == 1

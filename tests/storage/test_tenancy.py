@@ -23,9 +23,10 @@ from omega_jupyter.cli import app
 from omega_jupyter.datasets.sql import run_sql
 from omega_jupyter.exceptions import ObjectNotFoundError, PermissionDeniedError, RunNotFoundError
 from omega_jupyter.logs.logger import OmegaLogger
+from omega_jupyter.names import bucket_schema_name
 from omega_jupyter.runtime.runs import RunStore
-from omega_jupyter.storage import audit, tenancy
-from omega_jupyter.storage.engine import bucket_schema_name, get_database
+from omega_jupyter.storage import audit, credentials, tenancy
+from omega_jupyter.storage.engine import get_database
 
 
 def _name(tag: str) -> str:
@@ -53,7 +54,7 @@ def other(service):
 @pytest.fixture
 def tenant(service, other):
     """A client of bucket ``a…`` logged in with a short-lived credential of that bucket."""
-    url = tenancy.bucket_credentials(service.db, service.bucket, ttl=600)
+    url = credentials.bucket_credentials(service.db, service.bucket, ttl=600)
     client = omega_jupyter.setup(url=url, bucket=service.bucket)
     yield client
     client.db.dispose()
@@ -284,13 +285,13 @@ def test_dblink_cannot_log_in_as_the_service(service, tenant, postgres_url):
 
 # -- expiry -----------------------------------------------------------------------------------
 def test_an_expired_credential_is_ended_and_dropped(service):
-    url = tenancy.bucket_credentials(service.db, service.bucket, ttl=600)
+    url = credentials.bucket_credentials(service.db, service.bucket, ttl=600)
     client = omega_jupyter.setup(url=url, bucket=service.bucket)
     client.datasets.put({"v": 1}, "before")
     login = sa.make_url(url).username
     with service.db.begin() as conn:
         conn.execute(sa.text(f"ALTER ROLE \"{login}\" VALID UNTIL '2000-01-01'"))
-    assert login in tenancy.sweep_credentials(service.db)
+    assert login in credentials.sweep_credentials(service.db)
     with pytest.raises(omega_jupyter.exceptions.OmegaError):
         client.datasets.get("before")
     client.db.dispose()
@@ -298,8 +299,8 @@ def test_an_expired_credential_is_ended_and_dropped(service):
 
 
 def test_credentials_are_reused_for_half_their_life(service):
-    first = tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600)
-    assert tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600) == first
+    first = credentials.cached_bucket_credentials(service.db, service.bucket, ttl=600)
+    assert credentials.cached_bucket_credentials(service.db, service.bucket, ttl=600) == first
     assert get_database(first).url.username != service.db.url.username
 
 
@@ -354,23 +355,23 @@ def test_versions_record_who_wrote_them(database_url):
 
 def test_a_bucket_client_runs_sql_as_itself(tenant):
     tenant.datasets.put(pd.DataFrame({"a": [1, 2, 3]}), "nums")
-    assert tenancy.bucket_database(tenant.db, tenant.bucket) is tenant.db
-    assert not tenancy.is_service(tenant.db)
+    assert credentials.bucket_database(tenant.db, tenant.bucket) is tenant.db
+    assert not credentials.is_service(tenant.db)
     assert run_sql(tenant.datasets, "SELECT SUM(a) AS s FROM nums").s.tolist() == [6]
 
 
 def test_sweep_all_ends_every_credential(service):
-    url = tenancy.bucket_credentials(service.db, service.bucket, ttl=600)
+    url = credentials.bucket_credentials(service.db, service.bucket, ttl=600)
     login = sa.make_url(url).username
-    assert login in tenancy.sweep_credentials(service.db, revoke_all=True)
+    assert login in credentials.sweep_credentials(service.db, revoke_all=True)
     with pytest.raises(omega_jupyter.exceptions.DatabaseUnavailableError):
         omega_jupyter.setup(url=url, bucket=service.bucket).datasets.list()
 
 
 def test_a_swept_cached_credential_is_replaced(service):
-    first = tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600)
-    tenancy.sweep_credentials(service.db, revoke_all=True)
-    second = tenancy.cached_bucket_credentials(service.db, service.bucket, ttl=600)
+    first = credentials.cached_bucket_credentials(service.db, service.bucket, ttl=600)
+    credentials.sweep_credentials(service.db, revoke_all=True)
+    second = credentials.cached_bucket_credentials(service.db, service.bucket, ttl=600)
     assert second != first
     assert omega_jupyter.setup(url=second, bucket=service.bucket).datasets.list() == []
 
@@ -378,7 +379,7 @@ def test_a_swept_cached_credential_is_replaced(service):
 def test_a_users_credentials_are_one_per_bucket_and_revoked_together(service, other):
     team = _name("team")
     service[team].datasets.put({"team": True}, "shared")
-    urls = tenancy.user_credentials(service.db, [service.bucket, team, team], ttl=600)
+    urls = credentials.user_credentials(service.db, [service.bucket, team, team], ttl=600)
     assert list(urls) == [service.bucket, team]
     own = omega_jupyter.setup(url=urls[service.bucket], bucket=service.bucket)
     mate = omega_jupyter.setup(url=urls[team], bucket=team)
@@ -390,11 +391,11 @@ def test_a_users_credentials_are_one_per_bucket_and_revoked_together(service, ot
         mate[other.bucket].datasets.get("sb")
     logins = {sa.make_url(u).username for u in urls.values()}
     # the service's own URL is no credential: revoking leaves it alone
-    revoked = tenancy.revoke_credentials(service.db, [*urls.values(), service.db.url])
+    revoked = credentials.revoke_credentials(service.db, [*urls.values(), service.db.url])
     assert set(revoked) == logins
     assert not _sql(service, "SELECT 1 FROM pg_roles WHERE rolname = ANY(:r)", r=list(logins))
     with pytest.raises((sa.exc.OperationalError, omega_jupyter.exceptions.OmegaError)):
         get_database(urls[team]).engine.connect().close()
     # what the member wrote outlives her credential
     pd.testing.assert_frame_equal(service[team].datasets.get("by-member"), pd.DataFrame({"x": [1]}))
-    assert tenancy.revoke_credentials(service.db, list(urls.values())) == []
+    assert credentials.revoke_credentials(service.db, list(urls.values())) == []
