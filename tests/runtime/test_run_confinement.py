@@ -25,8 +25,8 @@ import omega_jupyter
 from omega_jupyter.exceptions import ObjectNotFoundError, RunFailedError, RunNotFoundError
 from omega_jupyter.server.apikeys import ApiKeyService
 from omega_jupyter.storage.engine import get_database
-from tests.test_jobs import make_notebook
-from tests.test_scripts import put_script
+from tests.jobs.test_jobs import make_notebook
+from tests.scripts.test_scripts import put_script
 
 ATTACK = """import omega_jupyter as om, sqlalchemy as sa
 om.streams.put({{'b': len(om['{b}'].datasets.get('sb')),
