@@ -385,9 +385,9 @@ def test_a_users_credentials_are_one_per_bucket_and_revoked_together(service, ot
     mate = omega_jupyter.setup(url=urls[team], bucket=team)
     assert mate.datasets.get("shared") == {"team": True}
     mate.datasets.put(pd.DataFrame({"x": [1]}), "by-member")  # belongs to the bucket's role
-    with pytest.raises(ObjectNotFoundError):
+    with pytest.raises(PermissionDeniedError, match="permission denied"):
         own[team].datasets.get("shared")  # each credential reaches its own bucket only
-    with pytest.raises(ObjectNotFoundError):
+    with pytest.raises(PermissionDeniedError, match="permission denied"):
         mate[other.bucket].datasets.get("sb")
     logins = {sa.make_url(u).username for u in urls.values()}
     # the service's own URL is no credential: revoking leaves it alone
