@@ -300,6 +300,7 @@ class DatasetHandler(OmegaHandler):
         def write() -> dict:
             if ctype.split(";")[0].strip().lower() in ("text/csv", "application/csv"):
                 # The streamed CSV path: the same rules (encoding, headers) as read_csv.
+                payloads.check_csv_body(self.request.body, encoding)
                 body = io.BytesIO(self.request.body)
                 meta = om.datasets.read_csv(body, name, append=append, encoding=encoding)
                 return resources.summary(meta)

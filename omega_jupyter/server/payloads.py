@@ -5,6 +5,7 @@ No tornado import: the handlers pass plain bytes, strings and dicts in and get b
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -205,6 +206,24 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     except (KeyError, ValueError, OverflowError):
         return pd.DataFrame.from_records(records)
     return pd.DataFrame(columns, columns=keys, copy=False)
+
+
+def check_csv_body(body: bytes, encoding: str = "utf-8") -> None:
+    """Refuse, before anything is read into the store, a CSV body that is JSON or whose
+    header has more than ``MAX_COLUMNS`` fields (the rule of every other body)."""
+    if not body.strip():
+        raise BadRequestError("the CSV body is empty")
+    if _is_json(body):
+        raise BadRequestError(
+            "the body is JSON, not CSV: send it with Content-Type: application/json"
+        )
+    first = body[: 1 << 20].split(b"\n", 1)[0].decode(encoding, errors="replace")
+    width = len(next(csv.reader([first]), []))
+    if width > MAX_COLUMNS:
+        raise BadRequestError(
+            f"the CSV has {width} columns; at most {MAX_COLUMNS} (index levels included) "
+            "can be stored"
+        )
 
 
 def frame_from_body(body: bytes, content_type: str) -> pd.DataFrame:
