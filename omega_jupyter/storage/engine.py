@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,7 +48,16 @@ class Database:
         self._lock = threading.Lock()
         self._adbc_idle: list[Any] = []
         self._adbc_pid = os.getpid()
+        self.last_used = time.monotonic()
+        self._holds_idle = False
         _pooling.add(self)
+
+    def _used(self) -> None:
+        """Note a use; close other PostgreSQL pools that sat unused for a while (see
+        :func:`_close_idle_pools`)."""
+        self.last_used = now = time.monotonic()
+        self._holds_idle = True
+        _close_idle_pools(now)
 
     # -- engine ---------------------------------------------------------------------------
     def _create_engine(self) -> Engine:
@@ -86,6 +96,7 @@ class Database:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection; raises :class:`DatabaseUnavailableError` when the server is unreachable."""
+        self._used()
         try:
             conn = self.engine.connect()
         except OperationalError as exc:
@@ -154,6 +165,7 @@ class Database:
     def _adbc_checkout(self) -> Any:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
+        self._used()
         with self._lock:
             if os.getpid() != self._adbc_pid:
                 # Inherited through fork: these sockets belong to the parent; never use or
@@ -173,6 +185,7 @@ class Database:
             raise DatabaseUnavailableError(f"cannot connect to {self.safe_url}: {reason}") from exc
 
     def dispose(self) -> None:
+        self._holds_idle = False
         self.engine.dispose()
         self._close_adbc_pool()
 
@@ -187,6 +200,26 @@ class Database:
 
 
 _ADBC_POOL_SIZE = 4
+# A process that serves many buckets (a worker, a hub user's server) opens one pool per
+# bucket credential; pools unused this long give their idle sessions back, so the server's
+# max_connections is never spent on buckets nobody is using. The pool reopens on next use.
+IDLE_POOL_SECONDS = 10.0
+_idle_scan = [0.0]
+
+
+def _close_idle_pools(now: float) -> None:
+    if now - _idle_scan[0] < 1.0:  # scan at most once a second
+        return
+    _idle_scan[0] = now
+    try:
+        pools = list(_pooling)
+    except RuntimeError:  # another thread opened a database meanwhile: scan next time
+        return
+    for db in pools:
+        if db._holds_idle and db.dialect == "postgresql" and now - db.last_used > IDLE_POOL_SECONDS:
+            db.dispose()
+
+
 _forked_away: list[Any] = []
 _pooling: weakref.WeakSet[Database] = weakref.WeakSet()
 

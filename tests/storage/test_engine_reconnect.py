@@ -58,3 +58,27 @@ def test_client_survives_terminated_sessions(pg_url: str, bucket: str, tmp_path)
 
     assert om.datasets.metadata("sales").kind_meta["rows"] == 10
     assert len(om.datasets.get("sales", a__gte=3)) == 4
+
+
+def test_pools_unused_for_a_while_give_their_sessions_back(pg_url: str) -> None:
+    """A process serving many buckets holds one pool per credential: idle ones close their
+    sessions (the server's max_connections is shared) and reopen on their next use."""
+    from omega_jupyter.storage import engine
+
+    sessions = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+    idle = engine.Database(pg_url)
+    busy = engine.Database(pg_url)
+    try:
+        with idle.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        assert idle.engine.pool.checkedin() == 1
+        idle.last_used -= engine.IDLE_POOL_SECONDS + 1  # as if unused since
+        engine._idle_scan[0] = 0.0
+        with busy.connect() as conn:  # any use elsewhere in the process closes it
+            assert conn.execute(sessions).scalar_one() == 1  # only this one is open
+        assert idle.engine.pool.checkedin() == 0
+        with idle.connect() as conn:  # and it works again on its next use
+            assert conn.execute(sa.text("SELECT 2")).scalar_one() == 2
+    finally:
+        idle.dispose()
+        busy.dispose()
