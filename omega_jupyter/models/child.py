@@ -11,33 +11,28 @@ log as in the worker.
 
 from __future__ import annotations
 
-import json
 import sys
-import traceback as tb
 from pathlib import Path
 
+if __name__ == "__main__" and sys.path and sys.path[0] == str(Path(__file__).parent):
+    sys.path.pop(0)  # run as a file: this folder is no place to import from
 
-def main(result_file: str) -> None:
-    spec = json.loads(sys.stdin.read())
-    try:
-        import omega_jupyter  # noqa: F401  (registers the client class)
-        from omega_jupyter.logs.capture import capture_output
-        from omega_jupyter.logs.logger import current_run
-        from omega_jupyter.models.actions import ACTIONS
-        from omega_jupyter.runtime.worker import blas_pinned, client_from_payload
+from omega_jupyter.runtime.child_process import answer
 
-        om = client_from_payload(spec["settings"])
-        current_run.set(spec["run_id"])
-        with blas_pinned(), capture_output(om.logger, spec["run_id"]):
-            result = ACTIONS[spec["action"]](om, spec)
-        text = json.dumps({"result": result})
-    except BaseException as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        text = json.dumps({"error": error, "traceback": tb.format_exc()})
-    Path(result_file).write_text(text)
+
+def act(spec: dict) -> object:
+    """Run the model action of ``spec`` with the run's own client; its result."""
+    import omega_jupyter  # noqa: F401  (registers the client class)
+    from omega_jupyter.logs.capture import capture_output
+    from omega_jupyter.logs.logger import current_run
+    from omega_jupyter.models.actions import ACTIONS
+    from omega_jupyter.runtime.worker import blas_pinned, client_from_payload
+
+    om = client_from_payload(spec["settings"])
+    current_run.set(spec["run_id"])
+    with blas_pinned(), capture_output(om.logger, spec["run_id"]):
+        return ACTIONS[spec["action"]](om, spec)
 
 
 if __name__ == "__main__":
-    if sys.path and sys.path[0] == str(Path(__file__).parent):
-        sys.path.pop(0)  # run as a file: this folder is no place to import from
-    main(sys.argv[1])
+    answer(act)

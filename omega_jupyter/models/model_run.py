@@ -8,11 +8,7 @@ run lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +19,7 @@ from omega_jupyter.logs.capture import capture_output
 from omega_jupyter.models import child
 from omega_jupyter.models.actions import ACTIONS
 from omega_jupyter.names import parse_ref, validate_name
+from omega_jupyter.runtime.child_process import run_apart
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
@@ -295,22 +292,8 @@ def execute(run: Run) -> Outcome:
 
 
 def _execute_apart(run: Run) -> Outcome:
-    with tempfile.TemporaryDirectory(prefix="omega-model-") as cwd:
-        result_file = Path(cwd) / "result.json"
-        done = subprocess.run(
-            [sys.executable, child.__file__, str(result_file)],
-            input=json.dumps(run.spec, default=str),
-            env=run_env(run.om.settings, run.om.bucket),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-        )
-        try:
-            answer = json.loads(result_file.read_text())
-        except (OSError, ValueError):
-            reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            answer = {"error": f"the model process ended without a result: {reason}"}
-            answer["traceback"] = done.stderr
+    env = run_env(run.om.settings, run.om.bucket)
+    answer = run_apart(child.__file__, run.spec, env, "model")
     if "error" in answer:
         return Outcome("failed", error=answer["error"], traceback=answer.get("traceback"))
     return Outcome("succeeded", stored=answer["result"], published=answer["result"])

@@ -15,11 +15,14 @@ import importlib
 import json
 import sys
 import threading
-import traceback as tb
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__" and sys.path and sys.path[0] == str(Path(__file__).parent):
+    sys.path.pop(0)  # run as a file: this folder is no place to import from
+
 from omega_jupyter.exceptions import ScriptPackageError
+from omega_jupyter.runtime.child_process import answer
 
 _import_lock = threading.Lock()
 
@@ -48,30 +51,24 @@ def load_run(folder: Path, modules: list[str], name: str) -> Any:
     )
 
 
-def main(result_file: str) -> None:
-    spec = json.loads(sys.stdin.read())
-    try:
-        import omega_jupyter
-        from omega_jupyter.logs.capture import capture_output
-        from omega_jupyter.logs.logger import current_run
+def call_run(spec: dict) -> object:
+    """Call the installed package's ``run(om, **parameters)`` with the run's own client."""
+    import omega_jupyter
+    from omega_jupyter.logs.capture import capture_output
+    from omega_jupyter.logs.logger import current_run
 
-        om = omega_jupyter.setup()
-        run_id, name = spec["run_id"], spec["name"]
-        current_run.set(run_id)
-        with capture_output(om.logger, run_id):
-            entry = load_run(Path(spec["folder"]), spec["modules"], name)
-            value = entry(om, **(spec.get("parameters") or {}))
-        try:
-            text = json.dumps({"value": value})
-        except (TypeError, ValueError) as exc:
-            raise ScriptPackageError(f"run() must return JSON-able data: {exc}") from exc
-    except BaseException as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        text = json.dumps({"error": error, "traceback": tb.format_exc()})
-    Path(result_file).write_text(text)
+    om = omega_jupyter.setup()
+    run_id, name = spec["run_id"], spec["name"]
+    current_run.set(run_id)
+    with capture_output(om.logger, run_id):
+        entry = load_run(Path(spec["folder"]), spec["modules"], name)
+        value = entry(om, **(spec.get("parameters") or {}))
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ScriptPackageError(f"run() must return JSON-able data: {exc}") from exc
+    return value
 
 
 if __name__ == "__main__":
-    if sys.path and sys.path[0] == str(Path(__file__).parent):
-        sys.path.pop(0)  # run as a file: this folder is no place to import from
-    main(sys.argv[1])
+    answer(call_run)

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import fcntl
 import io
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import zipfile
@@ -25,6 +22,7 @@ from typing import Any
 
 from omega_jupyter.exceptions import ScriptPackageError
 from omega_jupyter.names import validate_name
+from omega_jupyter.runtime.child_process import run_apart
 from omega_jupyter.runtime.events import check_stream
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import Outcome, Run, RunKind
@@ -142,26 +140,11 @@ def execute(run: Run) -> Outcome:
         "modules": meta.kind_meta.get("modules", []),
         "parameters": run.parameters,
     }
-    with tempfile.TemporaryDirectory(prefix="omega-script-") as cwd:
-        result_file = Path(cwd) / "result.json"
-        done = subprocess.run(
-            [sys.executable, child.__file__, str(result_file)],
-            input=json.dumps(spec),
-            env=run_env(om.settings, om.bucket),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-        )
-        try:
-            answer = json.loads(result_file.read_text())
-        except (OSError, ValueError):
-            reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-            answer = {"error": f"the script process ended without a result: {reason}"}
-            answer["traceback"] = done.stderr
+    answer = run_apart(child.__file__, spec, run_env(om.settings, om.bucket), "script")
     if "error" in answer:
         stored = {"type": "value", "value": None, "output": _output(om, run_id)}
         return Outcome("failed", stored, error=answer["error"], traceback=answer.get("traceback"))
-    value = answer["value"]
+    value = answer["result"]
     stored = {"type": "value", "value": value, "output": _output(om, run_id)}
     # the printed output stays in the run row and the log; the message carries the value
     return Outcome("succeeded", stored, published={"type": "value", "value": value})
