@@ -132,6 +132,9 @@ class JoblibSerializer:
 
 
 SERIALIZERS: dict[str, Serializer] = {"skops": SkopsSerializer(), "joblib": JoblibSerializer()}
+# Formats whose loading runs no code of the stored file (the types are checked against
+# TRUSTED_SKOPS_TYPES). Any other format is a pickle: loading and calling it runs its code.
+RUNS_NO_STORED_CODE = frozenset({"skops"})
 
 
 def serializer(name: str) -> Serializer:

@@ -1,5 +1,6 @@
 """REST routes of models: list, describe, and in-process predict / predict_proba / score /
-transform (``?async=true`` runs the action on the cluster instead: 202 + the run's URL)."""
+transform (``?async=true`` runs the action on the cluster instead: 202 + the run's URL).
+On PostgreSQL a pickled model is answered only with ``?async=true`` (``predict.check_inline``)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ class ModelActionHandler(OmegaHandler):
             return
         cache = self._models()
         meta = cache.cached_meta(om.models, name) or await self.call(cache.resolve, om.models, name)
+        predict.check_inline(meta, om.db.is_postgres, name)  # before any byte is unpickled
         model = cache.cached_model(om.models, meta)
         if model is None:
             model = await self.call(cache.load, om.models, meta)

@@ -1,6 +1,10 @@
 """Model actions over REST: the input forms a request may send, the checks a request needs,
 and the result as JSON. Predicts run in the server process (no Dask round trip per request)
 with the one cache and ``apply`` of ``models.predict``. No tornado import here.
+
+On PostgreSQL the server process is the service (or, under JupyterHub, holds every bucket
+credential of its user): a stored pickle is never loaded there, since loading and calling it
+runs its code with those rights (:func:`check_inline`; docs/security.md).
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omega_jupyter.exceptions import BadRequestError
+from omega_jupyter.exceptions import BadRequestError, UntrustedModelError
 from omega_jupyter.models.predict import ACTIONS, apply, model_method
+from omega_jupyter.models.serializers import RUNS_NO_STORED_CODE
 from omega_jupyter.records import json_records
 from omega_jupyter.server.payloads import frame_from_json
 from omega_jupyter.storage.metadata import Metadata
@@ -55,6 +60,21 @@ def _tensor_input(data: Any) -> Any:
     if array.dtype == object:
         raise BadRequestError("'inputs'/'instances' must be numbers in rows of equal length")
     return array if array.ndim == 2 else array.reshape(1, -1) if array.ndim == 1 else array
+
+
+def check_inline(meta: Metadata, multi_user: bool, name: str | None = None) -> None:
+    """Refuse to answer an action of ``meta`` in the server process when the store is
+    multi-user (PostgreSQL) and the model is a pickle: its code would run with the server's
+    rights, whatever ``trust_pickle`` says. ``?async=true`` runs it confined on the cluster."""
+    fmt = meta.kind_meta.get("format", "")
+    if not multi_user or fmt in RUNS_NO_STORED_CODE:
+        return
+    raise UntrustedModelError(
+        f"model {name or meta.name!r} version {meta.version} is stored as a pickle ({fmt}),"
+        " which runs its own code when loaded: this server does not load it in its own"
+        " process. Call it with ?async=true (it runs on the cluster, in a process that holds"
+        " only the bucket's credential), or store the model with serializer='skops'"
+    )
 
 
 def rows_of(X: Any) -> int:

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -100,9 +101,19 @@ def test_a_notebook_kernel_sees_only_its_bucket_credential(a, b) -> None:
 # -- over om serve ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("serve_home")
+    yield from _serve(postgres_url, tmp_path_factory.mktemp("serve_home"))
+
+
+@pytest.fixture(scope="module")
+def trusting_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``om serve`` as the service with OMEGA_TRUST_PICKLE=1."""
+    home = tmp_path_factory.mktemp("trusting_home")
+    yield from _serve(postgres_url, home, OMEGA_TRUST_PICKLE="1")
+
+
+def _serve(postgres_url: str, home: object, **extra: str) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMEGA_")}
-    env.update(OMEGA_DATABASE_URL=postgres_url, OMEGA_HOME=str(home))
+    env.update(OMEGA_DATABASE_URL=postgres_url, OMEGA_HOME=str(home), **extra)
     cmd = [sys.executable, "-c", "from omega_jupyter.cli import main; main()"]
     proc = subprocess.Popen(
         [*cmd, "serve", "--host", "127.0.0.1", "--port", "0"],
@@ -283,3 +294,88 @@ def test_background_cluster_workers_hold_no_database_url(tmp_path, monkeypatch) 
         assert list(seen.values()) == [["OMEGA_HOME", "OMEGA_SCRIPT_CACHE"]]
     finally:
         cluster.stop_background(home)
+
+
+# -- trusted pickles over REST, answered without a run ------------------------------------------
+def _steal(bucket: str) -> LogisticRegression:
+    """What a malicious pickle runs when loaded in ``om serve``: the server process's own
+    client (the service's URL from its environment) reads every key and copies it to
+    ``bucket``'s stream."""
+    import sqlalchemy as sa
+
+    import omega_jupyter as om
+
+    with om.db.engine.connect() as conn:
+        keys = [
+            list(map(str, r)) for r in conn.execute(sa.text("select key_id, hash from om_apikeys"))
+        ]
+    om[bucket].streams.put({"keys": keys}, "loot")
+    return LogisticRegression()
+
+
+class Stealing(LogisticRegression):
+    bucket = ""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (_steal, (self.bucket,))
+
+
+def test_a_trusted_pickle_is_not_unpickled_by_an_inline_rest_predict(
+    trusting_server: str, a, b
+) -> None:
+    model = Stealing()
+    model.bucket = a.bucket
+    omega_jupyter.Omega(a.settings.replace(trust_pickle=True)).models.put(
+        model, "steal", serializer="joblib"
+    )
+    a.models.put(LogisticRegression().fit(pd.DataFrame({"x": [0.0, 3.0]}), [0, 1]), "safe")
+    key = ApiKeyService(a.db).create(name="a", buckets=[a.bucket])[1]
+    headers = {"Authorization": f"Bearer {key}", "Bucket": a.bucket}
+    body = {"columns": ["x"], "data": [[0.0], [3.0]]}
+    answers = [
+        requests.request(
+            verb, f"{trusting_server}/model/steal/predict", json=body, headers=headers, timeout=60
+        )
+        for verb in ("GET", "POST")
+    ]
+    _nothing_looted(a)  # the pickle never ran in the server process
+    for r in answers:
+        assert r.status_code == 400, r.text
+        error = r.json()
+        assert error["error"] == "untrusted_model", error
+        assert "?async=true" in error["message"] and "skops" in error["message"], error
+    # a skops model still answers inline
+    r = requests.post(
+        f"{trusting_server}/model/safe/predict", json=body, headers=headers, timeout=60
+    )
+    assert r.status_code == 200 and r.json()["result"] == [0, 1], r.text
+    # the remedy: ?async=true runs it on the cluster, confined to a's credential
+    r = requests.post(
+        f"{trusting_server}/model/steal/predict?async=true", json=body, headers=headers, timeout=60
+    )
+    assert r.status_code == 202, r.text
+    run_id = r.json()["run"]
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        run = requests.get(f"{trusting_server}/runs/{run_id}", headers=headers, timeout=30).json()
+        if run["state"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.5)
+    assert run["state"] == "failed", run
+    assert "permission denied for table om_apikeys" in run["error"], run
+    _nothing_looted(a)
+
+
+def test_only_pickles_on_a_multi_user_store_are_refused_inline() -> None:
+    from omega_jupyter.exceptions import UntrustedModelError
+    from omega_jupyter.server.predict import check_inline
+    from omega_jupyter.storage.metadata import Metadata
+
+    def meta(fmt: str) -> Metadata:
+        stamp = datetime.now(UTC)
+        return Metadata("m", "model", 3, "a", "models", stamp, stamp, kind_meta={"format": fmt})
+
+    check_inline(meta("skops"), multi_user=True)
+    check_inline(meta("joblib"), multi_user=False)  # SQLite: single user (docs/security.md)
+    with pytest.raises(UntrustedModelError, match=r"'m@prod' version 3 is stored as a pickle"):
+        check_inline(meta("joblib"), multi_user=True, name="m@prod")
