@@ -50,6 +50,10 @@ class Omega:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings.replace(**overrides) if settings else Settings.resolve(**overrides)
         self.bucket = validate_bucket(self.settings.bucket)
+        url = self.settings.database_url
+        own = credentials.database_url_for(url, self.bucket) if url else url
+        if own != url:  # a JupyterHub user's credential of one bucket: use this bucket's
+            self.settings = self.settings.replace(database_url=own)
 
     @cached_property
     def db(self) -> Database:
@@ -100,9 +104,14 @@ class Omega:
 
     def __getitem__(self, bucket: str) -> Omega:
         """A client for another bucket of the same database. A session logged in with a
-        bucket's credential (PostgreSQL) reaches no other bucket: PermissionDeniedError."""
+        bucket's credential (PostgreSQL) reaches no other bucket: PermissionDeniedError —
+        unless this process was given that bucket's credential too (a JupyterHub user's
+        server and kernels: ``credentials.database_url_for``), which the client then uses."""
         bucket = validate_bucket(bucket)
-        if bucket != self.bucket:
+        if bucket == self.bucket:
+            return Omega(self.settings)
+        url = self.settings.resolved_database_url
+        if credentials.database_url_for(url, bucket) == url:
             credentials.check_reachable(self.db, bucket)
         return Omega(self.settings.replace(bucket=bucket))
 

@@ -80,6 +80,58 @@ def test_a_user_without_buckets_gets_no_server(postgres_url) -> None:
         hooks.environment("nobody", [])
 
 
+KERNEL_PROBE = """
+import json, omega_jupyter as om
+from omega_jupyter.exceptions import PermissionDeniedError
+seen = {{"own": om.db.url.username, "own_data": om.datasets.list()}}
+team = om["{team}"]
+seen["team"] = team.db.url.username
+seen["team_data"] = team.datasets.list()
+team.datasets.put({{"v": 1}}, "from-alice")
+seen["back"] = team["{own}"].db.url.username
+seen["setup"] = om.setup(bucket="{team}").db.url.username
+try:
+    om["{other}"].datasets.list()
+    seen["other"] = "READ"
+except PermissionDeniedError as exc:
+    seen["other"] = str(exc)
+print(json.dumps(seen))
+"""
+
+
+def test_a_users_process_uses_each_buckets_own_credential(postgres_url, buckets) -> None:
+    """What a hub user's kernel gets (the hooks' environment): ``om['team']`` logs in with
+    team's credential, not hers; a bucket she was not given is refused."""
+    hooks = OmegaSpawnHooks(
+        BucketMap.from_dict(
+            {"users": {"alice": [buckets["alice"]]}, "groups": {"t": [buckets["team-a"]]}}
+        ),
+        database_url=postgres_url,
+        ttl=600,
+    )
+    given = hooks.environment("alice", ["t"])
+    urls = json.loads(given["OMEGA_BUCKET_DATABASE_URLS"])
+    logins = {b: sa.make_url(u).username for b, u in urls.items()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMEGA_")}
+    env.update(given, OMEGA_HOME=str(Path(os.environ.get("TMPDIR", "/tmp"))))
+    code = KERNEL_PROBE.format(own=buckets["alice"], team=buckets["team-a"], other=buckets["bob"])
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        hooks._revoke(list(urls.values()))
+    assert seen["own"] == logins[buckets["alice"]] and seen["own_data"] == ["alice-data"]
+    assert seen["team"] == logins[buckets["team-a"]] != seen["own"]
+    assert seen["team_data"] == ["team-a-data"]
+    assert seen["back"] == seen["own"] and seen["setup"] == seen["team"]
+    assert seen["other"].startswith(f"permission denied for bucket '{buckets['bob']}'"), seen
+    service = omega_jupyter.setup(url=postgres_url, bucket=buckets["team-a"])
+    assert service.datasets.get("from-alice")["v"] == 1  # written into team's bucket
+
+
 # -- the hub ----------------------------------------------------------------------------------
 class Hub:
     """A running JupyterHub: its processes, its proxy's URL, an admin token."""
@@ -384,6 +436,24 @@ def test_each_hub_user_sees_only_her_buckets(hub, buckets, postgres_url) -> None
     assert login in issued and bucket == buckets["alice"], printed
     assert "REFUSED permission denied for schema" in printed, printed
     assert "READ" not in printed and "ROWS 0" in printed, printed
+    # in her kernel, om['team'] logs in with team's credential; bob's bucket is refused
+    printed = alice.run_code(
+        textwrap.dedent(
+            f"""
+            import omega_jupyter as om
+            team = om["{buckets["team-a"]}"]
+            print("TEAM", team.db.url.username, ",".join(team.datasets.list()))
+            try:
+                om["{buckets["bob"]}"].datasets.list()
+            except Exception as exc:
+                print("OTHER", type(exc).__name__)
+            """
+        )
+    )
+    team_line, other_line = printed.splitlines()[:2]
+    _, team_login, team_data = team_line.split()
+    assert team_login in issued and team_login != login and team_data == "team-a-data", printed
+    assert other_line == "OTHER PermissionDeniedError", printed
 
     # stopping the servers drops their credentials
     hub.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import json
 import os
 import threading
 from typing import Any
@@ -98,8 +97,7 @@ class OmegaExtensionApp(ExtensionApp):
 
     @default("bucket_database_urls")
     def _bucket_database_urls_default(self) -> dict[str, str]:
-        text = os.environ.get(BUCKET_DATABASE_URLS_ENV, "").strip()
-        return json.loads(text) if text else {}
+        return credentials.granted_database_urls()
 
     def initialize_settings(self) -> None:
         client = omega_jupyter.setup(
@@ -150,7 +148,7 @@ class OmegaExtensionApp(ExtensionApp):
 
 
 ALLOWED_BUCKETS_ENV = "OMEGA_ALLOWED_BUCKETS"
-BUCKET_DATABASE_URLS_ENV = "OMEGA_BUCKET_DATABASE_URLS"
+BUCKET_DATABASE_URLS_ENV = credentials.BUCKET_DATABASE_URLS_ENV
 
 
 def _is_service(client: Any) -> bool:

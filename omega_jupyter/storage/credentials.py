@@ -13,6 +13,9 @@ On SQLite nothing here applies: SQLite is the single-user store (docs/security.m
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 import secrets
 import threading
 import time
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from omega_jupyter.exceptions import PermissionDeniedError
+from omega_jupyter.exceptions import ConfigurationError, PermissionDeniedError
 from omega_jupyter.storage import tenancy
 from omega_jupyter.storage.engine import Database, forget_database, get_database
 
@@ -85,6 +88,43 @@ def revoke_credentials(db: Database, urls: list[str]) -> list[str]:
         dropped.append(login)
     _forget_issued(set(dropped))
     return dropped
+
+
+# Where a process that was given several buckets' credentials finds them: a JupyterHub user's
+# server and the kernels it starts (omega_jupyter.hub sets it; workers never have it).
+BUCKET_DATABASE_URLS_ENV = "OMEGA_BUCKET_DATABASE_URLS"
+
+
+def granted_database_urls() -> dict[str, str]:
+    """Bucket → credential URL that this process was given (``OMEGA_BUCKET_DATABASE_URLS``,
+    JSON); empty when it was given none."""
+    return dict(_parse_granted(os.environ.get(BUCKET_DATABASE_URLS_ENV, "").strip()))
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_granted(text: str) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{BUCKET_DATABASE_URLS_ENV} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ConfigurationError(f"{BUCKET_DATABASE_URLS_ENV} must map buckets to URLs")
+    return tuple(data.items())
+
+
+def database_url_for(url: str, bucket: str) -> str:
+    """The URL a client of ``bucket`` logs in with when it was given ``url``: if ``url`` is
+    one of this process's granted credentials (:func:`granted_database_urls`), ``bucket``'s
+    own credential where one was granted; otherwise ``url`` itself. So in a JupyterHub
+    user's kernel ``om['team']`` acts as team's credential, not as her own bucket's."""
+    granted = granted_database_urls()
+    if not granted or url not in granted.values():
+        return url
+    return granted.get(bucket, url)
 
 
 _issued: dict[tuple[str, str], tuple[float, str]] = {}
