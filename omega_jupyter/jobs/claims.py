@@ -97,6 +97,7 @@ def new_run_values(
         "max_retries": row.max_retries,
         "schedule_id": row.id,
         "scheduled_for": slot,
+        "submitted_by": row.created_by,  # the schedule's owner, not the scheduler process
     }
 
 

@@ -21,6 +21,7 @@ from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
 from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
 from omega_jupyter.names import validate_name
+from omega_jupyter.storage import audit
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import aware, now
 
@@ -103,6 +104,7 @@ class ScheduleStore:
             "next_due": next_due,
             "last_slot": None,
             "modified": stamp,
+            "created_by": audit.current_actor(),  # its runs are submitted in this name
         }
         if paused is not None:
             values["enabled"] = not paused
@@ -240,4 +242,5 @@ def describe_row(row: Any, upcoming: int = 5) -> dict:
         "max_retries": m["max_retries"],
         "timezone": m["timezone"],
         "parameters": dict(m["parameters"] or {}),
+        "created_by": m["created_by"],
     }

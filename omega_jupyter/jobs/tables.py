@@ -31,6 +31,8 @@ schedules = sa.Table(
     sa.Column("last_slot", sa.DateTime(timezone=True), nullable=True),
     sa.Column("created", sa.DateTime(timezone=True), nullable=False),
     sa.Column("modified", sa.DateTime(timezone=True), nullable=False),
+    # who created or last set it (storage/audit.py); its runs are submitted by them (0010)
+    sa.Column("created_by", sa.String(255), nullable=True),
     sa.UniqueConstraint("bucket", "kind", "target", name="uq_om_schedules_target"),
     sa.Index("ix_om_schedules_due", "enabled", "next_due"),
 )

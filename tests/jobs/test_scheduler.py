@@ -293,3 +293,23 @@ def test_script_schedules_pause_and_resume(om):
     assert om.jobs.schedules().empty  # jobs and scripts are told apart
     info = om.scripts.resume("myscript")
     assert info["paused"] is False and info["parameters"] == {"day": "today"}
+
+
+def test_scheduled_runs_are_submitted_by_the_schedules_owner(om) -> None:
+    from omega_jupyter.runtime.runs import RunStore
+    from omega_jupyter.storage.audit import acting_as
+
+    om.jobs.put(make_notebook(), "report")
+    with acting_as("jupyter:alice"):
+        info = om.jobs.schedules_store.put("job", "report", "every 2 seconds", start=T0)
+    assert info["created_by"] == "jupyter:alice"
+    claimer = ScheduleClaimer(om.db, "test-loop", buckets=[om.bucket])
+    with acting_as("os:scheduler"):  # the loop's own process: not who the run is for
+        [claim] = claimer.claim(T0 + timedelta(seconds=2))
+    store = RunStore(om.db, om.bucket)
+    assert store.get(claim.run_id).submitted_by == "jupyter:alice"
+    with acting_as("key:k2"):  # whoever sets the schedule last owns its runs
+        om.jobs.schedules_store.put("job", "report", "every 2 seconds", start=T0 + timedelta(1))
+    [claim] = claimer.claim(T0 + timedelta(days=1, seconds=2))
+    assert store.get(claim.run_id).submitted_by == "key:k2"
+    assert om.jobs.schedules_store.get("job", "report")["created_by"] == "key:k2"
