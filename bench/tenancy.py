@@ -6,6 +6,12 @@ row-level security on every read.
 Targets: a run pays at most +10 ms for its credential (issued once per bucket and half-ttl by
 ``cached_bucket_credentials``; a fresh one is a CREATE ROLE plus the worker's login), and a
 REST predict's reads as the bucket role stay within 1.1x of the service's (RLS filters).
+The REST rows time ``POST /api/v1/model/m/predict`` over loopback against two servers in one
+process (same app, same API key): one that answers with the service's client (``om serve``
+today) and one that answers the bucket's requests with the bucket's credential (what a
+JupyterHub user's server does), on one keep-alive connection and with a new connection per
+request, with a JSON body (no database read: the model is cached) and with ``?datax=X`` (a
+dataset read per request, through row-level security), in alternating rounds.
 The last rows time a whole runtime predict on a Dask worker process whose task carries the
 bucket's credential against the same predict carrying the service's URL (the path before
 tasks were confined), in alternating rounds.
@@ -14,7 +20,12 @@ tasks were confined), in alternating rounds.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import http.client
+import json
+import socket
 import statistics
+import threading
 import time
 
 import pandas as pd
@@ -44,7 +55,7 @@ def measure(url: str, repeat: int) -> list[list[str]]:
         other.datasets.put({"i": i}, "d")
         other.models.put(LinearRegression().fit([[1], [2]], [1, 2]), "m")
     service.datasets.put(pd.DataFrame({"x": [1.0, 2.0, 3.0]}), "X")
-    service.models.put(LinearRegression().fit([[1], [2]], [1, 2]), "m")
+    service.models.put(LinearRegression().fit(pd.DataFrame({"x": [1.0, 2.0]}), [1, 2]), "m")
     issue = median_seconds(lambda: credentials.bucket_credentials(service.db, "bench", 60), repeat)
     cached = median_seconds(
         lambda: credentials.cached_bucket_credentials(service.db, "bench", 600), repeat, warmup=True
@@ -62,11 +73,12 @@ def measure(url: str, repeat: int) -> list[list[str]]:
     tenant = omega_jupyter.setup(url=fresh, bucket="bench")
 
     def predict(om) -> None:
-        om.models.get("m").predict(om.datasets.get("X").to_numpy())
+        om.models.get("m").predict(om.datasets.get("X"))
 
     as_service = median_seconds(lambda: predict(service), repeat, warmup=True)
     as_bucket = median_seconds(lambda: predict(tenant), repeat, warmup=True)
     tenant.db.dispose()
+    rest = rest_predicts(service, fresh, repeat)
     credential_run, service_run = runtime_predicts(service, repeat)
     ms = lambda s: f"{s * 1000:.2f} ms"  # noqa: E731
     return [
@@ -86,6 +98,7 @@ def measure(url: str, repeat: int) -> list[list[str]]:
             f"{ms(as_bucket)} ({as_bucket / as_service:.2f}x)",
             "<= 1.1x",
         ],
+        *rest,
         ["runtime predict, worker as the service (before)", ms(service_run), ""],
         [
             "runtime predict, worker as the bucket credential",
@@ -94,6 +107,105 @@ def measure(url: str, repeat: int) -> list[list[str]]:
             "<= +10 ms",
         ],
     ]
+
+
+def rest_predicts(service: omega_jupyter.Omega, credential: str, repeat: int) -> list[list[str]]:
+    """REST predicts: the service's server vs one that serves bucket ``bench`` with
+    ``credential``; median per request of ``repeat`` alternating rounds of 20 requests."""
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+
+    from omega_jupyter.server.apikeys import ApiKeyService
+    from omega_jupyter.server.context import ServerContext
+    from omega_jupyter.server.standalone import make_app
+
+    key = ApiKeyService(service.db).create(name="bench", buckets=["bench"])[1]
+    headers = {"Authorization": f"Bearer {key}", "Bucket": "bench"}
+    headers["Content-Type"] = "application/json"
+    ports: dict[str, int] = {}
+    started = threading.Event()
+    loop_box: list[asyncio.AbstractEventLoop] = []
+
+    def serve() -> None:
+        async def main() -> None:
+            for name in ("service", "credential"):
+                app = make_app(service)
+                if name == "credential":
+                    app.settings["omega"] = ServerContext(
+                        service,
+                        apikeys=ApiKeyService(service.db),
+                        bucket_database_urls={"bench": credential},
+                    )
+                sockets = bind_sockets(0, address="127.0.0.1")
+                HTTPServer(app).add_sockets(sockets)
+                ports[name] = sockets[0].getsockname()[1]
+            loop_box.append(asyncio.get_running_loop())
+            started.set()
+            await asyncio.Event().wait()
+
+        try:
+            asyncio.run(main())
+        except RuntimeError:
+            pass  # the loop was stopped from outside
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started.wait(60)
+    body = json.dumps({"columns": ["x"], "data": [[1.0], [2.0], [3.0]]}).encode()
+    paths = {
+        "json": ("/api/v1/model/m/predict", body),
+        "datax": ("/api/v1/model/m/predict?datax=X", b""),
+    }
+
+    def connect(port: int) -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    def call(conn: http.client.HTTPConnection, path: str, data: bytes, extra: dict) -> None:
+        conn.request("POST", path, body=data, headers={**headers, **extra})
+        response = conn.getresponse()
+        text = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{response.status}: {text[:300]!r}")
+
+    def round_of(server: str, what: str, keepalive: bool, n: int = 20) -> float:
+        path, data = paths[what]
+        times = []
+        conn = connect(ports[server]) if keepalive else None
+        for _ in range(n):
+            start = time.perf_counter()
+            if conn is not None:
+                call(conn, path, data, {})
+            else:
+                fresh = connect(ports[server])
+                call(fresh, path, data, {"Connection": "close"})
+                fresh.close()
+            times.append(time.perf_counter() - start)
+        if conn is not None:
+            conn.close()
+        return statistics.median(times)
+
+    rows = []
+    try:
+        for what in ("json", "datax"):
+            for keepalive in (True, False):
+                got: dict[str, list[float]] = {"service": [], "credential": []}
+                for _ in range(max(repeat, 3) + 1):  # the first round warms both up
+                    for server in ("service", "credential"):
+                        got[server].append(round_of(server, what, keepalive))
+                a, b = (statistics.median(got[s][1:]) for s in ("service", "credential"))
+                how = f"REST predict ({what}, {'keep-alive' if keepalive else 'new connection'})"
+                rows.append([f"{how}, service", f"{a * 1000:.2f} ms", ""])
+                rows.append(
+                    [f"{how}, bucket credential", f"{b * 1000:.2f} ms ({b / a:.2f}x)", "<= 1.1x"]
+                )
+    finally:
+        if loop_box:
+            loop_box[0].call_soon_threadsafe(loop_box[0].stop)
+        thread.join(10)
+    return rows
 
 
 def runtime_predicts(service: omega_jupyter.Omega, repeat: int) -> tuple[float, float]:
