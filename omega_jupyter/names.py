@@ -141,3 +141,47 @@ def bucket_schema_name(bucket: str) -> str:
     slug = re.sub(r"[^a-z0-9_]", "_", bucket.lower())[:40]
     digest = hashlib.sha1(bucket.encode()).hexdigest()[:8]
     return f"omb_{slug}_{digest}"
+
+
+def _ranges(codes: list[int]) -> str:
+    """A regex character-class body for ``codes`` (sorted), as ``\\uXXXX`` escapes and ranges."""
+    parts: list[str] = []
+    start = prev = codes[0]
+    for code in [*codes[1:], -1]:
+        if code == prev + 1:
+            prev = code
+            continue
+        parts.append(f"\\u{start:04X}" if start == prev else f"\\u{start:04X}-\\u{prev:04X}")
+        start = prev = code
+    return "".join(parts)
+
+
+# The scripts the pattern of :func:`name_pattern` lists: Latin, Greek and Cyrillic (test data
+# generators expand a pattern's ranges character by character: all of Unicode takes seconds).
+PATTERN_BLOCKS = ((0x20, 0x24F), (0x370, 0x4FF))
+
+
+def name_pattern() -> str:
+    """A regular expression for names (the OpenAPI document's): the characters of
+    ``PATTERN_BLOCKS`` that :func:`validate_name` allows, neither whitespace nor ``/`` first
+    or last, ``/`` never doubled. Every name it matches is valid; valid names in other scripts
+    are not described. Written with ``\\uXXXX`` escapes only, so ECMA-262, Python and Rust
+    engines read it alike."""
+    inner, edge = [], []
+    for first, last in PATTERN_BLOCKS:
+        for code in range(first, last + 1):
+            ch = chr(code)
+            if (
+                unicodedata.category(ch) in _INVISIBLE_CATEGORIES
+                or ch in _MODIFIER_CHARS
+                or ch in _PATTERN_CHARS
+                or ch == "/"
+            ):
+                continue
+            inner.append(code)
+            if not ch.isspace():
+                edge.append(code)
+    mid, end = _ranges(inner), _ranges(edge)
+    # first character, then segments (at most one '/' before each non-'/' character), and a
+    # last character that is neither whitespace nor '/'
+    return f"^[{end}](?:(?:/?[{mid}])*/?[{end}])?$"

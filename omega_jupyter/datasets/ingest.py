@@ -35,6 +35,18 @@ _URL_TIMEOUT = 30
 
 
 # -- sources --------------------------------------------------------------------------------
+def check_encoding(encoding: Any) -> str:
+    """``encoding`` if it names a text codec (``latin-1``, ``cp1252`` …), else IngestError:
+    an unknown name and byte-to-byte codecs (``base64``, ``zlib``) read no text."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        raise IngestError(f"unknown encoding {encoding!r}; nothing was stored") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise IngestError(f"{encoding!r} is not a text encoding; nothing was stored")
+    return encoding
+
+
 def open_source(source: Any) -> tuple[Any, str, bool]:
     """A binary (or text) stream over ``source``, a printable name, and whether we own it."""
     if isinstance(source, str | Path) and str(source).startswith(("http://", "https://")):

@@ -11,7 +11,6 @@ rule everywhere (:func:`~omega_jupyter.storage.metadata.merge_attributes`).
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import chain
@@ -25,7 +24,7 @@ from omega_jupyter.datasets import frame_codec, ingest
 from omega_jupyter.datasets.backends import default_registry, frame_bytes
 from omega_jupyter.datasets.lazy import open_lazy
 from omega_jupyter.datasets.registry import Backend, BackendRegistry
-from omega_jupyter.exceptions import IngestError, SchemaMismatchError, UnsupportedObjectError
+from omega_jupyter.exceptions import SchemaMismatchError, UnsupportedObjectError
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
 from omega_jupyter.progress import Progress, track
 from omega_jupyter.settings import Settings
@@ -320,11 +319,7 @@ class DatasetStore(VersionedStore):
         ``encoding`` is the file's text encoding (``latin-1``, ``cp1252`` …). Column names
         must be unique, as for :meth:`put`: a header naming a column twice is refused."""
         validate_name(name)
-        try:
-            codecs.lookup(encoding)
-        except (LookupError, TypeError):
-            raise IngestError(f"unknown encoding {encoding!r}; nothing was stored") from None
-        pandas_kwargs["encoding"] = encoding
+        pandas_kwargs["encoding"] = ingest.check_encoding(encoding)
         validate_attributes(attributes, postgres=self.db.is_postgres)
         ingest.check_chunking(chunksize, pandas_kwargs)
         self.db.ensure_schema()

@@ -21,6 +21,7 @@ from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
 from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
 from omega_jupyter.names import validate_name
+from omega_jupyter.runtime.reconcile import MAX_RETRIES
 from omega_jupyter.storage import audit
 from omega_jupyter.storage.engine import Database
 from omega_jupyter.storage.metadata import aware, now
@@ -55,8 +56,14 @@ def validate_policy(missed: str, max_retries: Any) -> int:
         raise InvalidScheduleError(
             f"missed={missed!r} is not a policy; use one of {', '.join(MISSED_POLICIES)}"
         )
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise InvalidScheduleError(f"max_retries must be an integer >= 0, not {max_retries!r}")
+    if (
+        isinstance(max_retries, bool)
+        or not isinstance(max_retries, int)
+        or not 0 <= max_retries <= MAX_RETRIES
+    ):
+        raise InvalidScheduleError(
+            f"max_retries must be an integer from 0 to {MAX_RETRIES}, not {max_retries!r}"
+        )
     return max_retries
 
 

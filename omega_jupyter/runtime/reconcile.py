@@ -74,12 +74,23 @@ def retries_left(run: Any) -> bool:
     return attempt_number(run) <= int(run.max_retries or 0)
 
 
+# Tries again a run may have: a bound any sane retry policy stays under (and the column fits).
+MAX_RETRIES = 100
+
+
 def check_retries(max_retries: Any, default: int) -> int:
-    """``max_retries`` as given (an integer >= 0), or ``default`` when it is None."""
+    """``max_retries`` as given (an integer 0 to ``MAX_RETRIES``), or ``default`` when it is
+    None."""
     if max_retries is None:
         return default
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise InvalidParameterError(f"max_retries must be an integer >= 0, not {max_retries!r}")
+    if (
+        isinstance(max_retries, bool)
+        or not isinstance(max_retries, int)
+        or not 0 <= max_retries <= MAX_RETRIES
+    ):
+        raise InvalidParameterError(
+            f"max_retries must be an integer from 0 to {MAX_RETRIES}, not {max_retries!r}"
+        )
     return max_retries
 
 

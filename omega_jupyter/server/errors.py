@@ -15,7 +15,8 @@ _TABLE: tuple[tuple[str, int, str], ...] = (
     ("InvalidNameError", 400, "invalid_name"),
     ("InvalidFilterError", 400, "invalid_filter"),
     ("UnknownColumnError", 400, "unknown_column"),
-    ("SchemaMismatchError", 400, "schema_mismatch"),
+    # the rows do not fit the stored dataset (an append): a conflict with its current state
+    ("SchemaMismatchError", 409, "schema_mismatch"),
     ("SignatureMismatchError", 400, "signature_mismatch"),
     ("UnsupportedObjectError", 400, "unsupported_object"),
     ("ModelMethodError", 400, "unsupported_action"),

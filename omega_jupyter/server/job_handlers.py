@@ -187,7 +187,8 @@ class RunsHandler(OmegaHandler):
     async def get(self) -> None:
         limit = payloads.int_param(self.arg("limit"), "limit", 100, minimum=1)
         offset = payloads.int_param(self.arg("offset"), "offset", 0, minimum=0) or 0
-        state, target = self.arg("state"), self.arg("job") or self.arg("target")
+        state = payloads.list_param(self.arg("state"))  # one state or several, comma-separated
+        target = self.arg("job") or self.arg("target")
         om = self.om
 
         def listing() -> dict:
@@ -233,7 +234,8 @@ class LogsHandler(OmegaHandler):
 
     async def get(self) -> None:
         limit = payloads.int_param(self.arg("limit"), "limit", 1000, minimum=1)
-        level, run, since = self.arg("level"), self.arg("run"), self.arg("since")
+        # an empty parameter is no filter, as for every other query parameter
+        level, run, since = self.arg("level") or None, self.arg("run"), self.arg("since") or None
         om = self.om
 
         def lines() -> dict:

@@ -75,12 +75,14 @@ class ModelActionHandler(OmegaHandler):
             raise BadRequestError(f"unknown action {action!r}: use {', '.join(ACTIONS)}")
         om = self.om
         datax, datay = self.arg("datax"), self.arg("datay")
-        if payloads.bool_param(self.arg("async"), "async"):
-            retries = payloads.int_param(self.arg("max_retries"), "max_retries", None)
-            await self._submit(om, name, action, datax, datay, retries)
-            return
+        run_async = payloads.bool_param(self.arg("async"), "async")
+        retries = payloads.int_param(self.arg("max_retries"), "max_retries", None)
+        # the model first: a request for a model that is not there is a 404, whatever its input
         cache = self._models()
         meta = cache.cached_meta(om.models, name) or await self.call(cache.resolve, om.models, name)
+        if run_async:
+            await self._submit(om, name, action, datax, datay, retries)
+            return
         predict.check_inline(meta, om.db.is_postgres, name)  # before any byte is unpickled
         model = cache.cached_model(om.models, meta)
         if model is None:

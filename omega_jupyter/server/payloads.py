@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from omega_jupyter.datasets.ingest import check_encoding
 from omega_jupyter.exceptions import BadRequestError
 
 FRAME_KINDS = ("pandas.dataframe", "pandas.series")
@@ -211,6 +212,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
 def check_csv_body(body: bytes, encoding: str = "utf-8") -> None:
     """Refuse, before anything is read into the store, a CSV body that is JSON or whose
     header has more than ``MAX_COLUMNS`` fields (the rule of every other body)."""
+    check_encoding(encoding)
     if not body.strip():
         raise BadRequestError("the CSV body is empty")
     if _is_json(body):

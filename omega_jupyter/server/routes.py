@@ -45,6 +45,7 @@ BY_NAME = [doc.NAME_PARAM]
 BY_RUN_ID = [doc.RUN_ID_PARAM]
 ACTION_SUMMARY = "Run an action in the server (or on the cluster with async=true: 202 + Location)"
 ACTION_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT]
+ACTION_GET_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT_GET]
 WRITE_CODES = (400, 401, 403, 404, 409, 413)
 op = doc.op
 
@@ -125,8 +126,8 @@ ROUTES: list[Route] = [
         models.ModelActionHandler,
         "/model/{name}/{action}",
         {
-            "get": op(ACTION_SUMMARY, ACTION_PARAMS),
-            "post": op(ACTION_SUMMARY, ACTION_PARAMS, doc.MODEL_BODY),
+            "get": op(ACTION_SUMMARY, ACTION_GET_PARAMS, ok=(200, 202)),
+            "post": op(ACTION_SUMMARY, ACTION_PARAMS, doc.MODEL_BODY, ok=(200, 202)),
         },
     ),
     Route(r"jobs/?", jobs.JobsHandler, "/jobs", {"get": op("List notebooks", doc.LIST)}),
@@ -138,7 +139,7 @@ ROUTES: list[Route] = [
             "post": op(
                 "Run with {parameters, result_stream, max_retries}: 202 + Location",
                 BY_NAME,
-                doc.OBJECT_BODY,
+                doc.JOB_RUN_BODY,
                 202,
             ),
         },
@@ -153,7 +154,7 @@ ROUTES: list[Route] = [
                 "Set {when, parameters, missed, max_retries, timezone, paused}; "
                 "without paused a changed schedule stays paused or active",
                 BY_NAME,
-                doc.OBJECT_BODY,
+                doc.SCHEDULE_BODY,
             ),
             "patch": op(
                 "Pause or resume with {paused}; a resumed schedule runs from the next slot "
@@ -170,7 +171,7 @@ ROUTES: list[Route] = [
         "/jobs/{name}",
         {
             "get": op("The notebook (nbformat JSON)", BY_NAME),
-            "put": op("Store a notebook (nbformat JSON)", BY_NAME, doc.OBJECT_BODY, ok=201),
+            "put": op("Store a notebook (nbformat JSON)", BY_NAME, doc.NOTEBOOK_BODY, ok=201),
             "delete": op("Drop a notebook", BY_NAME),
         },
     ),
@@ -185,7 +186,7 @@ ROUTES: list[Route] = [
             "post": op(
                 "Run with keyword arguments (and result_stream, max_retries): 202",
                 BY_NAME,
-                doc.OBJECT_BODY,
+                doc.SCRIPT_RUN_BODY,
                 202,
             ),
         },
@@ -234,8 +235,8 @@ ROUTES: list[Route] = [
             "get": op(
                 "Cron, description and next 5 times of a schedule text (nothing saved)",
                 [
-                    {"name": "when", "in": "query", "required": True, "schema": doc.STRING},
-                    {"name": "timezone", "in": "query", "schema": doc.STRING},
+                    {"name": "when", "in": "query", "required": True, "schema": doc.CRON},
+                    {"name": "timezone", "in": "query", "schema": doc.TIMEZONE},
                 ],
             ),
         },

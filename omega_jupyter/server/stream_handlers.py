@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from omega_jupyter.exceptions import BadRequestError
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.handlers import OmegaHandler
 
@@ -57,9 +56,8 @@ class StreamHandler(OmegaHandler):
     async def post(self, name: str) -> None:
         body = self.json_body()
         batch = payloads.bool_param(self.arg("batch"), "batch")
-        if batch and not isinstance(body, list):
-            raise BadRequestError("with ?batch=true the body must be a JSON array of messages")
-        items = body if batch else [body]
+        # with ?batch=true an array is its messages; any other body is one message
+        items = body if batch and isinstance(body, list) else [body]
         om = self.om
 
         def append() -> dict:

@@ -49,6 +49,9 @@ def test_latin1_csv_needs_and_takes_an_encoding(om, tmp_path):
     pd.testing.assert_frame_equal(om.datasets.get("latin"), expected)
     with pytest.raises(IngestError, match="unknown encoding"):
         om.datasets.read_csv(path, "latin2", encoding="no-such-codec")
+    with pytest.raises(IngestError, match="not a text encoding"):
+        om.datasets.read_csv(path, "latin2", encoding="base64")  # a codec, but of bytes
+    nothing_written(om, "latin2")
 
 
 @pytest.mark.parametrize(

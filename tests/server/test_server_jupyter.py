@@ -104,7 +104,7 @@ async def test_csv_parquet_and_append(jp_fetch) -> None:
         ("GET", "datasets/base", None, {"a__gt": "one"}, 400, "invalid_filter"),
         ("GET", "datasets/base", None, {"limit": "-1"}, 400, "bad_request"),
         ("GET", "datasets/base", None, {"format": "xml"}, 400, "bad_request"),
-        ("POST", "datasets/base", [{"other": "x"}], {"append": "true"}, 400, "schema_mismatch"),
+        ("POST", "datasets/base", [{"other": "x"}], {"append": "true"}, 409, "schema_mismatch"),
         ("PUT", "datasets/big", b"[" + b"1," * 600_000 + b"1]", {}, 413, "payload_too_large"),
     ],
 )
