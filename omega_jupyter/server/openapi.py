@@ -22,6 +22,20 @@ PAGING = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
 ]
+PROFILE_PARAMS = [
+    {
+        "name": "bins",
+        "in": "query",
+        "description": "histogram bins of numeric columns (1-200, default 20)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    {
+        "name": "top",
+        "in": "query",
+        "description": "most frequent values of text, category, bool columns (1-100, default 10)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+    },
+]
 PATTERN = {
     "name": "name",
     "in": "query",

@@ -15,6 +15,7 @@ from omega_jupyter.exceptions import (
     InvalidNameError,
     ObjectNotFoundError,
     PermissionDeniedError,
+    UnknownColumnError,
     UnsupportedObjectError,
 )
 from omega_jupyter.storage import credentials
@@ -153,7 +154,7 @@ def test_other_kinds_and_bad_options_are_refused(om) -> None:
     for bad in ({"bins": 0}, {"bins": 201}, {"top": 0}, {"top": 1.5}, {"bins": True}):
         with pytest.raises(ValueError, match="must be a whole number"):
             om.datasets.profile("ok", **bad)
-    with pytest.raises(Exception, match="unknown column|not found|no column"):
+    with pytest.raises(UnknownColumnError, match="zz"):
         om.datasets.profile("ok[zz]")
 
 
