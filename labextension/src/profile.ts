@@ -15,6 +15,9 @@ export function statText(value: unknown): string {
   if (value === null || value === undefined) {
     return '';
   }
+  if (typeof value === 'boolean') {
+    return value ? 'True' : 'False'; // as pandas shows them
+  }
   if (typeof value === 'number') {
     return Number.isInteger(value) ? value.toLocaleString('en-US') : String(+value.toPrecision(6));
   }

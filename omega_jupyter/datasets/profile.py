@@ -125,16 +125,23 @@ class ColumnProfile:
                 **base,
                 "description": f"Histogram of {title}",
                 "data": {"values": self.histogram},
-                "mark": {"type": "bar", "tooltip": True},
+                "mark": {"type": "bar"},
                 "encoding": {
                     "x": {
                         "field": "start",
                         "type": "quantitative",
                         "bin": {"binned": True},
-                        "title": title,
+                        # the column name is the chart's title: an axis title also goes
+                        # into Vega expressions (aria, tooltips), where a quote breaks them
+                        "title": None,
                     },
                     "x2": {"field": "end"},
                     "y": {"field": "count", "type": "quantitative", "title": "rows"},
+                    "tooltip": [
+                        {"field": "start", "type": "quantitative", "title": "from"},
+                        {"field": "end", "type": "quantitative", "title": "to"},
+                        {"field": "count", "type": "quantitative", "title": "rows"},
+                    ],
                 },
             }
         if self.top:
@@ -143,10 +150,14 @@ class ColumnProfile:
                 **base,
                 "description": f"Most frequent values of {title}",
                 "data": {"values": values},
-                "mark": {"type": "bar", "tooltip": True},
+                "mark": {"type": "bar"},
                 "encoding": {
                     "y": {"field": "value", "type": "nominal", "sort": "-x", "title": None},
                     "x": {"field": "count", "type": "quantitative", "title": "rows"},
+                    "tooltip": [
+                        {"field": "value", "type": "nominal", "title": "value"},
+                        {"field": "count", "type": "quantitative", "title": "rows"},
+                    ],
                 },
             }
         return None

@@ -82,6 +82,7 @@ describe('profile statistics', () => {
     expect(statText(1234)).toBe('1,234');
     expect(statText(2.1666666667)).toBe('2.16667');
     expect(statText(null)).toBe('');
+    expect(statText(true)).toBe('True');
     expect(columnFacts(PROFILE.columns[0]).map(([k]) => k)).toEqual([
       'count',
       'nulls',
