@@ -320,8 +320,11 @@ def profile(
         int, typer.Option("--top", min=1, max=MAX_TOP, help="Most frequent values shown.")
     ] = DEFAULT_TOP,
 ) -> None:
-    """Profile NAME in the database over every row: per column dtype, count, nulls,
-    distinct, mean, std, min, max and top values (--json adds histograms)."""
+    """Statistics of every column of NAME, computed in the database over all rows.
+
+    Per column dtype, count, nulls, distinct, mean, std, min, max and top values; --json adds
+    the histograms and every top value.
+    """
     st = state(ctx)
     result = st.client().datasets.profile(name, bins=bins, top=top)
     if st.json:
