@@ -42,6 +42,9 @@ def test_magic_returns_charts_with_a_table_fallback(om, database_url, bucket) ->
     assert "does not exist" in usage_error(shell, "%om profile nope")
     assert "bins must be a whole number" in usage_error(shell, "%om profile sales --bins 0")
     assert "usage" in usage_error(shell, "%om profile").lower()
+    with capture_output() as shown:
+        assert run(shell, "%om profile -h") is None
+    assert "--bins" in shown.stdout
 
 
 def test_cli_table_and_json(om, database_url, bucket) -> None:
