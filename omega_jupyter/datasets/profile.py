@@ -340,6 +340,21 @@ def _bytewise(expr: Any, col: Column, native: bool) -> Any:
     return expr.collate("C") if native and col.spec["sql"] == "text" else expr
 
 
+def _number(col: Column) -> Any:
+    """A numeric column as double precision; uint64 is stored as its bit pattern in a signed
+    64-bit integer, so values of 2**63 and above come back negative and are shifted up."""
+    number = sa.cast(col.expr, sa.Double)
+    if col.spec["dtype"] in ("uint64", "UInt64"):
+        return sa.case((col.expr < 0, number + 2.0**64), else_=number)
+    return number
+
+
+def _std(col: Column, number: Any, native: bool) -> Any:
+    if col.spec["dtype"] in ("uint64", "UInt64"):
+        return sa.func.stddev_samp(number) if native else sa.func.om_std(number)
+    return aggregate(col, "std", native).expr
+
+
 # -- the one pass over all columns --------------------------------------------------------
 def _summaries(conn: Connection, plan: Plan) -> tuple[int, list[ColumnProfile]]:
     native = plan.is_postgres
@@ -357,12 +372,12 @@ def _summaries(conn: Connection, plan: Plan) -> tuple[int, list[ColumnProfile]]:
             ),
         ]
         if fam == "number":
-            number = sa.cast(col.expr, sa.Double)
+            number = _number(col)
             outputs += [
                 (f"min{i}", float_spec, sa.func.min(number)),
                 (f"max{i}", float_spec, sa.func.max(number)),
                 (f"mean{i}", float_spec, sa.func.avg(number)),
-                (f"std{i}", float_spec, aggregate(col, "std", native).expr),
+                (f"std{i}", float_spec, _std(col, number, native)),
             ]
         elif fam == "bool":
             share = sa.func.avg(sa.cast(sa.cast(col.expr, sa.Integer), sa.Double))
@@ -428,7 +443,7 @@ def _histogram(
         return []
     if lo == hi:
         return [{"start": lo, "end": hi, "count": prof.count}]
-    number = sa.cast(col.expr, sa.Double)
+    number = _number(col)
     low = sa.literal(lo, sa.Double)
     high = sa.literal(hi, sa.Double)
     if plan.is_postgres:  # bins 1..n, the max itself in n + 1

@@ -111,6 +111,36 @@ def test_empty_dataset_series_and_constant_column(om) -> None:
     assert json.loads(json.dumps(om.datasets.profile("inf").to_dict()))["columns"][0]["max"] is None
 
 
+def test_other_dtypes(om) -> None:
+    df = pd.DataFrame(
+        {
+            "u64": np.array([1, 2**63 + 5, 2**64 - 1], dtype="uint64"),
+            "i64n": pd.array([1, None, 3], dtype="Int64"),
+            "f32": np.array([1.5, np.nan, 2.5], dtype="float32"),
+            "bn": pd.array([True, None, True], dtype="boolean"),
+            "td": pd.to_timedelta([1, None, 4], "s"),
+            "obj": [{"a": 1}, None, {"a": 1}],
+            "s": pd.Series(["a", None, "a"], dtype="string"),
+            "tz": pd.to_datetime(["2020-01-01", None, "2021-06-01"]).tz_localize("Europe/Zurich"),
+            1: [1, 2, 3],
+        }
+    )
+    om.datasets.put(df, "dtypes")
+    prof = om.datasets.profile("dtypes")
+    for label in df.columns:
+        assert prof[label].count == df[label].count(), label
+        assert prof[label].distinct == df[label].astype(str).where(df[label].notna()).nunique()
+    u64 = prof["u64"]
+    assert (u64.min, u64.max) == (1.0, float(2**64 - 1))
+    assert u64.mean == pytest.approx(df["u64"].astype(float).mean())
+    assert sum(b["count"] for b in u64.histogram) == 3
+    assert prof["i64n"].mean == 2 and prof["f32"].mean == 2
+    assert prof["bn"].top == [{"value": True, "count": 2}]
+    assert (prof["td"].min, prof["td"].max) == ("P0DT0H0M1S", "P0DT0H0M4S")
+    assert prof["tz"].max == "2021-06-01T00:00:00+02:00"
+    assert prof["s"].top == [{"value": "a", "count": 2}] and prof[1].mean == 2
+
+
 def test_frame_dict_and_vega_lite(om) -> None:
     om.datasets.put(awkward_frame(100), "out")
     prof = om.datasets.profile("out")
