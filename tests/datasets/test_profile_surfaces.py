@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 from IPython.utils.capture import capture_output
+from nbclient import NotebookClient
+from nbformat.v4 import new_code_cell, new_notebook
 from typer.testing import CliRunner
 
 from omega_jupyter.cli import app
@@ -65,3 +68,20 @@ def test_cli_table_and_json(om, database_url, bucket) -> None:
     missing = cli("datasets", "profile", "nope")
     assert missing.exit_code != 0 and "does not exist" in missing.output
     assert cli("datasets", "profile", "sales", "--bins", "0").exit_code == 2
+
+
+def test_in_a_kernel_the_table_comes_above_the_charts(om, database_url, bucket, tmp_path) -> None:
+    om.datasets.put(frame(), "sales")
+    cells = ["%load_ext omega_jupyter", "%om profile sales", "p = %om profile sales\np.rows"]
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    env = {**os.environ, "OMEGA_DATABASE_URL": database_url, "OMEGA_BUCKET": bucket}
+    NotebookClient(nb, kernel_name="python3", timeout=120).execute(env=env)
+    shown = nb.cells[1].outputs
+    assert [o.output_type for o in shown] == ["display_data", "execute_result"]
+    assert "profile of sales" in shown[0].data["text/html"]
+    assert "<table" in shown[0].data["text/html"]
+    spec = shown[1].data[VEGA_LITE_MIME]
+    assert [c["title"]["text"] for c in spec["concat"]] == ["amount", 'odd "name"']
+    assigned = nb.cells[2].outputs
+    assert [o.output_type for o in assigned] == ["execute_result"]
+    assert assigned[0].data["text/plain"] == "40"

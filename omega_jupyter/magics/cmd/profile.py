@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from omega_jupyter.datasets.profile import (
@@ -57,8 +58,24 @@ def profile(ctx: CommandContext, argv: list[str]) -> Any:
     args = parser.parse(argv)
     view = ProfileView(ctx.om.datasets.profile(args.name, bins=args.bins, top=args.top))
     if getattr(ctx.shell, "kernel", None) is not None:
-        # a frontend: the statistics as a table above the charts the result draws
-        from IPython.display import display
-
-        display(view.table())
+        _table_above_charts(view)
     return view
+
+
+def _table_above_charts(view: ProfileView) -> None:
+    """In a kernel, when the cell shows the view (``%om profile NAME`` as its last line, not
+    ``p = %om profile NAME``), the statistics table comes first: a frontend draws only the
+    richest type of one output, the charts. The hook is IPython's to restore after the cell
+    (see magics/preview.py)."""
+    from IPython.display import display
+
+    original = sys.displayhook
+
+    def hook(obj: Any) -> Any:
+        if obj is not view:
+            return original(obj)
+        sys.displayhook = original
+        display(view.table())
+        return original(obj)
+
+    sys.displayhook = hook
