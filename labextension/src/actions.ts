@@ -6,6 +6,7 @@
 import { Dialog, Notification, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Contents } from '@jupyterlab/services';
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { JupyterFrontEnd } from '@jupyterlab/application';
@@ -45,7 +46,8 @@ export class OmegaActions {
     readonly service: OmegaService,
     private readonly panel: OmegaPanel,
     private readonly notebooks: INotebookTracker,
-    private readonly docManager: IDocumentManager
+    private readonly docManager: IDocumentManager,
+    private readonly rendermime: IRenderMimeRegistry | null = null
   ) {
     this._watch = new Poll({
       factory: () => this._checkRuns(),
@@ -69,7 +71,10 @@ export class OmegaActions {
   }
 
   async previewDataset(name: string): Promise<void> {
-    const content = new DatasetPreview(name);
+    const content = new DatasetPreview(name, {
+      load: () => this.service.datasetProfile(name),
+      rendermime: this.rendermime
+    });
     const widget = new MainAreaWidget({ content });
     widget.id = `omega-preview-${encodeURIComponent(name)}-${Date.now()}`;
     widget.title.label = name;

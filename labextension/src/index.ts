@@ -7,6 +7,7 @@ import { Dialog, ICommandPalette, ToolbarButton, showDialog } from '@jupyterlab/
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
@@ -194,7 +195,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The omega side panel: datasets, models, notebooks, scripts and runs.',
   autoStart: true,
   requires: [INotebookTracker, IDocumentManager],
-  optional: [ILayoutRestorer, ICommandPalette, ISettingRegistry, IFileBrowserFactory],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ISettingRegistry,
+    IFileBrowserFactory,
+    IRenderMimeRegistry
+  ],
   activate: (
     app: JupyterFrontEnd,
     notebooks: INotebookTracker,
@@ -202,7 +209,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
-    browsers: IFileBrowserFactory | null
+    browsers: IFileBrowserFactory | null,
+    rendermime: IRenderMimeRegistry | null
   ) => {
     const service = new OmegaService(app.serviceManager.serverSettings);
     app.serviceManager.contents.addDrive(new OmegaDrive(service));
@@ -228,7 +236,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, 'omega-jupyter-panel');
     }
-    const actions = new OmegaActions(app, service, panel, notebooks, docManager);
+    const actions = new OmegaActions(app, service, panel, notebooks, docManager, rendermime);
     addCommands(app, actions, panel, notebooks, browsers);
 
     if (palette) {

@@ -1,10 +1,19 @@
 /**
- * The dataset preview tab: name, version, row count, size, column dtypes and the first rows.
+ * The dataset preview tab: name, version, row count, size, column dtypes and the first rows;
+ * a Profile view next to the table shows statistics and charts over every row.
  */
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
 import { formatBytes } from './format';
-import type { IDatasetPreview } from './service';
+import { DatasetProfileView, place } from './profile';
+import type { IDatasetPreview, IDatasetProfile } from './service';
+
+/** Where the Profile view gets its data and draws its charts. */
+export interface IProfileSource {
+  load: () => Promise<IDatasetProfile>;
+  rendermime: IRenderMimeRegistry | null;
+}
 
 /** Text for one cell of the preview table. */
 export function cellText(value: unknown): string {
@@ -18,7 +27,10 @@ export function cellText(value: unknown): string {
 }
 
 export class DatasetPreview extends Widget {
-  constructor(readonly datasetName: string) {
+  constructor(
+    readonly datasetName: string,
+    private readonly profileSource: IProfileSource | null = null
+  ) {
     super();
     this.addClass('jp-omega-preview');
     this.node.textContent = `Loading ${datasetName} …`;
@@ -76,6 +88,66 @@ export class DatasetPreview extends Widget {
     const scroller = document.createElement('div');
     scroller.className = 'jp-omega-preview-scroll';
     scroller.append(table);
-    this.node.replaceChildren(summary, scroller);
+    if (!this.profileSource) {
+      this.node.replaceChildren(summary, scroller);
+      return;
+    }
+    const profile = document.createElement('div');
+    profile.className = 'jp-omega-preview-profile';
+    profile.hidden = true;
+    this.node.replaceChildren(summary, this._viewBar(scroller, profile), scroller, profile);
   }
+
+  /** Table | Profile: the profile is fetched the first time it is shown. */
+  private _viewBar(table: HTMLElement, profile: HTMLElement): HTMLElement {
+    const bar = document.createElement('div');
+    bar.className = 'jp-omega-preview-views';
+    bar.setAttribute('role', 'tablist');
+    const buttons = ['Table', 'Profile'].map(label => {
+      const button = document.createElement('button');
+      button.className = 'jp-omega-preview-view';
+      button.textContent = label;
+      button.setAttribute('role', 'tab');
+      bar.append(button);
+      return button;
+    });
+    const select = (index: number) => {
+      buttons.forEach((b, i) => b.setAttribute('aria-selected', String(i === index)));
+      table.hidden = index !== 0;
+      profile.hidden = index !== 1;
+      if (index === 1 && !this._profileLoading) {
+        this._profileLoading = this._loadProfile(profile);
+      }
+    };
+    buttons[0].onclick = () => select(0);
+    buttons[1].onclick = () => select(1);
+    select(0);
+    return bar;
+  }
+
+  /** Fetch and draw the profile into `box` (errors shown there; a retry reloads). */
+  private async _loadProfile(box: HTMLElement): Promise<void> {
+    const source = this.profileSource!;
+    box.textContent = `Profiling ${this.datasetName} in the database …`;
+    try {
+      const view = new DatasetProfileView(source.rendermime);
+      const data = await source.load();
+      box.replaceChildren();
+      place(view, box);
+      await view.showProfile(data);
+    } catch (error) {
+      const message = document.createElement('div');
+      message.className = 'jp-omega-error';
+      message.textContent = (error as Error).message;
+      box.replaceChildren(message);
+      this._profileLoading = null;
+    }
+  }
+
+  /** The profile being (or already) loaded, for tests and callers that wait for it. */
+  get profileLoaded(): Promise<void> | null {
+    return this._profileLoading;
+  }
+
+  private _profileLoading: Promise<void> | null = null;
 }

@@ -64,6 +64,34 @@ export interface IDatasetPreview {
   totalRows: number | null;
 }
 
+/** One column of a dataset's profile (GET datasets/{name}/profile). */
+export interface IColumnProfile {
+  name: string | number | boolean | null;
+  dtype: string;
+  kind: string;
+  count: number;
+  nulls: number;
+  distinct: number;
+  min: number | string | null;
+  max: number | string | null;
+  mean: number | null;
+  std: number | null;
+  top: { value: unknown; count: number }[];
+  histogram: { start: number; end: number; count: number }[];
+  /** A Vega-Lite v5 spec (histogram or top-value bars), null when there is nothing to draw. */
+  vega_lite: Record<string, unknown> | null;
+}
+
+/** Statistics computed in the database over every row of a dataset version. */
+export interface IDatasetProfile {
+  name: string;
+  version: number;
+  rows: number;
+  bins: number;
+  top: number;
+  columns: IColumnProfile[];
+}
+
 export interface IRun {
   id: string;
   kind: string;
@@ -167,6 +195,11 @@ export class OmegaService {
 
   datasetRows(name: string, limit = 100): Promise<IDatasetRows> {
     return this.request(`datasets/${encodeName(name)}${queryString({ limit, orient: 'records' })}`);
+  }
+
+  /** Per column statistics, top values, histogram and chart, computed over every row. */
+  datasetProfile(name: string): Promise<IDatasetProfile> {
+    return this.request(`datasets/${encodeName(name)}/profile`);
   }
 
   /** The first `limit` rows with dtypes, row count and size, for the preview tab. */

@@ -1,6 +1,7 @@
 """Objects the UI tests expect in the store (run before the server starts)."""
 
 import nbformat
+import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
@@ -16,6 +17,23 @@ sales = pd.DataFrame(
 )
 om.datasets.put(sales, "sales")
 om.datasets.put(pd.DataFrame({"x": range(5)}), "odd name's (1)")
+# The Profile view: statistics and charts over every row, awkward column names included.
+rng = np.random.default_rng(3)
+rows = 5000
+om.datasets.put(
+    pd.DataFrame(
+        {
+            'amount "usd"': rng.normal(100, 15, rows).round(2),
+            "city name": rng.choice(
+                ["Zurich", "Geneva", "Basel", "Bern"], rows, p=[0.4, 0.3, 0.2, 0.1]
+            ),
+            "paid": rng.random(rows) < 0.7,
+            "empty": np.full(rows, np.nan),
+            "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), "D"),
+        }
+    ),
+    "measurements",
+)
 
 nb = nbformat.v4.new_notebook()
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -12,6 +12,13 @@ import typer
 from omega_jupyter.cli import files, output
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.cli.params import column_specs, parse_filters
+from omega_jupyter.datasets.profile import (
+    DEFAULT_BINS,
+    DEFAULT_TOP,
+    MAX_BINS,
+    MAX_TOP,
+    SUMMARY_COLUMNS,
+)
 from omega_jupyter.exceptions import InvalidFilterError
 from omega_jupyter.storage.metadata import Metadata
 
@@ -300,6 +307,34 @@ def _print_info(data: dict) -> None:
     if data["columns"]:
         output.table(data["index"] + data["columns"], ["name", "dtype"], title="columns")
     output.table(data["versions"], ["version", "created", "kind", "size", "rows"], title="versions")
+
+
+@app.command("profile")
+def profile(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help=r"Dataset name (sales@2 works).")],
+    bins: Annotated[
+        int, typer.Option("--bins", min=1, max=MAX_BINS, help="Histogram bins (numeric).")
+    ] = DEFAULT_BINS,
+    top: Annotated[
+        int, typer.Option("--top", min=1, max=MAX_TOP, help="Most frequent values shown.")
+    ] = DEFAULT_TOP,
+) -> None:
+    """Statistics of every column of NAME, computed in the database over all rows.
+
+    Per column dtype, count, nulls, distinct, mean, std, min, max and top values; --json adds
+    the histograms and every top value.
+    """
+    st = state(ctx)
+    result = st.client().datasets.profile(name, bins=bins, top=top)
+    if st.json:
+        output.emit_json(result.to_dict())
+        return
+    output.table(
+        result.summary_rows(),
+        SUMMARY_COLUMNS,
+        title=f"profile of dataset {result.name} (version {result.version}, {result.rows} rows)",
+    )
 
 
 @app.command("drop")

@@ -23,6 +23,12 @@ from sqlalchemy.engine import Connection
 from omega_jupyter.datasets import frame_codec, ingest
 from omega_jupyter.datasets.backends import default_registry, frame_bytes
 from omega_jupyter.datasets.lazy import open_lazy
+from omega_jupyter.datasets.profile import (
+    DEFAULT_BINS,
+    DEFAULT_TOP,
+    DatasetProfile,
+    profile_dataset,
+)
 from omega_jupyter.datasets.registry import Backend, BackendRegistry
 from omega_jupyter.exceptions import SchemaMismatchError, UnsupportedObjectError
 from omega_jupyter.names import ObjectRef, parse_ref, validate_name
@@ -299,6 +305,19 @@ class DatasetStore(VersionedStore):
         """A lazy frame over a stored DataFrame: pandas-like operations that run in the
         database; ``.value`` executes (see :mod:`omega_jupyter.datasets.lazy`)."""
         return open_lazy(self, name, version)
+
+    def profile(
+        self,
+        name: str,
+        version: int | None = None,
+        bins: int = DEFAULT_BINS,
+        top: int = DEFAULT_TOP,
+    ) -> DatasetProfile:
+        """Per column dtype, count, nulls, distinct count, min/max/mean/std, the ``top`` most
+        frequent values and a ``bins``-bin histogram, computed in the database over every row
+        (see :mod:`omega_jupyter.datasets.profile`). ``.to_frame()`` gives a DataFrame,
+        ``.vega_lite(column)`` a chart."""
+        return profile_dataset(self, name, version, bins=bins, top=top)
 
     def read_csv(
         self,

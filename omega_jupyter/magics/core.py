@@ -37,6 +37,7 @@ COMMANDS: dict[str, Command] = {
     "log": cmd.log.log,
     "save": cmd.save.save,
     "sql": cmd.sql.sql,
+    "profile": cmd.profile.profile,
     "browse": cmd.browse.browse,
     "stream": cmd.stream.stream,
 }

@@ -21,6 +21,7 @@ from tornado.ioloop import IOLoop
 
 from omega_jupyter import __version__
 from omega_jupyter.client import Omega
+from omega_jupyter.datasets.profile import DEFAULT_BINS, DEFAULT_TOP
 from omega_jupyter.exceptions import BadRequestError, OmegaError, PayloadTooLargeError
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.context import ServerContext
@@ -249,6 +250,16 @@ class DatasetMetadataHandler(OmegaHandler):
     async def get(self, name: str) -> None:
         om = self.om
         self.reply(await self.call(resources.dataset_metadata, om, name))
+
+
+class DatasetProfileHandler(OmegaHandler):
+    resource = "datasets"
+
+    async def get(self, name: str) -> None:
+        bins = payloads.int_param(self.arg("bins"), "bins", DEFAULT_BINS, minimum=1)
+        top = payloads.int_param(self.arg("top"), "top", DEFAULT_TOP, minimum=1)
+        om = self.om
+        self.reply(await self.call(resources.dataset_profile, om, name, bins, top))
 
 
 class DatasetHandler(OmegaHandler):

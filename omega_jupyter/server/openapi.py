@@ -50,6 +50,20 @@ PAGING = [
     {"name": "limit", "in": "query", "schema": integer()},
     {"name": "offset", "in": "query", "schema": integer()},
 ]
+PROFILE_PARAMS = [
+    {
+        "name": "bins",
+        "in": "query",
+        "description": "histogram bins of numeric columns (1-200, default 20)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    {
+        "name": "top",
+        "in": "query",
+        "description": "most frequent values of text, category, bool columns (1-100, default 10)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+    },
+]
 PATTERN = {
     "name": "name",
     "in": "query",

@@ -85,6 +85,19 @@ ROUTES: list[Route] = [
         {"get": op("Metadata, columns and versions", BY_NAME)},
     ),
     Route(
+        rf"datasets/{NAME}/profile",
+        h.DatasetProfileHandler,
+        "/datasets/{name}/profile",
+        {
+            "get": op(
+                "Profile computed in the database over every row: per column dtype, "
+                "count, nulls, distinct, min/max/mean/std, top values, histogram and a "
+                "Vega-Lite chart",
+                [*BY_NAME, *doc.PROFILE_PARAMS],
+            )
+        },
+    ),
+    Route(
         rf"datasets/{NAME}",
         h.DatasetHandler,
         "/datasets/{name}",

@@ -93,7 +93,7 @@ class BulkIO:
         return sa.Table(
             name,
             sa.MetaData(),
-            *(sa.Column(phys, SQL_TYPES[sql]) for phys, sql in columns),
+            *(sa.Column(phys, SQL_TYPES[sql], quote=True) for phys, sql in columns),
             schema=self.schema,
         )
 

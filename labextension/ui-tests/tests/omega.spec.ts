@@ -116,6 +116,45 @@ test('panel: see, preview, insert and save', async ({ page }, testInfo) => {
   expect(JSON.stringify(stored.body.cells)).toContain('df.amount.sum()');
 });
 
+test('preview: the Profile view charts every row with JupyterLab’s Vega-Lite renderer', async ({
+  page
+}, testInfo) => {
+  await openPanel(page);
+  await item(page, 'datasets', 'measurements').dblclick();
+  const preview = page.locator('.jp-omega-preview').last();
+  await expect(preview.locator('.jp-omega-preview-table')).toBeVisible();
+  await preview.locator('.jp-omega-preview-view', { hasText: 'Profile' }).click();
+  const profile = preview.locator('.jp-omega-profile');
+  await expect(profile).toContainText('5,000 rows · 5 columns');
+  await expect(preview.locator('.jp-omega-preview-table')).toBeHidden();
+  const cards = profile.locator('.jp-omega-profile-card');
+  await expect(cards).toHaveCount(5);
+  const amount = profile.locator('.jp-omega-profile-card[data-column=\'amount "usd"\']');
+  await expect(amount.locator('.jp-omega-profile-stats')).toContainText('count5,000');
+  const city = profile.locator('.jp-omega-profile-card[data-column="city name"]');
+  await expect(city.locator('.jp-omega-profile-stats')).toContainText('topZurich');
+  const empty = profile.locator('.jp-omega-profile-card[data-column="empty"]');
+  await expect(empty).toContainText('nulls5,000');
+  await expect(empty).toContainText('no values');
+  // The charts are drawn by JupyterLab's own Vega renderer (vega-embed, canvas or svg).
+  for (const card of [
+    amount,
+    city,
+    profile.locator('.jp-omega-profile-card[data-column="paid"]')
+  ]) {
+    await expect(card.locator('.vega-embed').first()).toBeVisible({ timeout: 30000 });
+    await expect(card.locator('.vega-embed canvas, .vega-embed svg').first()).toBeVisible();
+  }
+  await shot(page, testInfo, '07-profile');
+  // Back to the table; the profile is kept.
+  await preview.locator('.jp-omega-preview-view', { hasText: 'Table' }).click();
+  await expect(preview.locator('.jp-omega-preview-table')).toBeVisible();
+  await expect(profile).toBeHidden();
+  const { status, body } = await api(page, 'datasets/nope/profile');
+  expect(status).toBe(404);
+  expect(body.error).toBe('not_found');
+});
+
 test('notebooks: open from the store, save back, schedule, run', async ({ page }, testInfo) => {
   await openPanel(page);
   await openSection(page, 'jobs');
