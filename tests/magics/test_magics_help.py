@@ -33,3 +33,15 @@ def test_sql_help_on_the_line_and_in_the_cell(shell) -> None:
         assert result.error_in_exec is None, f"{cell!r}: {result.error_in_exec!r}"
         assert "usage: %om sql" in shown.stdout and "--into" in shown.stdout
         assert "dataset names" in shown.stdout
+
+
+def test_a_shell_comment_ends_the_line(shell, om) -> None:
+    om.datasets.put({"x": 1}, "cfg")
+    table = shell.run_cell("%om   # the list of subcommands").result
+    assert "%om put" in repr(table)
+    listing = shell.run_cell("%om ls datasets  # what is stored").result
+    assert "cfg" in repr(listing)
+    shell.user_ns["df"] = __import__("pandas").DataFrame({"tag": ["#a", "b#c"]})
+    shell.run_cell("%om put df tags # a comment")
+    got = shell.run_cell("%om get tags tag=b#c").result
+    assert got.tag.tolist() == ["b#c"]  # a # inside a word is the word's
