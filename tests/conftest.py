@@ -139,4 +139,7 @@ def dask_cluster() -> Iterator[object]:
         resources={"GPU": 1},
     )
     yield cluster
+    from omega_jupyter.runtime.cluster import shutdown
+
+    shutdown()  # the clients first: left open, they retry the closed scheduler at exit
     cluster.close()

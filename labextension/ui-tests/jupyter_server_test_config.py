@@ -12,6 +12,7 @@ import re
 from urllib.parse import unquote
 
 from jupyter_server.auth.authorizer import AllowAllAuthorizer
+from jupyter_server.services.kernels.websocket import KernelWebsocketHandler
 from jupyterlab.galata import configure_jupyter_server
 
 
@@ -34,6 +35,19 @@ class PolicyAuthorizer(AllowAllAuthorizer):
         return not (action == "read" and "secret" in pattern)
 
 
+def _select_subprotocol(handler, subprotocols):
+    """A kernel websocket that the browser closed during its handshake (a test ending while a
+    notebook connects) has no connection left to choose a subprotocol: answer with the
+    default instead of a 500 ('NoneType' object has no attribute 'kernel_ws_protocol',
+    jupyter_server issue 1265)."""
+    if handler.connection is None:
+        return None
+    return _own_select_subprotocol(handler, subprotocols)
+
+
+_own_select_subprotocol = KernelWebsocketHandler.select_subprotocol
+KernelWebsocketHandler.select_subprotocol = _select_subprotocol
+
 c = get_config()  # noqa: F821 (provided by the config loader)
 configure_jupyter_server(c)
 
@@ -43,6 +57,9 @@ c.ServerApp.open_browser = False
 c.ServerApp.allow_root = True  # the tests run as root in CI containers
 c.ServerApp.jpserver_extensions = {"omega_jupyter": True}
 c.ServerApp.authorizer_class = PolicyAuthorizer
+# No keep-alive pings: a page the tests leave idle (or a browser closing) would log "WebSocket
+# ping timeout" warnings; the test server lives minutes and every client is local.
+c.ServerApp.tornado_settings = {"ws_ping_interval": 0}
 if os.environ.get("OMEGA_UI_LABEXTENSIONS"):
     # The build of this tree wins over a copy installed earlier; galata's helper extension
     # (which configure_jupyter_server put here as a single path) stays.

@@ -58,6 +58,74 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+PYTHON_KERNELSPEC = {
+    "name": "python3",
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+}
+
+
+def python_language_info() -> dict:
+    """``language_info`` as the Python kernel of this interpreter writes it."""
+    import platform
+
+    return {
+        "name": "python",
+        "version": platform.python_version(),
+        "mimetype": "text/x-python",
+        "file_extension": ".py",
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "pygments_lexer": "ipython3",
+        "nbconvert_exporter": "python",
+    }
+
+
+def complete_kernel(node: NotebookNode) -> NotebookNode:
+    """A job notebook that says which kernel and language run it.
+
+    A notebook written by a tool (or by hand) often has neither; papermill then stops with "No
+    language found". One without a kernelspec gets the Python kernel (``python3``) when its
+    language is Python or unstated; another language without a kernelspec is refused, as is a
+    kernelspec without a language for a kernel not installed here (nothing tells its language).
+    ``language_info`` is filled in for Python notebooks. The node is changed in place.
+    """
+    meta = node.setdefault("metadata", {})
+    spec = dict(meta.get("kernelspec") or {})
+    info = dict(meta.get("language_info") or {})
+    language = spec.get("language") or info.get("name")
+    if not spec.get("name"):
+        if language and str(language).lower() != "python":
+            raise InvalidNotebookError(
+                f"the notebook's language is {language!r} but it names no kernel: set "
+                "metadata.kernelspec (name, display_name, language) to the kernel that runs it"
+            )
+        spec = {**PYTHON_KERNELSPEC, **{k: v for k, v in spec.items() if v}}
+        spec["language"] = "python"
+    elif not language:
+        language = _installed_language(spec["name"])
+        if language is None:
+            raise InvalidNotebookError(
+                f"the notebook names kernel {spec['name']!r} but no language, and that kernel "
+                "is not installed here to tell it: set metadata.kernelspec.language"
+            )
+        spec["language"] = language
+    spec.setdefault("display_name", spec["name"])
+    spec.setdefault("language", language)
+    meta["kernelspec"] = spec
+    if str(spec["language"]).lower() == "python" and not info.get("name"):
+        meta["language_info"] = {**python_language_info(), **info}
+    return node
+
+
+def _installed_language(kernel: str) -> str | None:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        return KernelSpecManager().get_kernel_spec(kernel).language or None
+    except NoSuchKernel:
+        return None
+
+
 def kernel_name(node: NotebookNode) -> str:
     """The kernel a notebook asks for (``python3`` when it says nothing)."""
     return node.get("metadata", {}).get("kernelspec", {}).get("name") or "python3"

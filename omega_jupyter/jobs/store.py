@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from nbformat import NotebookNode
 
 from omega_jupyter.exceptions import ObjectNotFoundError, UnsupportedObjectError
-from omega_jupyter.jobs.notebooks import NotebookBlobs, to_notebook
+from omega_jupyter.jobs.notebooks import NotebookBlobs, complete_kernel, to_notebook
 from omega_jupyter.jobs.schedules import ScheduleStore
 from omega_jupyter.jobs.tables import runs
 from omega_jupyter.names import validate_name
@@ -118,10 +118,12 @@ class JobStore(RunnableStore):
     def put(self, obj: Any, name: str, attributes: dict | None = None) -> Metadata:
         """Store a notebook (NotebookNode, dict, JSON text or .ipynb path) as a new version.
 
-        The notebook is validated with nbformat first; an invalid one stores nothing.
+        The notebook is validated with nbformat first; an invalid one stores nothing. One that
+        names no kernel or language gets the Python kernel's (see ``complete_kernel``).
         """
         validate_name(name)
-        return self.notebooks.put(to_notebook(obj), name, attributes=attributes)
+        node = complete_kernel(to_notebook(obj))
+        return self.notebooks.put(node, name, attributes=attributes)
 
     def get(self, name: str) -> NotebookNode:
         """The notebook (``name@2`` for an older version)."""

@@ -31,8 +31,27 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def split_line(line: str) -> list[str]:
-    """Shell-like words of a magic line (quotes group words)."""
+    """Shell-like words of a magic line (quotes group words; a ``#`` that starts a word
+    outside quotes starts a comment, as in a shell: ``%om ls  # everything``)."""
     try:
-        return shlex.split(line, posix=True)
+        return shlex.split(strip_comment(line), posix=True)
     except ValueError as exc:
         raise UsageError(f"cannot read the line: {exc} (check the quotes)") from None
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without a trailing shell comment (``#`` at a word's start, outside quotes)."""
+    quote, i = "", 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1  # an escaped character inside double quotes
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+        i += 1
+    return line

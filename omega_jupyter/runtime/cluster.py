@@ -7,6 +7,7 @@ Resolution order: an explicit address (``setup(dask=...)``, then ``OMEGA_DASK_AD
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ CONNECT_TIMEOUT = "3s"
 
 _clients: dict[str, Any] = {}
 _local_cluster: Any = None
+_exit_registered = False
 _lock = threading.RLock()
 
 
@@ -95,7 +97,40 @@ def local_cluster(**options: Any) -> Any:
                 settings.setdefault("host", "127.0.0.1")  # never listen beyond loopback
             # else: in-process workers talk over inproc://, no port is opened at all
             _local_cluster = LocalCluster(**settings)
+            _close_at_exit()
         return _local_cluster
+
+
+def _close_at_exit() -> None:
+    """Register (once) the orderly shutdown of this process's clients and local cluster."""
+    global _exit_registered
+    if not _exit_registered:
+        _exit_registered = True
+        atexit.register(shutdown)  # runs before distributed's own exit hooks (registered earlier)
+
+
+def shutdown() -> None:
+    """Close the clients first, then the local cluster.
+
+    Dask's own exit hooks close the cluster while a client may still hold futures of finished
+    runs; the scheduler then warns that removing the worker "lost already computed tasks".
+    A closed client has released its futures, so the worker goes quietly.
+    """
+    global _local_cluster
+    with _lock:
+        clients, cluster = list(_clients.values()), _local_cluster
+        _clients.clear()
+        _local_cluster = None
+    for client in clients:
+        try:
+            client.close(timeout=5)
+        except Exception:  # already closed or its scheduler gone: nothing left to release
+            pass
+    if cluster is not None:
+        try:
+            cluster.close(timeout=5)
+        except Exception:
+            pass
 
 
 def _dashboard_address() -> str:

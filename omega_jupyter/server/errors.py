@@ -33,7 +33,9 @@ def classify(exc: BaseException) -> tuple[int, str]:
     """The (status, error code) for ``exc``.
 
     Project errors map by type. A database connection lost mid-request (the session was
-    terminated, the server restarted) is a 503 like a database that cannot be reached; a
+    terminated, the server restarted) is a 503 like a database that cannot be reached, and so
+    is a SQLite write that waited in vain for another process's write lock (``database_busy``,
+    answered with ``Retry-After``); a
     value or size the database refuses (SQLSTATE classes 22 and 54) is bad input. Plain
     ``ValueError``/``TypeError``/``KeyError`` raised while parsing or applying the request's
     own input (pandas parsers, Arrow, filters) are bad input, so they answer 400 rather than a
@@ -46,6 +48,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
     database = database_fault(exc)
     if database == "disconnect":
         return 503, "database_unavailable"
+    if database == "busy":
+        return 503, "database_busy"
     if database is not None:
         return 400, "bad_request"
     if isinstance(exc, ex.OmegaError):
@@ -72,10 +76,16 @@ _DISCONNECT_TEXTS = (
     "no connection to the server",
 )
 
+# What SQLite says when its busy timeout ran out behind another connection's write.
+_BUSY_TEXTS = ("database is locked", "database table is locked")
+# Seconds a client should wait before retrying a write refused as ``database_busy``.
+BUSY_RETRY_AFTER = 5
+
 
 def database_fault(exc: BaseException) -> str | None:
-    """``"disconnect"`` if ``exc`` is a database connection lost mid-request, the SQLSTATE
-    class ``"22"``/``"54"`` if the database refused the request's data, else None.
+    """``"disconnect"`` if ``exc`` is a database connection lost mid-request, ``"busy"`` if
+    SQLite gave up waiting for another connection's write lock, the SQLSTATE class
+    ``"22"``/``"54"`` if the database refused the request's data, else None.
 
     Looks at the exception, the driver error SQLAlchemy wraps (``orig``) and the chain of
     causes and contexts (a clean-up that fails after a disconnect hides it as the context),
@@ -97,6 +107,8 @@ def database_fault(exc: BaseException) -> str | None:
             text = str(current).lower()
             if any(part in text for part in _DISCONNECT_TEXTS):
                 return "disconnect"
+            if any(part in text for part in _BUSY_TEXTS):
+                return "busy"
         if kind == "PendingRollbackError" and "reconnect" in str(current):
             return "disconnect"  # SQLAlchemy: the connection was invalidated mid-transaction
         orig = getattr(current, "orig", None)
@@ -112,6 +124,10 @@ def database_fault(exc: BaseException) -> str | None:
 UNAVAILABLE_MESSAGES = {
     "database_unavailable": "the omega database cannot be reached (the server log says why)",
     "runtime_unavailable": "the Dask cluster cannot be reached (the server log says why)",
+    "database_busy": (
+        "the database is busy with another process's write and this request waited in vain for "
+        "it (a SQLite database takes one writing process at a time); retry shortly"
+    ),
 }
 
 

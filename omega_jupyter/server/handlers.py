@@ -25,7 +25,13 @@ from omega_jupyter.datasets.profile import DEFAULT_BINS, DEFAULT_TOP
 from omega_jupyter.exceptions import BadRequestError, OmegaError, PayloadTooLargeError
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.context import ServerContext
-from omega_jupyter.server.errors import HTTP_CODES, classify, message_of, public_message
+from omega_jupyter.server.errors import (
+    BUSY_RETRY_AFTER,
+    HTTP_CODES,
+    classify,
+    message_of,
+    public_message,
+)
 
 log = logging.getLogger("omega_jupyter.server")
 
@@ -163,6 +169,8 @@ class OmegaHandler(tornado.web.RequestHandler):
             self.set_header("WWW-Authenticate", 'Bearer realm="omega"')
         if status_code == 405:
             self.set_header("Allow", ", ".join(self.allowed_methods()))
+        if code == "database_busy":
+            self.set_header("Retry-After", str(BUSY_RETRY_AFTER))
         self.set_header("Content-Type", "application/json")
         self.finish(payloads.dumps({"error": code, "message": message}))
 

@@ -286,6 +286,25 @@ def forget_database(url: str) -> None:
         db.dispose()
 
 
+SQLITE_TIMEOUT = 60.0  # seconds a write waits for another connection's write lock
+
+
+def _sqlite_timeout(url: sa.URL) -> float:
+    """``?timeout=SECONDS`` of a SQLite URL (how long a write waits for the lock), else 60."""
+    text = url.query.get("timeout")
+    if text is None:
+        return SQLITE_TIMEOUT
+    try:
+        value = float(text if isinstance(text, str) else text[-1])
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise ConfigurationError(
+            f"the SQLite URL's timeout={text!r} is not a number of seconds (0 to 86400)"
+        )
+    return value
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -297,7 +316,8 @@ def _sqlite_engine(url: sa.URL) -> Engine:
                 f"cannot create {folder} for the SQLite database: {exc.strerror or exc} "
                 "(check OMEGA_DATABASE_URL)"
             ) from exc
-    engine = sa.create_engine(url, connect_args={"timeout": 60})
+    timeout = _sqlite_timeout(url)
+    engine = sa.create_engine(url, connect_args={"timeout": timeout})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -306,7 +326,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

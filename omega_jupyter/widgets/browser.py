@@ -139,6 +139,9 @@ class StorePane:
         self.refresh()
 
 
+NEEDS = "a plain listing: the interactive browser needs a Jupyter kernel with ipywidgets"
+
+
 class Browser:
     """Tabs of :class:`StorePane`; a plain listing outside a widget frontend."""
 
@@ -173,7 +176,8 @@ class Browser:
             for store in self.stores
             for m in getattr(self.om, store).list(raw=True)
         ]
-        return display.Table(rows, ["store", "name", "kind", "version"], title="omega stores")
+        title = "omega stores" if self.widget is not None else f"omega stores ({NEEDS})"
+        return display.Table(rows, ["store", "name", "kind", "version"], title=title)
 
     def __repr__(self) -> str:
         return repr(self._listing())

@@ -13,6 +13,9 @@ TEXT_EVERY = 1.0  # seconds between plain-text updates
 class ProgressBar:
     """Rows (or bytes, cells) done out of a total, as an ipywidgets bar or plain text.
 
+    Plain text is redrawn in place on a terminal; elsewhere (a notebook without widgets, a
+    log, a pipe) only the final line is written, when the bar closes.
+
     The bar appears only when the work is still going ``SHOW_AFTER`` seconds after the first
     report (``show_after=0`` shows it at once). Call :meth:`close` when the work ends.
     """
@@ -75,6 +78,8 @@ class ProgressBar:
             return
         self._text_shown = now
         stream = self.stream or sys.stdout
+        if not _is_terminal(stream):
+            return  # a log or a notebook: carriage returns would pile up; close() writes one line
         stream.write(f"\r{self.text}")
         stream.flush()
 
@@ -91,7 +96,8 @@ class ProgressBar:
             label.value = f"{self.text.split(': ', 1)[1]} · {state}"
         elif self._text_shown:
             stream = self.stream or sys.stdout
-            stream.write(f"\r{self.text} · {state}\n")
+            back = "\r" if _is_terminal(stream) else ""
+            stream.write(f"{back}{self.text} · {state}\n")
             stream.flush()
 
     def __enter__(self) -> ProgressBar:
@@ -99,6 +105,14 @@ class ProgressBar:
 
     def __exit__(self, kind: Any, *_: Any) -> None:
         self.close("done" if kind is None else "failed")
+
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal, where a line can be redrawn with a carriage return."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _in_kernel() -> bool:

@@ -64,6 +64,37 @@ def test_invalid_notebook_stores_nothing(om, bad):
     assert om.jobs.list() == []
 
 
+def test_notebook_without_kernel_gets_python_and_runs(om):
+    nb = new_notebook(cells=[new_code_cell("print('ran', 6 * 7)")])
+    assert "kernelspec" not in nb.metadata and "language_info" not in nb.metadata
+    meta = om.jobs.put(nb, "bare")
+    assert meta.kind_meta["kernel"] == "python3"
+    stored = om.jobs.get("bare").metadata
+    assert (stored.kernelspec.name, stored.kernelspec.language) == ("python3", "python")
+    assert stored.language_info.name == "python"
+    handle = om.runtime.job("bare").run(parameters={"x": 1})
+    assert handle.wait(120).status == "succeeded", om.jobs.runs("bare").error.tolist()
+    assert om.jobs.result(handle.id).cells[-1].outputs[0]["text"] == "ran 42\n"
+
+
+def test_notebook_language_is_checked_at_put(om):
+    r_nb = new_notebook(cells=[new_code_cell("print(1)")])
+    r_nb.metadata["language_info"] = {"name": "R"}
+    with pytest.raises(InvalidNotebookError, match="language is 'R' but it names no kernel"):
+        om.jobs.put(r_nb, "r")
+    alien = new_notebook(cells=[new_code_cell("print(1)")])
+    alien.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "x"}
+    with pytest.raises(InvalidNotebookError, match=r"kernelspec\.language"):
+        om.jobs.put(alien, "alien")
+    assert om.jobs.list() == []
+    # a kernelspec without a language, for an installed kernel: the language is read from it
+    named = new_notebook(cells=[new_code_cell("print(1)")])
+    named.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    om.jobs.put(named, "named")
+    stored = om.jobs.get("named").metadata
+    assert stored.kernelspec.language == "python" and stored.language_info.name == "python"
+
+
 def test_bad_names_refused(om):
     with pytest.raises(InvalidNameError):
         om.jobs.put(make_notebook(), "bad@name")

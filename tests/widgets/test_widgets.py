@@ -32,11 +32,27 @@ def test_progress_bar_quiet_for_quick_work_and_text_fallback() -> None:
     quick = ProgressBar("quick", widget=True)  # shows only after half a second
     quick(5, 10)
     assert quick.widget is None
-    out = io.StringIO()
+    out = _Terminal()
     text = ProgressBar("csv", widget=False, show_after=0, stream=out)
     text(50, 100)
     text.close()
     assert out.getvalue().startswith("\rcsv: 50/100 rows") and out.getvalue().endswith("done\n")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_text_outside_a_terminal_is_one_final_line(om) -> None:
+    out = io.StringIO()  # a log, a pipe or a notebook's captured output: not a terminal
+    bar = ProgressBar("put sales", widget=False, show_after=0, stream=out)
+    om.datasets.put(pd.DataFrame({"a": range(3)}), "sales", progress=bar)
+    assert out.getvalue() == ""  # nothing is redrawn where it cannot be
+    bar.close()
+    lines = out.getvalue().splitlines(keepends=True)
+    assert len(lines) == 1 and "\r" not in out.getvalue()
+    assert lines[0].startswith("put sales: 3/3 rows") and lines[0].endswith(" · done\n")
 
 
 def test_run_progress_shows_cells_state_and_elapsed(om) -> None:

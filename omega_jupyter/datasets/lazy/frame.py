@@ -17,6 +17,7 @@ from omega_jupyter.datasets.lazy.merge import merge
 from omega_jupyter.datasets.lazy.partitions import to_dask
 from omega_jupyter.datasets.lazy.persist import persist
 from omega_jupyter.datasets.lazy.plan import Column, IndexLayout, OrderKey, Plan, spec_for
+from omega_jupyter.datasets.lazy.query import query_mask
 from omega_jupyter.datasets.lazy.series import LazyBase, LazySeries, unsupported
 from omega_jupyter.exceptions import InvalidFilterError
 
@@ -100,8 +101,13 @@ class LazyFrame(LazyBase):
         plan = self._plan.evolve(where=(*self._plan.where, test), pristine=False)
         return self._with(plan)
 
-    def query(self, **filters: Any) -> LazyFrame:
-        """Keep rows matching ``column__op=value`` filters, exactly as ``get`` reads them."""
+    def query(self, expr: str | None = None, /, **filters: Any) -> LazyFrame:
+        """Keep rows matching pandas' query text (``"amount > 200 and city == 'Bern'"``, parsed,
+        never evaluated: see ``lazy.query``) and/or ``column__op=value`` filters, exactly as
+        ``get`` reads them."""
+        if expr is not None:
+            frame = self._filter(query_mask(self, expr))
+            return frame.query(**filters) if filters else frame
         specs, exprs = {}, {}
         for i, col in enumerate([*self._plan.columns, *self._plan.index.levels]):
             if col.label is None or col.label in specs:
