@@ -304,6 +304,28 @@ class Experiment:
             ) from None
         return [*where, events.c.run.in_(numbers_)]
 
+    def exists(self) -> bool:
+        """Whether this experiment has any event in the bucket."""
+        self.flush()
+        self.om.db.ensure_schema()
+        with self.om.db.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(events.c.id)
+                    .where(events.c.bucket == self.om.bucket, events.c.experiment == self.name)
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
+    def require(self) -> Experiment:
+        """This experiment, or ObjectNotFoundError when it has no event."""
+        if not self.exists():
+            raise ObjectNotFoundError(
+                f"no experiment {self.name!r} in bucket {self.om.bucket!r}"
+            )
+        return self
+
     def last_run(self) -> int | None:
         """The number of the latest run (None before the first)."""
         with self.om.db.connect() as conn:
@@ -477,6 +499,47 @@ def list_experiments(om: Any) -> pd.DataFrame:
     return frame
 
 
+def parse_run(text: str | None) -> int | str | list[int] | None:
+    """A run selection as the surfaces write it: none (the latest run), ``*`` (every run),
+    ``3`` or ``1,2``."""
+    if text is None or text == "":
+        return None
+    if text.strip() == "*":
+        return "*"
+    try:
+        numbers_ = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise InvalidParameterError(
+            f"run must be a number, numbers separated by commas or '*', not {text!r}"
+        ) from None
+    return numbers_[0] if len(numbers_) == 1 else numbers_
+
+
+def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame of this module as JSON-ready records (times in ISO 8601, missing as null)."""
+    records = []
+    for row in frame.reset_index().to_dict("records") if frame.index.name else frame.to_dict(
+        "records"
+    ):
+        records.append({str(k): _plain_value(v) for k, v in row.items()})
+    return records
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, dict | list):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
 # -- values ----------------------------------------------------------------------------------
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real | np.number) and not isinstance(value, bool | np.bool_)
@@ -522,4 +585,12 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-__all__ = ["DATA_COLUMNS", "EVENTS", "Experiment", "VegaLite", "list_experiments"]
+__all__ = [
+    "DATA_COLUMNS",
+    "EVENTS",
+    "Experiment",
+    "VegaLite",
+    "list_experiments",
+    "parse_run",
+    "to_records",
+]
