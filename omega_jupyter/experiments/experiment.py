@@ -321,9 +321,7 @@ class Experiment:
     def require(self) -> Experiment:
         """This experiment, or ObjectNotFoundError when it has no event."""
         if not self.exists():
-            raise ObjectNotFoundError(
-                f"no experiment {self.name!r} in bucket {self.om.bucket!r}"
-            )
+            raise ObjectNotFoundError(f"no experiment {self.name!r} in bucket {self.om.bucket!r}")
         return self
 
     def last_run(self) -> int | None:
@@ -374,14 +372,12 @@ class Experiment:
     def summary(self, run: Any = "*") -> pd.DataFrame:
         """count, mean, std, min, quartiles and max of the numeric values per event and key."""
         self.flush()
-        where = self._where(None, None, run) + [events.c.value.is_not(None)]
+        where = [*self._where(None, None, run), events.c.value.is_not(None)]
         query = sa.select(events.c.event, events.c.key, events.c.value).where(*where)
         with self.om.db.connect() as conn:
             frame = pd.DataFrame(conn.execute(query).all(), columns=["event", "key", "value"])
         if frame.empty:
-            return pd.DataFrame(
-                columns=["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
-            )
+            return pd.DataFrame(columns=["count", "mean", "std", "min", "25%", "50%", "75%", "max"])
         return frame.groupby(["event", "key"])["value"].describe()
 
     def compare(self, a: int, b: int) -> pd.DataFrame:
@@ -458,9 +454,7 @@ class Experiment:
         """Delete every event of this experiment (its stored artifacts stay); returns how many."""
         self.flush()
         with self.om.db.begin() as conn:
-            return conn.execute(
-                sa.delete(events).where(*self._where(None, None, "*"))
-            ).rowcount
+            return conn.execute(sa.delete(events).where(*self._where(None, None, "*"))).rowcount
 
     def __repr__(self) -> str:
         return f"Experiment({self.name!r}, bucket={self.om.bucket!r})"
@@ -517,12 +511,9 @@ def parse_run(text: str | None) -> int | str | list[int] | None:
 
 def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame of this module as JSON-ready records (times in ISO 8601, missing as null)."""
-    records = []
-    for row in frame.reset_index().to_dict("records") if frame.index.name else frame.to_dict(
-        "records"
-    ):
-        records.append({str(k): _plain_value(v) for k, v in row.items()})
-    return records
+    default = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+    rows = (frame if default else frame.reset_index()).to_dict("records")
+    return [{str(k): _plain_value(v) for k, v in row.items()} for row in rows]
 
 
 def _plain_value(value: Any) -> Any:

@@ -39,6 +39,8 @@ COMMANDS: dict[str, Command] = {
     "sql": cmd.sql.sql,
     "browse": cmd.browse.browse,
     "stream": cmd.stream.stream,
+    "exp": cmd.exp.exp,
+    "experiment": cmd.exp.exp,
 }
 GLOBAL_OPTIONS = ("--bucket", "--url")
 TRACEBACK_HINT = "%config OmegaMagics.short_errors = False shows the traceback"

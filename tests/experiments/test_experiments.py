@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _count(om: Omega, name: str) -> int:
     with om.db.connect() as conn:
         return conn.execute(
-            sa.text("SELECT count(*) FROM om_experiment_events WHERE bucket = :b AND experiment = :e"),
+            sa.text(
+                "SELECT count(*) FROM om_experiment_events WHERE bucket = :b AND experiment = :e"
+            ),
             {"b": om.bucket, "e": name},
         ).scalar()
 
@@ -84,10 +86,9 @@ def test_runs_log_typed_events(om: Omega) -> None:
 
 
 def test_a_failing_block_is_a_failed_run(om: Omega) -> None:
-    with pytest.raises(ZeroDivisionError):
-        with om.runtime.experiment("fails") as exp:
-            exp.log_metric("x", 1)
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError), om.runtime.experiment("fails") as exp:
+        exp.log_metric("x", 1)
+        1 / 0  # noqa: B018
     [run] = om.runtime.experiment("fails").runs().to_dict("records")
     assert run["status"] == "failed" and run["metric.x"] == 1.0
     stop = om.runtime.experiment("fails").data(event="stop", run=1)

@@ -59,7 +59,9 @@ def test_a_bucket_credential_logs_and_reads_its_own_experiments(tenant, other):
 
 def test_another_buckets_events_are_invisible(tenant, other):
     assert _sql(tenant, "SELECT * FROM om_experiment_events WHERE key = 'secret'") == []
-    assert _sql(tenant, "SELECT * FROM om_experiment_events WHERE bucket = :b", b=other.bucket) == []
+    assert (
+        _sql(tenant, "SELECT * FROM om_experiment_events WHERE bucket = :b", b=other.bucket) == []
+    )
     sneaky = omega_jupyter.Omega(tenant.settings.replace(bucket=other.bucket))
     assert sneaky.runtime.experiment("shared").data(run="*").empty
     assert sneaky.runtime.experiments().empty
@@ -76,7 +78,14 @@ def test_another_buckets_events_cannot_be_written_changed_or_deleted(tenant, oth
     # events are append-only for a bucket: no UPDATE at all, and DELETE finds no other rows
     with pytest.raises(PermissionDeniedError, match="permission denied"):
         _sql(tenant, "UPDATE om_experiment_events SET value = 0 WHERE key = 'secret'")
-    assert _sql(tenant, "DELETE FROM om_experiment_events WHERE bucket = :b RETURNING id", b=other.bucket) == []
+    assert (
+        _sql(
+            tenant,
+            "DELETE FROM om_experiment_events WHERE bucket = :b RETURNING id",
+            b=other.bucket,
+        )
+        == []
+    )
     sneaky = omega_jupyter.Omega(tenant.settings.replace(bucket=other.bucket))
     assert sneaky.runtime.experiment("shared").drop() == 0
     assert other.runtime.experiment("shared").data(key="secret")["value"].tolist() == [42.0]
