@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from omega_jupyter.experiments.experiment import Experiment
+from omega_jupyter.experiments.monitor import capture_frame
 from omega_jupyter.experiments.recorder import recorder_for
 from omega_jupyter.experiments.tracking import record_prediction, tracking_experiment
 from omega_jupyter.models import predict
@@ -125,6 +126,7 @@ def _fit(om: Any, spec: dict) -> Any:
         )
         if exp is not None:
             _log_fit(exp, spec, model, X, Y, seconds, saved)
+        _baseline(om, spec, meta, X, Y, saved)
     except BaseException as exc:
         if exp is not None:
             exp.stop("failed", error=f"{type(exc).__name__}: {exc}")
@@ -170,6 +172,21 @@ def _log_fit(
         except Exception:
             pass  # a score the model cannot give on its training data is left out
     exp.log_event("artifact", "model", {"store": "models", **saved})
+
+
+def _baseline(om: Any, spec: dict, meta: Any, X: Any, Y: Any, saved: dict) -> None:
+    """A tracked model's fit snapshots its training data (features and target) as the
+    drift monitor's baseline (``experiments/monitor.py``)."""
+    tracked = tracking_experiment(meta.attributes)
+    if not tracked or X is None:
+        return
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    if Y is not None:
+        target = _target(Y)
+        target = target if isinstance(target, pd.Series) else pd.Series(np.ravel(target))
+        frame = frame.assign(**{str(target.name or "target"): target.to_numpy()})
+    exp = Experiment(om, tracked, runtime_run=spec["run_id"], model=spec["target"])
+    capture_frame(exp, frame, "baseline", spec["target"], saved["version"])
 
 
 def predict_rows(X: Any) -> int | None:

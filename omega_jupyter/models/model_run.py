@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from omega_jupyter.exceptions import InvalidNameError, UnsupportedObjectError
+from omega_jupyter.experiments.monitor import DriftMonitor
 from omega_jupyter.logs.capture import capture_output
 from omega_jupyter.models import child
 from omega_jupyter.models.actions import ACTIONS
@@ -157,6 +158,11 @@ class ModelRuntime:
         return self._call(
             "gridsearch", X, Y, kwargs=kwargs, parameters=parameters, max_retries=max_retries
         )
+
+    def monitor(self) -> DriftMonitor:
+        """The drift monitor of this (tracked) model: ``snapshot()``, ``compare()``,
+        ``plot()`` (``docs/experiments.md``)."""
+        return DriftMonitor(self.runtime.om, parse_ref(self.name).name)
 
     def __repr__(self) -> str:
         return f"ModelRuntime({self.name!r})"
