@@ -218,9 +218,13 @@ class Experiment:
             "dt": datetime.now(UTC),
             "node": _NODE,
             "userid": audit.current_actor(),
-            **{link: None for link in LINKS},
-            **self.links,
+            "runtime_run": None,
+            "model": None,
+            "model_version": None,
+            "dataset": None,
         }
+        if self.links:
+            row.update(self.links)
         row.update(fields)
         if row["step"] is not None:
             row["step"] = int(row["step"])
@@ -274,7 +278,7 @@ class Experiment:
         if more.get("limit") is not None:
             query = query.limit(int(more["limit"]))
         with self.om.db.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = [tuple(row) for row in conn.execute(query)]  # Row objects build frames slowly
         frame = pd.DataFrame(rows, columns=[*columns, "number", "data"])
         frame["dt"] = pd.to_datetime(frame["dt"], utc=True)
         return frame.astype({"run": "Int64", "step": "Int64", "model_version": "Int64"})
@@ -375,7 +379,8 @@ class Experiment:
         where = [*self._where(None, None, run), events.c.value.is_not(None)]
         query = sa.select(events.c.event, events.c.key, events.c.value).where(*where)
         with self.om.db.connect() as conn:
-            frame = pd.DataFrame(conn.execute(query).all(), columns=["event", "key", "value"])
+            rows = [tuple(row) for row in conn.execute(query)]
+        frame = pd.DataFrame(rows, columns=["event", "key", "value"])
         if frame.empty:
             return pd.DataFrame(columns=["count", "mean", "std", "min", "25%", "50%", "75%", "max"])
         return frame.groupby(["event", "key"])["value"].describe()

@@ -3,7 +3,8 @@
 The promise: an event logged by a process that ends normally is in the database. How the code
 keeps it:
 
-- ``EventRecorder.add`` appends the row to an in-memory batch and returns; one background
+- ``EventRecorder.add`` appends the row to an in-memory batch and returns (a row's ``data``
+  may be a function, called when the row is written: see ``tracking.py``); one background
   thread per process (the flusher) writes every recorder's batch in one multi-row INSERT each
   ``FLUSH_SECONDS``, or at once when a batch reaches ``FLUSH_ROWS``.
 - The end of a run (``with`` block, a tracked fit) calls ``flush()``, which writes what is
@@ -72,14 +73,21 @@ class EventRecorder:
             if not rows:
                 return 0
             try:
+                ready = [_resolved(row) for row in rows]
                 self.db.ensure_schema()
                 with self.db.begin() as conn:
-                    conn.execute(events.insert(), rows)
+                    conn.execute(events.insert(), ready)
             except BaseException:
                 with self._lock:
                     self._rows[:0] = rows
                 raise
             return len(rows)
+
+
+def _resolved(row: dict[str, Any]) -> dict[str, Any]:
+    # a callable ``data`` is computed now: work a caller chose not to do on its own path
+    data = row.get("data")
+    return {**row, "data": data()} if callable(data) else row
 
 
 _recorders: weakref.WeakKeyDictionary[Any, EventRecorder] = weakref.WeakKeyDictionary()

@@ -12,8 +12,14 @@ from several processes at once. Events outside a run (tracked predictions) have 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
-from omega_jupyter.storage.schema import BigId, JSONType, metadata_obj
+from omega_jupyter.storage.schema import BigId, metadata_obj
+
+# JSON whose None is SQL NULL (not the JSON text 'null'): most events have no data
+EventData = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
 
 EVENTS = ("start", "stop", "param", "metric", "artifact", "system", "predict", "drift", "track")
 
@@ -28,7 +34,7 @@ events = sa.Table(
     sa.Column("event", sa.String(32), nullable=False),
     sa.Column("key", sa.String(255), nullable=True),
     sa.Column("value", sa.Float(precision=53), nullable=True),  # numbers only: SQL can add them
-    sa.Column("data", JSONType, nullable=True),  # what is not a number
+    sa.Column("data", EventData, nullable=True),  # what is not a number
     sa.Column("dt", sa.DateTime(timezone=True), nullable=False),
     sa.Column("node", sa.String(255), nullable=True),
     sa.Column("userid", sa.String(255), nullable=True),

@@ -43,11 +43,15 @@ def record_prediction(
     runtime_run: str | None = None,
 ) -> None:
     """Queue the ``predict`` event of one call (never raises: tracking must not fail a
-    prediction)."""
-    try:
-        data = {"rows": _rows(X), "inputs": sample(X), "outputs": sample(result)}
-    except Exception as exc:  # an input we cannot summarize still logs its latency
-        data = {"rows": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+    prediction). The samples are taken when the event is written (by the flusher, off the
+    request's path); ``X`` and ``result`` are not changed after a prediction."""
+
+    def data() -> dict[str, Any]:
+        try:
+            return {"rows": _rows(X), "inputs": sample(X), "outputs": sample(result)}
+        except Exception as exc:  # an input we cannot summarize still logs its latency
+            return {"rows": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+
     recorder_for(db).add(
         {
             "bucket": bucket,
@@ -57,7 +61,7 @@ def record_prediction(
             "event": "predict",
             "key": action,
             "value": float(seconds),
-            "data": data,
+            "data": data,  # resolved by the recorder when it writes the row
             "dt": datetime.now(UTC),
             "node": _NODE,
             "userid": audit.current_actor(),
@@ -72,10 +76,10 @@ def record_prediction(
 def sample(value: Any, rows: int = SAMPLE_ROWS) -> Any:
     """At most ``rows`` rows of ``value`` as JSON data: a frame as records, arrays as lists."""
     if isinstance(value, pd.DataFrame):
-        head = value.head(rows)
-        return {"columns": [str(c) for c in head.columns], "data": _plain(head.to_numpy())}
+        head = value if len(value) <= rows else value.iloc[:rows]  # slicing costs more
+        return {"columns": [str(c) for c in value.columns], "data": _plain(head.to_numpy())}
     if isinstance(value, pd.Series):
-        return _plain(value.head(rows).to_numpy())
+        return _plain(value.to_numpy()[:rows])
     if isinstance(value, np.ndarray):
         return _plain(value[:rows])
     if isinstance(value, list):
