@@ -356,8 +356,10 @@ class Experiment:
             for r in out.index
         ]
         out["duration"] = stops["number"].reindex(out.index).astype(float)
-        for column in ("node", "userid", *LINKS):
+        for column in ("node", "userid"):
             out[column] = starts[column]
+        for column in LINKS:  # a link known only later in the run (a fit's new version)
+            out[column] = df.groupby("run")[column].last().reindex(out.index)
         for event in ("param", "metric"):
             part = df[df["event"] == event].drop_duplicates(["run", "key"], keep="last")
             if part.empty:

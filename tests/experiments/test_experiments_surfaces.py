@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
 from omega_jupyter.cli import app
@@ -65,3 +66,19 @@ def test_magics_list_show_data_and_plot(logged: Omega, database_url: str) -> Non
     assert "needs an experiment name" in usage_error(shell, "%om exp runs")
     assert "no experiment 'nothing'" in usage_error(shell, "%om exp show nothing")
     assert "plot needs a metric" in usage_error(shell, "%om exp plot iris")
+
+
+def test_fit_with_an_experiment_from_magics_and_cli(om: Omega, dask_cluster, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OMEGA_DASK_ADDRESS", dask_cluster.scheduler_address)
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]})
+    om.datasets.put(X, "X")
+    om.datasets.put(pd.DataFrame({"y": [0, 0, 0, 1, 1, 1]}), "Y")
+    om.models.put(LogisticRegression(), "clf")
+    shell = make_shell(om.settings.resolved_database_url, om.bucket)
+    run(shell, "%om fit clf X Y --experiment magic --timeout 120")
+    result = _cli(om, "runtime", "model", "clf", "fit", "X", "Y", "--experiment", "magic")
+    assert result.exit_code == 0, result.output
+    runs = om.runtime.experiment("magic").runs()
+    assert runs["status"].tolist() == ["succeeded", "succeeded"]
+    assert runs["model"].tolist() == ["clf"] * 2 and runs["model_version"].tolist() == [2, 3]
+    assert runs["metric.rows"].tolist() == [6.0, 6.0]
