@@ -19,6 +19,7 @@ a query of the experiment.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 from omega_jupyter.exceptions import InvalidParameterError, ObjectNotFoundError
 from omega_jupyter.experiments.experiment import Experiment, VegaLite
 from omega_jupyter.experiments.tables import events
+from omega_jupyter.names import validate_name
 
 SAMPLE_SIZE = 5_000
 P_THRESHOLD = 0.01
@@ -216,6 +218,30 @@ class DriftMonitor:
         )
         exp.flush()
         return frame
+
+    def check(self, stream: str | None = None, since: datetime | None = None) -> pd.DataFrame:
+        """Snapshot the predictions logged since the last snapshot and compare them with the
+        baseline; when a feature drifts, log a warning and (with ``stream``) append an alert
+        ``{"model", "experiment", "drifted": [features], "result": [...]}`` to that stream.
+        Meant to be scheduled: a notebook or script that calls it, under ``om.jobs.schedule``."""
+        if stream is not None:
+            validate_name(stream)
+        self.snapshot(since=since)
+        result = self.compare()
+        drifted = result.loc[result["drift"], "feature"].tolist()
+        if drifted:
+            alert = {
+                "model": self.model,
+                "experiment": self.experiment.name,
+                "drifted": drifted,
+                "result": json.loads(result.to_json(orient="records")),
+            }
+            self.om.logger.warning(
+                f"drift of model {self.model!r} in feature(s) {', '.join(drifted)}", **alert
+            )
+            if stream is not None:
+                self.om.streams.put(alert, stream)
+        return result
 
     def history(self) -> pd.DataFrame:
         """Every logged comparison: ``dt``, ``feature``, ``statistic``, ``pvalue``, ``drift``."""

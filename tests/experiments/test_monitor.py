@@ -10,8 +10,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from omega_jupyter.client import Omega
-from omega_jupyter.exceptions import InvalidParameterError, ObjectNotFoundError
+from omega_jupyter.exceptions import InvalidNameError, InvalidParameterError, ObjectNotFoundError
 from omega_jupyter.experiments.experiment import VegaLite
+from omega_jupyter.experiments.tracking import record_prediction
 
 WAIT = 120
 
@@ -94,3 +95,31 @@ def test_a_monitor_needs_a_tracked_model(om: Omega) -> None:
         mon.snapshot(pd.DataFrame({"a": [1.0]}), label="other")
     with pytest.raises(InvalidParameterError, match="at least one row"):
         mon.snapshot(pd.DataFrame({"a": []}))
+
+
+def test_check_alerts_on_a_stream_and_in_the_log(om: Omega) -> None:
+    rng = np.random.default_rng(5)
+    model = LogisticRegression().fit(_frame(rng, 200)[["x1", "x2"]], rng.integers(0, 2, 200))
+    meta = om.models.put(model, "m")
+    om.models.track("m", "m-prod")
+    mon = om.runtime.model("m").monitor()
+    mon.snapshot(_frame(rng, 2000)[["x1", "x2"]], label="baseline")
+
+    def predictions(shift: float) -> None:  # what REST or the runtime logs for each call
+        for _ in range(5):
+            X = _frame(rng, 100, shift=shift)[["x1", "x2"]]
+            record_prediction(om.db, om.bucket, "m-prod", "m", meta.version, "predict", X,
+                              model.predict(X), 0.001)  # fmt: skip
+
+    predictions(0.0)
+    quiet = mon.check(stream="alerts")
+    assert not quiet["drift"].any() and om.streams.list() == []
+    predictions(1.5)
+    loud = mon.check(stream="alerts")
+    assert loud.set_index("feature").loc["x1", "drift"]
+    [message] = om.streams.get("alerts").read()
+    assert message.data["model"] == "m" and message.data["drifted"] == ["x1"]
+    warnings = om.logger.dataframe(level="WARNING")
+    assert warnings["message"].str.contains("drift of model 'm' in feature\\(s\\) x1").any()
+    with pytest.raises(InvalidNameError):
+        mon.check(stream="bad[")
