@@ -22,6 +22,7 @@ never conflict.
 from __future__ import annotations
 
 import atexit
+import json
 import sys
 import threading
 import weakref
@@ -76,12 +77,50 @@ class EventRecorder:
                 ready = [_resolved(row) for row in rows]
                 self.db.ensure_schema()
                 with self.db.begin() as conn:
-                    conn.execute(events.insert(), ready)
+                    insert_rows(conn, ready)
             except BaseException:
                 with self._lock:
                     self._rows[:0] = rows
                 raise
             return len(rows)
+
+
+COLUMNS = [c.name for c in events.columns if c.name != "id"]
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite DateTime stores times
+
+
+def insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany of the driver for SQLite and psycopg (SQLAlchemy's per-row parameter
+    processing costs more than the insert itself); other drivers through SQLAlchemy."""
+    names = ", ".join(f'"{c}"' for c in COLUMNS)
+    if conn.dialect.name == "sqlite":
+        params = [
+            tuple(
+                row["dt"].strftime(_SQLITE_TIME)
+                if c == "dt"
+                else (None if row["data"] is None else json.dumps(row["data"]))
+                if c == "data"
+                else row[c]
+                for c in COLUMNS
+            )
+            for row in rows
+        ]
+        marks = ", ".join("?" for _ in COLUMNS)
+    elif conn.dialect.driver == "psycopg":
+        from psycopg.types.json import Jsonb  # the PostgreSQL driver, present with it
+
+        params = [
+            tuple(
+                (None if row["data"] is None else Jsonb(row["data"])) if c == "data" else row[c]
+                for c in COLUMNS
+            )
+            for row in rows
+        ]
+        marks = ", ".join("%s" for _ in COLUMNS)
+    else:
+        conn.execute(events.insert(), rows)
+        return
+    conn.exec_driver_sql(f"INSERT INTO om_experiment_events ({names}) VALUES ({marks})", params)
 
 
 def _resolved(row: dict[str, Any]) -> dict[str, Any]:
