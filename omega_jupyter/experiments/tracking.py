@@ -90,6 +90,8 @@ def sample(value: Any, rows: int = SAMPLE_ROWS) -> Any:
 
 
 def _plain(array: np.ndarray) -> Any:
+    if array.dtype.kind in "iub" or (array.dtype.kind == "f" and np.isfinite(array).all()):
+        return array.tolist()  # numbers: numpy's own conversion, no Python loop
     if array.dtype.kind in "fc":
         array = np.where(np.isfinite(array), array, None)  # JSON has no NaN
     return [_item(v) if array.ndim == 1 else [_item(x) for x in v] for v in array]
