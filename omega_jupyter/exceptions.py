@@ -181,3 +181,8 @@ def describe_error(exc: BaseException, more: str = "") -> str:
 
 class BucketNotEmptyError(OmegaError):
     """A bucket to drop still holds objects; drop them first or force it."""
+
+
+class ExperimentRunError(OmegaError, RuntimeError):
+    """An experiment call needs an open run (``with om.runtime.experiment(name) as exp:``),
+    or a run was started twice on one experiment object."""

@@ -29,6 +29,7 @@ from omega_jupyter.cli.buckets import app as bucket_app
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.cli.datasets import app as datasets_app
 from omega_jupyter.cli.db import app as db_app
+from omega_jupyter.cli.experiments import app as experiments_app
 from omega_jupyter.cli.jobs import app as jobs_app
 from omega_jupyter.cli.jobs import runtime_job
 from omega_jupyter.cli.models import app as models_app
@@ -132,6 +133,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
 app.add_typer(runtime_app, name="runtime")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(experiments_app, name="experiments")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(bucket_app, name="bucket")
 app.command("serve")(serve)

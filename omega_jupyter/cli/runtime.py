@@ -50,6 +50,9 @@ def model(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the result.")] = True,
     timeout: TimeoutOption = None,
     max_retries: RunRetriesOption = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="fit: log the fit into this experiment.")
+    ] = None,
 ) -> None:
     """Run ACTION of model NAME on the cluster: ``om runtime model clf fit X Y``."""
     st = state(ctx)
@@ -57,6 +60,8 @@ def model(
         raise typer.BadParameter(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     if result_stream is not None and action != "predict":
         raise typer.BadParameter("--result-stream applies to predict")
+    if experiment is not None and action != "fit":
+        raise typer.BadParameter("--experiment applies to fit")
     runtime = st.client().runtime.model(name)
     method = getattr(runtime, action)
     if action in ("predict", "predict_proba", "decision_function", "transform"):
@@ -64,6 +69,8 @@ def model(
             raise typer.BadParameter(f"{action} takes X only")
         stream = {"result_stream": result_stream} if result_stream is not None else {}
         handle = method(x, result_name=result, max_retries=max_retries, **stream)
+    elif experiment is not None:
+        handle = method(x, y, max_retries=max_retries, experiment=experiment)
     else:
         handle = method(x, y, max_retries=max_retries)
     if not wait:

@@ -40,6 +40,8 @@ COMMANDS: dict[str, Command] = {
     "profile": cmd.profile.profile,
     "browse": cmd.browse.browse,
     "stream": cmd.stream.stream,
+    "exp": cmd.exp.exp,
+    "experiment": cmd.exp.exp,
 }
 GLOBAL_OPTIONS = ("--bucket", "--url")
 TRACEBACK_HINT = "%config OmegaMagics.short_errors = False shows the traceback"

@@ -8,16 +8,22 @@ datasets, a fitted model as a new version with lineage.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from omega_jupyter.experiments.experiment import Experiment
+from omega_jupyter.experiments.monitor import capture_frame
+from omega_jupyter.experiments.recorder import recorder_for
+from omega_jupyter.experiments.tracking import record_prediction, tracking_experiment
 from omega_jupyter.models import predict
 from omega_jupyter.names import parse_ref
 
 INLINE_LIMIT = 100_000  # array elements returned inline as JSON; larger results become datasets
 SAVING_ACTIONS = {"fit", "partial_fit", "fit_transform", "gridsearch"}
+SCORE_ROWS = 100_000  # a tracked fit scores its training data up to this many rows
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -81,9 +87,11 @@ def _save(om: Any, spec: dict, model: Any, datasets: list, signature: dict | Non
         **extra,
     }
     source = om.models.meta.resolve(_model_ref(spec))
+    tracking = source.attributes.get("tracking")  # a tracked model's new versions stay tracked
     meta = om.models.put(
         model,
         spec["target"],
+        attributes={"tracking": tracking} if tracking else None,
         serializer=source.kind_meta.get("format", "skops"),
         lineage=json.loads(json.dumps(lineage, default=str)),
         signature=signature or source.kind_meta.get("signature"),
@@ -103,16 +111,87 @@ def _load_model(om: Any, spec: dict) -> Any:
 
 # -- actions --------------------------------------------------------------------------------
 def _fit(om: Any, spec: dict) -> Any:
-    model, _meta = _load_model(om, spec)
+    model, meta = _load_model(om, spec)
     X, x_entry = _read(om, spec.get("X"))
     Y, y_entry = _read(om, spec.get("Y"))
     method = predict.model_method(model, spec["action"], spec["target"])
     args = (X,) if Y is None else (X, _target(Y))
-    output = method(*args, **spec.get("kwargs", {}))
-    saved = _save(om, spec, model, [x_entry, y_entry], signature_of(X), kwargs=spec.get("kwargs"))
+    exp = _fit_experiment(om, spec, meta, x_entry)
+    try:
+        started = time.perf_counter()
+        output = method(*args, **spec.get("kwargs", {}))
+        seconds = time.perf_counter() - started
+        saved = _save(
+            om, spec, model, [x_entry, y_entry], signature_of(X), kwargs=spec.get("kwargs")
+        )
+        if exp is not None:
+            _log_fit(exp, spec, model, X, Y, seconds, saved)
+        _baseline(om, spec, meta, X, Y, saved)
+    except BaseException as exc:
+        if exp is not None:
+            exp.stop("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    if exp is not None:
+        exp.stop()
     if spec["action"] == "fit_transform":
         return {**encode_result(om, output, spec), "model_version": saved["version"]}
     return saved
+
+
+def _fit_experiment(om: Any, spec: dict, meta: Any, x_entry: dict | None) -> Experiment | None:
+    """The experiment run a fit logs into: ``experiment=`` of the call, else the model's
+    tracking experiment; None when neither."""
+    name = spec.get("experiment") or tracking_experiment(meta.attributes)
+    if not name:
+        return None
+    dataset = x_entry.get("ref") if x_entry and x_entry.get("version") is not None else None
+    exp = Experiment(om, name, runtime_run=spec["run_id"], model=spec["target"], dataset=dataset)
+    exp.start(action=spec["action"], source_version=spec["version"])
+    return exp
+
+
+def _log_fit(
+    exp: Experiment, spec: dict, model: Any, X: Any, Y: Any, seconds: float, saved: dict
+) -> None:
+    """A tracked fit's params (the estimator's and the call's), duration, rows, training
+    score when cheap, and the saved version."""
+    exp.links["model_version"] = saved["version"]
+    get_params = getattr(model, "get_params", None)
+    params = dict(get_params(deep=False)) if callable(get_params) else {}
+    params.update(spec.get("kwargs") or {})
+    if params:
+        exp.log_params(params)
+    exp.log_metric("fit_seconds", seconds)
+    rows = predict_rows(X)
+    if rows is not None:
+        exp.log_metric("rows", rows)
+    score = getattr(model, "score", None)
+    if Y is not None and callable(score) and rows is not None and rows <= SCORE_ROWS:
+        try:
+            exp.log_metric("train_score", float(score(X, _target(Y))))
+        except Exception:
+            pass  # a score the model cannot give on its training data is left out
+    exp.log_event("artifact", "model", {"store": "models", **saved})
+
+
+def _baseline(om: Any, spec: dict, meta: Any, X: Any, Y: Any, saved: dict) -> None:
+    """A tracked model's fit snapshots its training data (features and target) as the
+    drift monitor's baseline (``experiments/monitor.py``)."""
+    tracked = tracking_experiment(meta.attributes)
+    if not tracked or X is None:
+        return
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    if Y is not None:
+        target = _target(Y)
+        target = target if isinstance(target, pd.Series) else pd.Series(np.ravel(target))
+        frame = frame.assign(**{str(target.name or "target"): target.to_numpy()})
+    exp = Experiment(om, tracked, runtime_run=spec["run_id"], model=spec["target"])
+    capture_frame(exp, frame, "baseline", spec["target"], saved["version"])
+
+
+def predict_rows(X: Any) -> int | None:
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape else None
 
 
 def _apply(om: Any, spec: dict) -> Any:
@@ -121,7 +200,19 @@ def _apply(om: Any, spec: dict) -> Any:
     X, _x = _read(om, spec.get("X"), lineage=False)
     Y, _y = _read(om, spec.get("Y"), lineage=False) if spec["action"] == "score" else (None, None)
     kwargs = spec.get("kwargs", {})
+    started = time.perf_counter()
     value = predict.apply(model, meta, spec["action"], X, Y, kwargs=kwargs, name=spec["target"])
+    seconds = time.perf_counter() - started
+    experiment = tracking_experiment(meta.attributes)
+    if experiment:
+        record_prediction(
+            om.db, om.bucket, experiment, meta.name, meta.version, spec["action"], X, value,
+            seconds, runtime_run=spec["run_id"],
+        )  # fmt: skip
+        try:
+            recorder_for(om.db).flush()  # stored when the run ends
+        except Exception:
+            pass  # queued still: the flusher tries again
     return encode_result(om, value, spec)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from omega_jupyter.exceptions import InvalidNameError, UnsupportedObjectError
+from omega_jupyter.experiments.monitor import DriftMonitor
 from omega_jupyter.logs.capture import capture_output
 from omega_jupyter.models import child
 from omega_jupyter.models.actions import ACTIONS
@@ -53,10 +54,20 @@ class ModelRuntime:
     # be lost (1 for predict, predict_proba, decision_function, transform and score, which
     # change nothing stored; 0 for fits, which save a model version).
     def fit(
-        self, X: Any, Y: Any = None, *, max_retries: int | None = None, **kwargs: Any
+        self,
+        X: Any,
+        Y: Any = None,
+        *,
+        max_retries: int | None = None,
+        experiment: str | None = None,
+        **kwargs: Any,
     ) -> RunHandle:
-        """Fit on the cluster; the fitted model is saved as a new version with lineage."""
-        return self._call("fit", X, Y, kwargs=kwargs, max_retries=max_retries)
+        """Fit on the cluster; the fitted model is saved as a new version with lineage.
+        ``experiment`` (or the model's tracking, ``om.models.track``) logs the fit as a run of
+        that experiment: params, duration, rows, training score, the new version."""
+        return self._call(
+            "fit", X, Y, kwargs=kwargs, max_retries=max_retries, experiment=experiment
+        )
 
     def partial_fit(
         self, X: Any, Y: Any = None, *, max_retries: int | None = None, **kwargs: Any
@@ -148,6 +159,11 @@ class ModelRuntime:
             "gridsearch", X, Y, kwargs=kwargs, parameters=parameters, max_retries=max_retries
         )
 
+    def monitor(self) -> DriftMonitor:
+        """The drift monitor of this (tracked) model: ``snapshot()``, ``compare()``,
+        ``plot()`` (``docs/experiments.md``)."""
+        return DriftMonitor(self.runtime.om, parse_ref(self.name).name)
+
     def __repr__(self) -> str:
         return f"ModelRuntime({self.name!r})"
 
@@ -164,6 +180,7 @@ def submit_model_action(
     trigger: str = "api",
     result_stream: str | None = None,
     max_retries: int | None = None,
+    experiment: str | None = None,
 ) -> RunHandle:
     """Record a model action's run, then submit it. Bad input (unknown model or dataset,
     unreachable cluster) is recorded as a failed run (``finished`` is published to
@@ -179,6 +196,7 @@ def submit_model_action(
         "result_name": result_name,
         **({"result_stream": validate_name(result_stream)} if result_stream else {}),
         **({"parameters": _jsonable(parameters)} if parameters is not None else {}),
+        **({"experiment": validate_name(experiment)} if experiment else {}),
     }
     ref = parse_ref(model)
     temporary: list[str] = []
@@ -194,6 +212,7 @@ def submit_model_action(
             "kwargs": kwargs or {},
             "result_name": result_name,
             "result_stream": result_stream,
+            "experiment": experiment,
         }
         runtime.client  # noqa: B018 - an unreachable cluster refuses the call before its run
         sent = task_record(parameters, temporary, task)  # what a retry is sent (None: no retry)

@@ -13,6 +13,7 @@ from omega_jupyter.exceptions import (
     ObjectNotFoundError,
     UntrustedModelError,
 )
+from omega_jupyter.experiments.tracking import tracking_experiment
 from omega_jupyter.models import predict
 from omega_jupyter.models.serializers import (
     environment_versions,
@@ -73,6 +74,30 @@ class ModelStore(VersionedStore):
         return self._put_blob(
             name, f"model.{fmt.name}", data, kind_meta, attrs, then=move_tag, what="model "
         )
+
+    def track(self, name: str, experiment: str | None) -> list[int]:
+        """Log every prediction of model ``name`` (runtime and REST) into ``experiment``, and
+        its fits too (``docs/experiments.md``); ``None`` stops tracking. Applies to every
+        version, and new versions saved by fits inherit it. Returns the versions changed."""
+        validate_name(name)
+        tracking = None if experiment is None else {"experiment": validate_name(experiment)}
+        changed = []
+        self.db.ensure_schema()
+        with self.db.begin() as conn:
+            metas = self._locked_versions(conn, name)
+            if not metas:
+                raise ObjectNotFoundError(f"no model {name!r} in bucket {self.bucket!r}")
+            for meta in metas:
+                attributes = {k: v for k, v in meta.attributes.items() if k != "tracking"}
+                if tracking is not None:
+                    attributes["tracking"] = tracking
+                self.meta.update(conn, meta, attributes=attributes)
+                changed.append(meta.version)
+        return changed
+
+    def tracking(self, name: str) -> str | None:
+        """The experiment model ``name``'s latest version is tracked in (None: not tracked)."""
+        return tracking_experiment(self.metadata(name).attributes)
 
     def tag(self, name: str, version: int, tag: str) -> Metadata:
         """Point ``tag`` at ``version`` of ``name`` and off any other version, atomically."""

@@ -19,6 +19,7 @@ from omega_jupyter.storage import credentials
 
 if TYPE_CHECKING:
     from omega_jupyter.client import Omega
+    from omega_jupyter.experiments.experiment import Experiment
 
 
 class Runtime:
@@ -112,6 +113,19 @@ class Runtime:
     def script(self, name: str) -> Any:
         """A stored script package: ``om.runtime.script('etl').run(day='2024-01-01')``."""
         return self.kind("script").front(self, name)
+
+    def experiment(self, name: str, **links: Any) -> Experiment:
+        """Experiment ``name`` of this bucket: ``with om.runtime.experiment('iris') as exp:``
+        is one run of it (``docs/experiments.md``)."""
+        from omega_jupyter.experiments.experiment import Experiment
+
+        return Experiment(self.om, name, **links)
+
+    def experiments(self) -> pd.DataFrame:
+        """The experiments of this bucket (name, runs, events, last event)."""
+        from omega_jupyter.experiments.experiment import list_experiments
+
+        return list_experiments(self.om)
 
     def cancel_task(self, run_id: str, future: Any = None) -> None:
         """Best effort: tell Dask to drop a cancelled run's task."""

@@ -4,9 +4,11 @@ On PostgreSQL a pickled model is answered only with ``?async=true`` (``predict.c
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from omega_jupyter.exceptions import BadRequestError
+from omega_jupyter.experiments.tracking import record_prediction, tracking_experiment
 from omega_jupyter.models.predict import ACTIONS, ModelCache
 from omega_jupyter.server import payloads, predict, resources
 from omega_jupyter.server.handlers import OmegaHandler
@@ -88,10 +90,17 @@ class ModelActionHandler(OmegaHandler):
         if model is None:
             model = await self.call(cache.load, om.models, meta)
         X, y = await self._input(om, datax, datay)
+        started = time.perf_counter()
         if predict.rows_of(X) <= predict.INLINE_ROWS:
             result = predict.apply_request(model, meta, action, X, y)  # small: no thread hop
         else:
             result = await self.call(predict.apply_request, model, meta, action, X, y)
+        experiment = tracking_experiment(meta.attributes)
+        if experiment:  # queued for the background flusher: no database round trip here
+            seconds = time.perf_counter() - started
+            record_prediction(
+                om.db, om.bucket, experiment, meta.name, meta.version, action, X, result, seconds
+            )
         answer = {"model": meta.name, "version": meta.version}
         answer["result"] = predict.result_json(result)
         self.set_header("Content-Type", "application/json")

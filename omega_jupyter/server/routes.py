@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omega_jupyter.models.predict import ACTIONS
+from omega_jupyter.server import experiment_handlers as experiments
 from omega_jupyter.server import handlers as h
 from omega_jupyter.server import job_handlers as jobs
 from omega_jupyter.server import model_handlers as models
@@ -48,6 +49,13 @@ ACTION_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT]
 ACTION_GET_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT_GET]
 WRITE_CODES = (400, 401, 403, 404, 409, 413)
 op = doc.op
+EXPERIMENT_DATA = [
+    doc.NAME_PARAM,
+    {"name": "event", "in": "query", "schema": doc.STRING, "description": "e.g. metric,param"},
+    {"name": "key", "in": "query", "schema": doc.STRING, "description": "comma-separated"},
+    {"name": "run", "in": "query", "schema": doc.STRING, "description": "latest, *, 3 or 1,2"},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+]
 
 # Order matters: the first pattern that matches serves the request (a NAME may hold a '/').
 ROUTES: list[Route] = [
@@ -265,6 +273,24 @@ ROUTES: list[Route] = [
         panel.NotebookParametersHandler,
         "/panel/parameters/{name}",
         {"get": op("Parameters declared in a notebook's parameters cell", BY_NAME)},
+    ),
+    Route(
+        r"experiments/?",
+        experiments.ExperimentsHandler,
+        "/experiments",
+        {"get": op("List experiments: name, runs, events, last", doc.LIST)},
+    ),
+    Route(
+        rf"experiments/{NAME}/runs",
+        experiments.ExperimentRunsHandler,
+        "/experiments/{name}/runs",
+        {"get": op("Runs: status, duration, links, params and last metrics", BY_NAME)},
+    ),
+    Route(
+        rf"experiments/{NAME}/data",
+        experiments.ExperimentDataHandler,
+        "/experiments/{name}/data",
+        {"get": op("Events, oldest first (the latest run unless ?run=)", EXPERIMENT_DATA)},
     ),
     Route(r"streams/?", streams.StreamsHandler, "/streams", {"get": op("List streams", doc.LIST)}),
     Route(

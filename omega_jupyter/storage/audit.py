@@ -9,6 +9,7 @@ server each see their own.
 
 from __future__ import annotations
 
+import functools
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,13 @@ def current_actor() -> str | None:
     actor = _actor.get()
     if actor is not None:
         return actor
+    return _os_actor()
+
+
+@functools.cache
+def _os_actor() -> str | None:
+    # looked up once per process: getpwuid costs a millisecond and more on a busy machine, and
+    # experiment events ask for every event they log
     try:
         return f"os:{getpass.getuser()}"
     except Exception:  # no login name (some containers): record nobody rather than fail

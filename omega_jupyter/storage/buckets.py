@@ -24,6 +24,7 @@ _ROWS = (
     ("om_streams", "bucket = :b"),
     ("om_schedules", "bucket = :b"),
     ("om_logs", "bucket = :b"),
+    ("om_experiment_events", "bucket = :b"),
     ("om_runs", "bucket = :b"),
     ("om_blob_chunks", "bucket = :b"),
     ("om_objects", "bucket = :b"),

@@ -65,6 +65,8 @@ SHARED_TABLES: tuple[tuple[str, str, str | None], ...] = (
         "SELECT, INSERT, UPDATE, DELETE",
         "stream_id IN (SELECT s.id FROM om_streams s)",
     ),
+    # append-only: a bucket adds events and drops experiments, never rewrites an event
+    ("om_experiment_events", "SELECT, INSERT, DELETE", _MINE),
     ("om_buckets", "SELECT", "pg_has_role(role, 'MEMBER')"),
     # a change counter the scheduler loops poll: no bucket's data
     ("om_scheduler_state", "SELECT, INSERT, UPDATE", "true"),
@@ -151,6 +153,7 @@ def apply(conn: Connection) -> None:
             "SELECT bucket FROM om_buckets UNION SELECT bucket FROM om_objects"
             " UNION SELECT bucket FROM om_runs UNION SELECT bucket FROM om_schedules"
             " UNION SELECT bucket FROM om_streams UNION SELECT bucket FROM om_logs"
+            " UNION SELECT bucket FROM om_experiment_events"
         )
     ).scalars()
     for bucket in sorted(known):

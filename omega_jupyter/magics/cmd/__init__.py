@@ -3,6 +3,7 @@
 from omega_jupyter.magics.cmd import (
     browse,
     drop,
+    exp,
     fit,
     get,
     info,
@@ -25,6 +26,7 @@ from omega_jupyter.magics.cmd import (
 __all__ = [
     "browse",
     "drop",
+    "exp",
     "fit",
     "get",
     "info",

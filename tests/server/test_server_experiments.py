@@ -1,0 +1,70 @@
+"""Experiments over REST inside Jupyter: list, runs, events; a tracked model's REST predicts
+log themselves (queued, then written by the flusher)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+import omega_jupyter
+from omega_jupyter.models.actions import signature_of
+from omega_jupyter.models.predict import ModelCache
+
+from .test_server_jupyter import call
+
+COLUMNS = ["a", "b"]
+
+
+async def test_experiments_routes(jp_fetch, database_url: str, bucket: str) -> None:
+    om = omega_jupyter.setup(url=database_url, bucket=bucket)
+    for accuracy in (0.5, 0.7):
+        with om.runtime.experiment("rest") as exp:
+            exp.log_param("C", 1.0)
+            exp.log_metric("accuracy", accuracy, step=1)
+    status, body = await call(jp_fetch, "experiments")
+    assert status == 200
+    [item] = json.loads(body)["items"]
+    assert (item["name"], item["runs"]) == ("rest", 2)
+    status, body = await call(jp_fetch, "experiments/rest/runs")
+    runs = json.loads(body)["items"]
+    assert [r["metric.accuracy"] for r in runs] == [0.5, 0.7]
+    assert {r["status"] for r in runs} == {"succeeded"}
+    status, body = await call(jp_fetch, "experiments/rest/data", event="metric", run="*")
+    items = json.loads(body)["items"]
+    assert [(i["run"], i["step"], i["value"]) for i in items] == [(1, 1, 0.5), (2, 1, 0.7)]
+    _, body = await call(jp_fetch, "experiments/rest/data")  # the latest run
+    assert {i["run"] for i in json.loads(body)["items"]} == {2}
+    status, body = await call(jp_fetch, "experiments/rest/data", run="last")
+    assert status == 400 and "run must be" in json.loads(body)["message"]
+    status, _ = await call(jp_fetch, "experiments/nothing/data")
+    assert status == 404
+    status, _ = await call(jp_fetch, "experiments/nothing/runs")
+    assert status == 404
+
+
+async def test_a_tracked_models_rest_predicts_are_logged(
+    jp_fetch, jp_serverapp, database_url: str, bucket: str
+) -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 2)), columns=COLUMNS)
+    model = LogisticRegression().fit(X, (X["a"] > 0).astype(int))
+    om = omega_jupyter.setup(url=database_url, bucket=bucket)
+    om.models.put(model, "clf", signature=signature_of(X))
+    jp_serverapp.web_app.settings["omega"].extras["models"] = ModelCache(ttl=0)
+    status, _ = await call(jp_fetch, "model/clf/predict", "POST", X.head(3).to_dict("records"))
+    assert status == 200
+    om.models.track("clf", "clf-prod")
+    for n in (3, 5):
+        body = {"columns": COLUMNS, "data": X.head(n).values.tolist()}
+        status, out = await call(jp_fetch, "model/clf/predict", "POST", body)
+        assert status == 200
+    exp = om.runtime.experiment("clf-prod")
+    data = exp.data(event="predict", run="*")  # flushes this process's queue first
+    assert len(data) == 2  # the untracked call logged nothing
+    assert data["model"].tolist() == ["clf", "clf"] and data["value"].dtype == float
+    _, body = await call(jp_fetch, "experiments/clf-prod/data", run="*")
+    assert [item["event"] for item in json.loads(body)["items"]] == ["predict", "predict"]
+    assert json.loads(out)["result"] == model.predict(X.head(5)).tolist()
