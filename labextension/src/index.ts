@@ -3,17 +3,23 @@
  * contents drive and "Save to omega".
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, ToolbarButton, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  Notification,
+  ToolbarButton,
+  showDialog
+} from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
-import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel, NotebookWidgetFactory } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
-import { OmegaActions, reportError } from './actions';
+import { OmegaActions, RUN_VIEWER, reportError } from './actions';
 import { OmegaApiError } from './api';
 import { startItemDrag } from './drag';
-import { OmegaDrive } from './drive';
+import { OmegaDrive, saveMessage } from './drive';
 import { omegaIcon } from './icon';
 import { OmegaPanel, SectionId } from './panel';
 import { OmegaService, StoreName } from './service';
@@ -189,6 +195,50 @@ function addCommands(
   });
 }
 
+/**
+ * A notebook widget factory for executed notebooks of runs: read-only, it never starts or
+ * asks for a kernel (opening six results must not start six kernels) and the document is
+ * never dirty (nothing to save: Save would only offer "Save As" into `.runs/`).
+ */
+function addRunViewer(app: JupyterFrontEnd): void {
+  const registry = app.docRegistry;
+  const base = registry.getWidgetFactory('Notebook') as NotebookWidgetFactory | undefined;
+  if (!base || registry.getWidgetFactory(RUN_VIEWER)) {
+    return;
+  }
+  const factory = new NotebookWidgetFactory({
+    name: RUN_VIEWER,
+    label: 'Executed notebook (omega run, read-only)',
+    fileTypes: ['notebook'],
+    modelName: 'notebook',
+    readOnly: true,
+    preferKernel: false,
+    canStartKernel: false,
+    shutdownOnClose: false,
+    autoStartDefault: false,
+    rendermime: base.rendermime,
+    contentFactory: base.contentFactory,
+    mimeTypeService: base.mimeTypeService,
+    editorConfig: base.editorConfig,
+    notebookConfig: base.notebookConfig,
+    toolbarFactory: () => []
+  });
+  factory.widgetCreated.connect((_, widget) => {
+    void widget.context.ready.then(() => {
+      const model = widget.context.model;
+      model.readOnly = true;
+      model.dirty = false;
+      // Whatever the view fills in on load (cell ids, trust) is no edit of a result.
+      model.stateChanged.connect((m, change) => {
+        if (change.name === 'dirty' && change.newValue) {
+          m.dirty = false;
+        }
+      });
+    });
+  });
+  registry.addWidgetFactory(factory);
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'The omega side panel: datasets, models, notebooks, scripts and runs.',
@@ -205,7 +255,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     browsers: IFileBrowserFactory | null
   ) => {
     const service = new OmegaService(app.serviceManager.serverSettings);
-    app.serviceManager.contents.addDrive(new OmegaDrive(service));
+    app.serviceManager.contents.addDrive(
+      new OmegaDrive(service, (name, summary) => {
+        Notification.info(saveMessage(name, summary), { autoClose: 4000 });
+      })
+    );
 
     const panel = new OmegaPanel({
       service,
@@ -228,6 +282,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, 'omega-jupyter-panel');
     }
+    addRunViewer(app);
     const actions = new OmegaActions(app, service, panel, notebooks, docManager);
     addCommands(app, actions, panel, notebooks, browsers);
 
