@@ -201,9 +201,23 @@ export class OmegaActions {
     if (!widget) {
       return;
     }
-    widget.title.label = runTitle(run);
-    widget.title.caption = `Executed notebook of ${run.target} (run ${run.id}, ${run.state})`;
-    widget.addClass('jp-omega-run-result');
+    // The document sets its title from the file name (the run id) when it loads and on
+    // every path change: keep the readable one.
+    const label = runTitle(run);
+    const caption = `Executed notebook of ${run.target} (run ${run.id}, ${run.state})`;
+    const keep = () => {
+      if (widget.title.label !== label) {
+        widget.title.label = label;
+      }
+      if (widget.title.caption !== caption) {
+        widget.title.caption = caption;
+      }
+    };
+    if (!widget.hasClass('jp-omega-run-result')) {
+      widget.addClass('jp-omega-run-result');
+      widget.title.changed.connect(keep);
+    }
+    keep();
   }
 
   private async _showRun(run: IRun): Promise<void> {

@@ -86,7 +86,7 @@ function directoryModel(
 /** What a save made: the version, and whether it is new (false: the content was unchanged). */
 export function saveMessage(name: string, summary: IObjectSummary): string {
   return summary.created === false
-    ? `${name} is unchanged: still version ${summary.version} (no new version made)`
+    ? `${name}: no changes, still version ${summary.version}`
     : `Saved ${name} as version ${summary.version}`;
 }
 

@@ -138,6 +138,10 @@ export class ScheduleForm extends Widget {
     this._saveError.setAttribute('role', 'alert');
     this._saveError.hidden = true;
     this.node.append(this._saveError);
+    // A refusal speaks of what was typed then: any edit clears it.
+    for (const type of ['input', 'change']) {
+      this.node.addEventListener(type, () => this.showSaveError(''));
+    }
     this._update();
   }
 
@@ -340,9 +344,7 @@ export class ScheduleDialog extends Dialog<IScheduleValue> {
         super.resolve(index);
       })
       .catch(error => {
-        this.form.showSaveError(
-          `Not saved: ${(error as Error).message ?? String(error)}`
-        );
+        this.form.showSaveError(`Not saved: ${(error as Error).message ?? String(error)}`);
       })
       .finally(() => {
         this._saving = false;

@@ -13,9 +13,10 @@ describe('preview values by dtype, as pandas shows them', () => {
     const dtype = 'datetime64[us, Europe/Zurich]';
     expect(dtypeZone(dtype)).toBe('Europe/Zurich');
     expect(dtypeZone('datetime64[us]')).toBeNull();
-    expect(formatColumn(dtype, ['2026-05-22T04:31:34.000Z', '2026-05-22T05:00:00.000Z'])).toEqual(
-      ['2026-05-22 06:31:34', '2026-05-22 07:00:00']
-    );
+    expect(formatColumn(dtype, ['2026-05-22T04:31:34.000Z', '2026-05-22T05:00:00.000Z'])).toEqual([
+      '2026-05-22 06:31:34',
+      '2026-05-22 07:00:00'
+    ]);
     expect(formatColumn('datetime64[us, UTC]', ['2026-05-22T04:31:34.000Z', null])).toEqual([
       '2026-05-22 04:31:34',
       'NaT'

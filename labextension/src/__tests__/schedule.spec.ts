@@ -110,8 +110,7 @@ describe('ScheduleDialog keeps the dialog and the input when a save fails', () =
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save schedule' })]
     });
     const result = dialog.launch();
-    form.node.querySelector<HTMLInputElement>('.jp-omega-schedule-when')!.value =
-      'every blue moon';
+    form.node.querySelector<HTMLInputElement>('.jp-omega-schedule-when')!.value = 'every blue moon';
     form.node.querySelector<HTMLInputElement>('input[data-parameter="n"]')!.value = '7';
     form.node.querySelector<HTMLSelectElement>('select[aria-label="Missed runs"]')!.value = 'skip';
 
@@ -119,9 +118,9 @@ describe('ScheduleDialog keeps the dialog and the input when a save fails', () =
     await new Promise(r => setTimeout(r, 50));
     expect(dialog.isDisposed).toBe(false);
     expect(form.saveError).toContain("cannot read 'every blue moon'");
-    expect(
-      form.node.querySelector<HTMLElement>('.jp-omega-schedule-save-error')!.hidden
-    ).toBe(false);
+    expect(form.node.querySelector<HTMLElement>('.jp-omega-schedule-save-error')!.hidden).toBe(
+      false
+    );
     expect(calls.filter(c => c.method === 'PUT')).toEqual([]);
     // Everything typed is still there.
     expect(form.getValue()).toMatchObject({
@@ -130,16 +129,23 @@ describe('ScheduleDialog keeps the dialog and the input when a save fails', () =
       parameters: { n: 7 }
     });
 
-    // Corrected, the same dialog saves and closes.
-    form.node.querySelector<HTMLInputElement>('.jp-omega-schedule-when')!.value =
-      'weekdays at 08:30';
+    // Corrected, the same dialog saves and closes; the old refusal goes with the edit.
+    const whenInput = form.node.querySelector<HTMLInputElement>('.jp-omega-schedule-when')!;
+    whenInput.value = 'weekdays at 08:30';
+    whenInput.dispatchEvent(new Event('input', { bubbles: true }));
+    expect(form.saveError).toBe('');
     dialog.resolve(1);
     const answer = await result;
     expect(answer.button.accept).toBe(true);
     expect(dialog.saved?.parameters).toEqual({ n: 7 });
     const puts = calls.filter(c => c.method === 'PUT');
     expect(puts.map(c => JSON.parse(c.body!))).toEqual([
-      { when: 'weekdays at 08:30', missed: 'skip', timezone: expect.anything(), parameters: { n: 7 } }
+      {
+        when: 'weekdays at 08:30',
+        missed: 'skip',
+        timezone: expect.anything(),
+        parameters: { n: 7 }
+      }
     ]);
   });
 
