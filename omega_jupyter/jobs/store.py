@@ -124,9 +124,7 @@ class JobStore(RunnableStore):
         """
         return self.save(obj, name, attributes)[0]
 
-    def save(
-        self, obj: Any, name: str, attributes: dict | None = None
-    ) -> tuple[Metadata, bool]:
+    def save(self, obj: Any, name: str, attributes: dict | None = None) -> tuple[Metadata, bool]:
         """Store a notebook unless it equals the latest version: ``(version, created)``.
 
         Equal means the same cells (source, outputs, execution counts, metadata) and notebook

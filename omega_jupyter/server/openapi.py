@@ -111,7 +111,11 @@ DATASET_WRITE = [
 RUNS_QUERY = [
     {"name": "job", "in": "query", "schema": STRING},
     {"name": "state", "in": "query", "schema": STRING},
-    {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["job", "script", "model"]}},
+    {
+        "name": "kind",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["job", "script", "model"]},
+    },
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
 ]
