@@ -41,6 +41,7 @@ export namespace CommandIDs {
   export const saveFile = 'omega:save-file-to-omega';
   export const openRun = 'omega:open-run';
   export const cancelRun = 'omega:cancel-run';
+  export const saveRunResult = 'omega:save-run-result';
 }
 
 type Args = { store?: string; name?: string };
@@ -115,6 +116,24 @@ function addCommands(
       const t = target(args as Args);
       return t ? actions.insertCode(t.store, t.name) : undefined;
     }
+  });
+  // Ctrl+S in an executed notebook: say what it is instead of JupyterLab's "read-only, use
+  // Save As" about a `.runs/<uuid>` path (the binding's selector is more specific than Save's).
+  commands.addCommand(CommandIDs.saveRunResult, {
+    label: 'Nothing to save: an executed notebook of a run',
+    execute: () => {
+      const current = app.shell.currentWidget;
+      const what = current?.title.label ?? 'this run';
+      Notification.info(
+        `${what}: the executed notebook is kept with its run and is read-only; nothing to save.`,
+        { autoClose: 4000 }
+      );
+    }
+  });
+  app.commands.addKeyBinding({
+    command: CommandIDs.saveRunResult,
+    keys: ['Accel S'],
+    selector: '.jp-omega-run-result'
   });
   commands.addCommand(CommandIDs.drop, {
     label: 'Delete…',
@@ -226,14 +245,19 @@ function addRunViewer(app: JupyterFrontEnd): void {
   factory.widgetCreated.connect((_, widget) => {
     void widget.context.ready.then(() => {
       const model = widget.context.model;
-      model.readOnly = true;
-      model.dirty = false;
-      // Whatever the view fills in on load (cell ids, trust) is no edit of a result.
+      // Whatever the view changes on load (cell ids, trust, the cells' read-only flags below)
+      // is no edit of a result: the document is never dirty.
       model.stateChanged.connect((m, change) => {
         if (change.name === 'dirty' && change.newValue) {
           m.dirty = false;
         }
       });
+      model.readOnly = true;
+      // Its cells cannot be edited either: a result is kept as it ran.
+      for (const cell of widget.content.widgets) {
+        cell.readOnly = true;
+      }
+      model.dirty = false;
     });
   });
   registry.addWidgetFactory(factory);

@@ -247,6 +247,20 @@ test('executed notebook: no kernel, never dirty, titled by notebook and time', a
   await page.waitForTimeout(2000); // a kernel would have started by now
   expect(await kernelCount(page)).toBe(before);
   await expect(tab).not.toHaveClass(/jp-mod-dirty/);
+  // Ctrl+S offers no "Save As" into .runs/ (there is nothing to save).
+  await page.locator('.jp-NotebookPanel:visible .jp-Cell').first().click();
+  await page.keyboard.press('Control+s');
+  await page.waitForTimeout(1000);
+  await expect(page.locator('.jp-Dialog', { hasText: '.runs' })).toHaveCount(0);
+  await expect(page.locator('.jp-Dialog', { hasText: 'Save File As' })).toHaveCount(0);
+  await expect(
+    page.locator('.jp-toast-message', { hasText: 'nothing to save' }).first()
+  ).toBeVisible();
+  await expect(page.locator('.jp-toast-message', { hasText: '.runs/' })).toHaveCount(0);
+  // Typing changes nothing: the cells are read-only.
+  await page.keyboard.type('xyz');
+  await expect(page.locator('.jp-NotebookPanel:visible .jp-Cell').first()).not.toContainText('xyz');
+  await expect(tab).not.toHaveClass(/jp-mod-dirty/);
   await shot(page, testInfo, '20-5-executed-notebook');
   // Closing asks nothing (nothing to save).
   await tab.locator('.lm-TabBar-tabCloseIcon').click();
@@ -288,6 +302,8 @@ test('script run: result and log in a tab; runs show action, trigger and filter'
   );
   await page.locator('select[aria-label="Show runs in this state"]').selectOption('');
   await page.locator('select[aria-label="Show runs of this kind"]').selectOption('');
+  await expect(run).toBeVisible();
+  await expect(runs.filter({ hasText: 'reports/zurich' }).first()).toBeVisible();
   await shot(page, testInfo, '19-8-runs');
 
   await run.dblclick();
