@@ -209,6 +209,7 @@ test('Ctrl+S on an unchanged stored notebook makes no version and says so', asyn
   ).toBeVisible();
   await page.keyboard.press('Control+s');
   expect(await version()).toBe(1);
+  await page.waitForTimeout(800); // the toast slides in: let the screenshot show it
   await shot(page, testInfo, '20-6-unchanged-save');
 
   // An edit is a new version (galata may save the new cell before and after its text: one or
