@@ -14,12 +14,22 @@ import { Widget } from '@lumino/widgets';
 import { Poll } from '@lumino/polling';
 
 import type { OmegaApiError } from './api';
-import { DRIVE_NAME, RUNS_DIR } from './drive';
-import { insertCode, isFinal, notebookPath } from './format';
+import { DRIVE_NAME, RUNS_DIR, saveMessage } from './drive';
+
+/** The widget factory of executed notebooks: read-only, never starts a kernel (index.ts). */
+export const RUN_VIEWER = 'omega-run-result';
+
+/** Whether a run left an executed notebook (notebook runs do; scripts and models do not). */
+export function hasNotebook(run: { kind: string }): boolean {
+  return run.kind === 'job' || run.kind === 'notebook';
+}
+import { insertCode, isFinal, notebookPath, runTitle } from './format';
 import { omegaIcon } from './icon';
+import { modelDetailsNode } from './modelinfo';
 import type { OmegaPanel, SectionId } from './panel';
 import { DatasetPreview } from './preview';
-import { ScheduleForm } from './schedule';
+import { RunView } from './runview';
+import { ScheduleDialog, ScheduleForm } from './schedule';
 import type { IParameter, IRun, ISchedule, OmegaService, StoreName } from './service';
 
 const STORE_WORDS: Record<StoreName, string> = {
@@ -137,22 +147,7 @@ export class OmegaActions {
       const details = await this.service.modelDetails(name);
       const body = new Widget();
       body.addClass('jp-omega-model');
-      const fields: [string, unknown][] = [
-        ['Version', details.version],
-        ['Class', details.class],
-        ['Format', details.format],
-        ['Tags', (details.tags as string[] | undefined)?.join(', ') || '—'],
-        ['Versions', details.versions],
-        ['Signature', details.signature ?? '—'],
-        ['Lineage', details.lineage ?? '—']
-      ];
-      for (const [label, value] of fields) {
-        const h = document.createElement('h3');
-        h.textContent = label;
-        const pre = document.createElement('pre');
-        pre.textContent = typeof value === 'string' ? value : JSON.stringify(value, null, 1);
-        body.node.append(h, pre);
-      }
+      body.node.append(modelDetailsNode(details));
       await showDialog({ title: `Model ${name}`, body, buttons: [Dialog.okButton()] });
     } catch (error) {
       reportError(`Could not describe model ${name}`, error);
@@ -188,8 +183,74 @@ export class OmegaActions {
     this.docManager.openOrReveal(`${DRIVE_NAME}:${notebookPath(name)}`);
   }
 
-  openRun(runId: string): void {
-    this.docManager.openOrReveal(`${DRIVE_NAME}:${RUNS_DIR}/${runId}.ipynb`);
+  /**
+   * Open a run's outcome: the executed notebook of a notebook run, read-only and without a
+   * kernel, titled by notebook, time and state; for other runs (scripts, model actions) a
+   * tab with the run's result, error and log lines.
+   */
+  async openRun(runId: string): Promise<void> {
+    let run: IRun;
+    try {
+      run = await this.service.run(runId);
+    } catch (error) {
+      reportError(`Could not open run ${runId}`, error);
+      return;
+    }
+    if (!hasNotebook(run)) {
+      await this._showRun(run);
+      return;
+    }
+    const path = `${DRIVE_NAME}:${RUNS_DIR}/${runId}.ipynb`;
+    const factory = this.app.docRegistry.getWidgetFactory(RUN_VIEWER) ? RUN_VIEWER : undefined;
+    const widget = this.docManager.openOrReveal(path, factory);
+    if (!widget) {
+      return;
+    }
+    // The document sets its title from the file name (the run id) when it loads and on
+    // every path change: keep the readable one.
+    const label = runTitle(run);
+    const caption = `Executed notebook of ${run.target} (run ${run.id}, ${run.state})`;
+    const keep = () => {
+      if (widget.title.label !== label) {
+        widget.title.label = label;
+      }
+      if (widget.title.caption !== caption) {
+        widget.title.caption = caption;
+      }
+    };
+    if (!widget.hasClass('jp-omega-run-result')) {
+      widget.addClass('jp-omega-run-result');
+      widget.title.changed.connect(keep);
+    }
+    keep();
+  }
+
+  private async _showRun(run: IRun): Promise<void> {
+    const id = `omega-run-${run.id}`;
+    const open = Array.from(this.app.shell.widgets('main')).find(w => w.id === id);
+    if (open) {
+      this.app.shell.activateById(id);
+    }
+    const content =
+      open instanceof MainAreaWidget && open.content instanceof RunView
+        ? open.content
+        : new RunView(run.id);
+    if (!open) {
+      const widget = new MainAreaWidget({ content });
+      widget.id = id;
+      widget.title.label = runTitle(run);
+      widget.title.caption = `omega run ${run.id}`;
+      widget.title.icon = omegaIcon;
+      widget.title.closable = true;
+      this.app.shell.add(widget, 'main');
+      this.app.shell.activateById(id);
+    }
+    try {
+      const logs = await this.service.runLogs(run.id);
+      content.showRun(run, logs.items ?? []);
+    } catch (error) {
+      content.showRun(run, [], `the log could not be read: ${(error as Error).message}`);
+    }
   }
 
   /** Store the notebook open in `panel` (or at a file path) as a new version of a job. */
@@ -222,9 +283,7 @@ export class OmegaActions {
         content = source.context.model.toJSON();
       }
       const summary = await this.service.putJob(name, content);
-      Notification.success(`Saved ${name} to omega (version ${summary.version})`, {
-        autoClose: 4000
-      });
+      Notification.success(saveMessage(name, summary), { autoClose: 4000 });
       await this.panel
         .section('jobs')
         .model.refresh()
@@ -277,7 +336,8 @@ export class OmegaActions {
     if (existing) {
       buttons.splice(1, 0, Dialog.warnButton({ label: 'Remove schedule' }));
     }
-    const answer = await showDialog({ title: `Schedule ${name}`, body: form, buttons });
+    const dialog = new ScheduleDialog(form, { title: `Schedule ${name}`, buttons });
+    const answer = await dialog.launch();
     if (answer.button.label === 'Remove schedule') {
       try {
         await this.service.unschedule(name);
@@ -288,15 +348,10 @@ export class OmegaActions {
       await this._refreshSection('jobs');
       return;
     }
-    if (!answer.button.accept || !answer.value) {
-      return;
-    }
-    try {
-      const saved = await this.service.setSchedule(name, answer.value);
+    const saved = dialog.saved;
+    if (answer.button.accept && saved) {
       const state = saved.paused ? ' (paused)' : '';
       Notification.success(`Scheduled ${name}: ${saved.description}${state}`, { autoClose: 5000 });
-    } catch (error) {
-      reportError(`Could not schedule ${name}`, error);
     }
     await this._refreshSection('jobs');
   }
@@ -347,8 +402,8 @@ export class OmegaActions {
       }
       this._watched.delete(id);
       this._refreshRuns();
-      const open = { label: 'Open result', callback: () => this.openRun(id) };
-      const actions = run.kind === 'notebook' || run.kind === 'job' ? [open] : [];
+      const open = { label: 'Open result', callback: () => void this.openRun(id) };
+      const actions = [open];
       if (run.state === 'succeeded') {
         Notification.success(`${label} finished (run ${id.slice(0, 8)})`, {
           autoClose: 8000,

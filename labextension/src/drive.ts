@@ -83,8 +83,19 @@ function directoryModel(
   } as Contents.IModel;
 }
 
+/** What a save made: the version, and whether it is new (false: the content was unchanged). */
+export function saveMessage(name: string, summary: IObjectSummary): string {
+  return summary.created === false
+    ? `${name}: no changes, still version ${summary.version}`
+    : `Saved ${name} as version ${summary.version}`;
+}
+
 export class OmegaDrive implements Contents.IDrive {
-  constructor(private readonly service: OmegaService) {}
+  /** `onSaved` hears of every save with the version it made (or kept). */
+  constructor(
+    private readonly service: OmegaService,
+    private readonly onSaved?: (name: string, summary: IObjectSummary) => void
+  ) {}
 
   readonly name = DRIVE_NAME;
 
@@ -138,6 +149,7 @@ export class OmegaDrive implements Contents.IDrive {
     const summary = await this.service.putJob(name, options.content);
     const model = fileModel(summary, null);
     this._fileChanged.emit({ type: 'save', oldValue: null, newValue: model });
+    this.onSaved?.(name, summary);
     return model;
   }
 

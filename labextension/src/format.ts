@@ -107,6 +107,30 @@ export function isFinal(state: string): boolean {
   return FINAL_STATES.includes(state);
 }
 
+/** `Dec 2, 06:12`: a short time for tab titles and rows. */
+export function shortTime(iso: string | null | undefined): string {
+  if (!iso) {
+    return '';
+  }
+  const t = new Date(iso);
+  if (isNaN(t.getTime())) {
+    return String(iso);
+  }
+  return t.toLocaleString(undefined, {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23'
+  });
+}
+
+/** What a run is in a tab title: `reports/daily · Dec 2, 06:12 · succeeded`. */
+export function runTitle(run: IRun): string {
+  const when = shortTime(run.started ?? run.submitted);
+  return [run.target, when, run.state].filter(Boolean).join(' · ');
+}
+
 /** A timestamp in the browser's locale, '' for none. */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) {
@@ -114,6 +138,35 @@ export function formatTime(iso: string | null | undefined): string {
   }
   const t = new Date(iso);
   return isNaN(t.getTime()) ? String(iso) : t.toLocaleString();
+}
+
+/**
+ * A timestamp in time zone `zone`, the zone named: `Dec 3, 2026, 6:00 AM Europe/Zurich`.
+ * An unknown zone falls back to the browser's time (named too).
+ */
+export function formatTimeIn(iso: string | null | undefined, zone: string): string {
+  if (!iso) {
+    return '';
+  }
+  const t = new Date(iso);
+  if (isNaN(t.getTime())) {
+    return String(iso);
+  }
+  try {
+    const text = new Intl.DateTimeFormat(undefined, {
+      timeZone: zone,
+      weekday: 'short',
+      year: 'numeric',
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23'
+    }).format(t);
+    return `${text} ${zone}`;
+  } catch {
+    return `${t.toLocaleString()} (${Intl.DateTimeFormat().resolvedOptions().timeZone})`;
+  }
 }
 
 /** Path in the `omega:` drive of a stored notebook, and back. */

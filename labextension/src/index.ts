@@ -3,18 +3,24 @@
  * contents drive and "Save to omega".
  */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, ToolbarButton, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  Notification,
+  ToolbarButton,
+  showDialog
+} from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
-import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel, NotebookWidgetFactory } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
-import { OmegaActions, reportError } from './actions';
+import { OmegaActions, RUN_VIEWER, reportError } from './actions';
 import { OmegaApiError } from './api';
 import { startItemDrag } from './drag';
-import { OmegaDrive } from './drive';
+import { OmegaDrive, saveMessage } from './drive';
 import { omegaIcon } from './icon';
 import { OmegaPanel, SectionId } from './panel';
 import { OmegaService, StoreName } from './service';
@@ -36,6 +42,7 @@ export namespace CommandIDs {
   export const saveFile = 'omega:save-file-to-omega';
   export const openRun = 'omega:open-run';
   export const cancelRun = 'omega:cancel-run';
+  export const saveRunResult = 'omega:save-run-result';
 }
 
 type Args = { store?: string; name?: string };
@@ -110,6 +117,24 @@ function addCommands(
       const t = target(args as Args);
       return t ? actions.insertCode(t.store, t.name) : undefined;
     }
+  });
+  // Ctrl+S in an executed notebook: say what it is instead of JupyterLab's "read-only, use
+  // Save As" about a `.runs/<uuid>` path (the binding's selector is more specific than Save's).
+  commands.addCommand(CommandIDs.saveRunResult, {
+    label: 'Nothing to save: an executed notebook of a run',
+    execute: () => {
+      const current = app.shell.currentWidget;
+      const what = current?.title.label ?? 'this run';
+      Notification.info(
+        `${what}: the executed notebook is kept with its run and is read-only; nothing to save.`,
+        { autoClose: 4000 }
+      );
+    }
+  });
+  app.commands.addKeyBinding({
+    command: CommandIDs.saveRunResult,
+    keys: ['Accel S'],
+    selector: '.jp-omega-run-result'
   });
   commands.addCommand(CommandIDs.drop, {
     label: 'Delete…',
@@ -190,6 +215,55 @@ function addCommands(
   });
 }
 
+/**
+ * A notebook widget factory for executed notebooks of runs: read-only, it never starts or
+ * asks for a kernel (opening six results must not start six kernels) and the document is
+ * never dirty (nothing to save: Save would only offer "Save As" into `.runs/`).
+ */
+function addRunViewer(app: JupyterFrontEnd): void {
+  const registry = app.docRegistry;
+  const base = registry.getWidgetFactory('Notebook') as NotebookWidgetFactory | undefined;
+  if (!base || registry.getWidgetFactory(RUN_VIEWER)) {
+    return;
+  }
+  const factory = new NotebookWidgetFactory({
+    name: RUN_VIEWER,
+    label: 'Executed notebook (omega run, read-only)',
+    fileTypes: ['notebook'],
+    modelName: 'notebook',
+    readOnly: true,
+    preferKernel: false,
+    canStartKernel: false,
+    shutdownOnClose: false,
+    autoStartDefault: false,
+    rendermime: base.rendermime,
+    contentFactory: base.contentFactory,
+    mimeTypeService: base.mimeTypeService,
+    editorConfig: base.editorConfig,
+    notebookConfig: base.notebookConfig,
+    toolbarFactory: () => []
+  });
+  factory.widgetCreated.connect((_, widget) => {
+    void widget.context.ready.then(() => {
+      const model = widget.context.model;
+      // Whatever the view changes on load (cell ids, trust, the cells' read-only flags below)
+      // is no edit of a result: the document is never dirty.
+      model.stateChanged.connect((m, change) => {
+        if (change.name === 'dirty' && change.newValue) {
+          m.dirty = false;
+        }
+      });
+      model.readOnly = true;
+      // Its cells cannot be edited either: a result is kept as it ran.
+      for (const cell of widget.content.widgets) {
+        cell.readOnly = true;
+      }
+      model.dirty = false;
+    });
+  });
+  registry.addWidgetFactory(factory);
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'The omega side panel: datasets, models, notebooks, scripts and runs.',
@@ -213,7 +287,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     rendermime: IRenderMimeRegistry | null
   ) => {
     const service = new OmegaService(app.serviceManager.serverSettings);
-    app.serviceManager.contents.addDrive(new OmegaDrive(service));
+    app.serviceManager.contents.addDrive(
+      new OmegaDrive(service, (name, summary) => {
+        Notification.info(saveMessage(name, summary), { autoClose: 4000 });
+      })
+    );
 
     const panel = new OmegaPanel({
       service,
@@ -236,6 +314,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, 'omega-jupyter-panel');
     }
+    addRunViewer(app);
     const actions = new OmegaActions(app, service, panel, notebooks, docManager, rendermime);
     addCommands(app, actions, panel, notebooks, browsers);
 

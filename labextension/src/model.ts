@@ -77,6 +77,12 @@ export class SectionModel<T> {
     return this.refresh();
   }
 
+  /** Back to the first page and fetch it (a filter of the fetcher changed). */
+  reset(): Promise<void> {
+    this._offset = 0;
+    return this.refresh();
+  }
+
   nextPage(): Promise<void> {
     if (!this.hasNext) {
       return Promise.resolve();

@@ -67,32 +67,69 @@ function objectView(item: IObjectSummary): IItemView {
   };
 }
 
-function runView(run: IRun): IItemView {
+/** What a run did, in a word: notebook, script, or the model action (fit, predict …). */
+export function runAction(run: IRun): string {
+  if (run.kind === 'job' || run.kind === 'notebook') {
+    return 'notebook';
+  }
+  if (run.kind === 'script') {
+    return 'script';
+  }
+  return run.action || run.kind;
+}
+
+export function runView(run: IRun): IItemView {
   const progress = runProgress(run);
   const duration = formatDuration(runDuration(run));
-  const detail = [run.state, progress, duration].filter(Boolean).join(' · ');
+  const version = run.target_version ? ` v${run.target_version}` : '';
+  const action = runAction(run);
+  const detail = [action, run.trigger, run.state, progress, duration].filter(Boolean).join(' · ');
   const lines = [
-    `${run.kind} ${run.target} (${run.action}), run ${run.id}`,
-    `state: ${run.state}, trigger: ${run.trigger}`,
+    `${run.target}${version}`,
+    `${action} (${run.kind} ${run.action}), triggered by ${run.trigger}`,
+    `state: ${run.state}${progress ? `, ${progress}` : ''}`,
     `submitted ${formatTime(run.submitted)}`
   ];
   if (run.started) {
     lines.push(`started ${formatTime(run.started)}`);
   }
   if (run.finished) {
-    lines.push(`finished ${formatTime(run.finished)} (${duration})`);
+    lines.push(`finished ${formatTime(run.finished)}`);
+  }
+  if (duration) {
+    lines.push(`duration ${duration}${run.finished ? '' : ' so far'}`);
+  }
+  if (run.attempt && run.attempt > 1) {
+    lines.push(`attempt ${run.attempt}`);
   }
   if (run.error) {
     lines.push(`error: ${run.error}`);
   }
+  lines.push(`run ${run.id}`);
   return {
     key: run.id,
-    label: run.target,
+    label: `${run.target}${version}`,
     detail,
     title: lines.join('\n'),
     state: run.state
   };
 }
+
+/** The choices of the Runs section's filters: [value sent to the server, label]. */
+export const RUN_STATE_FILTERS: [string, string][] = [
+  ['', 'any state'],
+  ['queued', 'queued'],
+  ['running', 'running'],
+  ['succeeded', 'succeeded'],
+  ['failed', 'failed'],
+  ['cancelled', 'cancelled']
+];
+export const RUN_KIND_FILTERS: [string, string][] = [
+  ['', 'any kind'],
+  ['job', 'notebooks'],
+  ['script', 'scripts'],
+  ['model', 'models (fit, predict …)']
+];
 
 export class OmegaPanel extends Panel {
   constructor(readonly options: IPanelOptions) {
@@ -112,10 +149,16 @@ export class OmegaPanel extends Panel {
       this._add(id, model, objectView);
     }
     const runs = new SectionModel<IRun>(
-      q => service.runs({ limit: q.limit, offset: q.offset }),
+      q =>
+        service.runs({
+          limit: q.limit,
+          offset: q.offset,
+          state: this._runFilters.state.value || undefined,
+          kind: this._runFilters.kind.value || undefined
+        }),
       pageSize
     );
-    this._add('runs', runs, runView);
+    this._add('runs', runs, runView, this._runFilterBar(runs));
     this._poll = new Poll({
       factory: () => this.refresh(),
       frequency: {
@@ -179,8 +222,37 @@ export class OmegaPanel extends Panel {
     void this._poll.refresh();
   }
 
-  private _add<T>(id: SectionId, model: SectionModel<T>, view: (item: T) => IItemView): void {
+  /** Filters of the Runs section: by state and by kind; a change goes back to page one. */
+  get runFilters(): { state: HTMLSelectElement; kind: HTMLSelectElement } {
+    return this._runFilters;
+  }
+
+  private _runFilterBar(model: SectionModel<IRun>): HTMLElement {
+    const bar = document.createElement('div');
+    bar.className = 'jp-omega-filters';
+    const make = (select: HTMLSelectElement, label: string, choices: [string, string][]) => {
+      select.className = 'jp-omega-filter';
+      select.setAttribute('aria-label', label);
+      select.title = label;
+      for (const [value, text] of choices) {
+        select.append(new Option(text, value));
+      }
+      select.addEventListener('change', () => void model.reset().catch(() => undefined));
+      bar.append(select);
+    };
+    make(this._runFilters.state, 'Show runs in this state', RUN_STATE_FILTERS);
+    make(this._runFilters.kind, 'Show runs of this kind', RUN_KIND_FILTERS);
+    return bar;
+  }
+
+  private _add<T>(
+    id: SectionId,
+    model: SectionModel<T>,
+    view: (item: T) => IItemView,
+    filters?: HTMLElement
+  ): void {
     const section = new Section<T>({
+      filters,
       id,
       label: SECTION_LABELS[id],
       hint: SECTION_HINTS[id],
@@ -190,6 +262,12 @@ export class OmegaPanel extends Panel {
       onActivate: (_s, key) => this.options.onActivate(id, key),
       onSelect: (_s, key) => {
         this._lastSelected = { store: id, name: key };
+        // One selection in the whole panel: what the context menu acts on.
+        for (const [other, section] of this._sections) {
+          if (other !== id) {
+            section.clearSelection();
+          }
+        }
       },
       onDragStart: (_s, key, event) => this.options.onDragStart?.(id, key, event)
     });
@@ -256,4 +334,8 @@ export class OmegaPanel extends Panel {
   private _banner = document.createElement('div');
   private _poll: Poll;
   private _lastSelected: { store: SectionId; name: string } | null = null;
+  private _runFilters = {
+    state: document.createElement('select'),
+    kind: document.createElement('select')
+  };
 }

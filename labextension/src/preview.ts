@@ -5,6 +5,7 @@
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
+import { formatRows } from './dtypes';
 import { formatBytes } from './format';
 import { DatasetProfileView, place } from './profile';
 import type { IDatasetPreview, IDatasetProfile } from './service';
@@ -78,11 +79,11 @@ export class DatasetPreview extends Widget {
       dtypes.append(dt);
     }
     const body = table.createTBody();
-    const keys = preview.columns.map(c => c.name);
-    for (const record of preview.rows) {
+    // Values formatted by dtype as pandas shows them (see dtypes.ts).
+    for (const texts of formatRows(preview.columns, preview.rows)) {
       const tr = body.insertRow();
-      for (const key of keys) {
-        tr.insertCell().textContent = cellText(record[key]);
+      for (const text of texts) {
+        tr.insertCell().textContent = text;
       }
     }
     const scroller = document.createElement('div');

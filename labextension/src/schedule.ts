@@ -4,10 +4,11 @@
  * schedule is shown with its state (active or paused) and a Pause/Resume button that applies
  * at once.
  */
+import { Dialog } from '@jupyterlab/apputils';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { formatTime } from './format';
+import { formatTime, formatTimeIn } from './format';
 import type { IParameter, ISchedule, ISchedulePreview, OmegaService } from './service';
 
 export const PRESETS: [string, string][] = [
@@ -133,7 +134,40 @@ export class ScheduleForm extends Widget {
       }
       this.node.append(box);
     }
+    this._saveError.className = 'jp-omega-error jp-omega-schedule-save-error';
+    this._saveError.setAttribute('role', 'alert');
+    this._saveError.hidden = true;
+    this.node.append(this._saveError);
+    // A refusal speaks of what was typed then: any edit clears it.
+    for (const type of ['input', 'change']) {
+      this.node.addEventListener(type, () => this.showSaveError(''));
+    }
     this._update();
+  }
+
+  /** The message of the last failed save ('' when none), shown at the dialog's foot. */
+  get saveError(): string {
+    return this._saveError.textContent ?? '';
+  }
+
+  showSaveError(message: string): void {
+    this._saveError.textContent = message;
+    this._saveError.hidden = !message;
+  }
+
+  /**
+   * Save what is typed: the *When* is checked first (a text that does not parse is refused
+   * with the server's message and nothing is sent), then the schedule is PUT. Rejects with
+   * the server's message; the form keeps every input either way.
+   */
+  async save(): Promise<ISchedule> {
+    const value = this.getValue();
+    this.showSaveError('');
+    if (!value.when) {
+      throw new Error('Type when the notebook runs (cron or text), e.g. "weekdays at 08:30".');
+    }
+    await this.service.previewSchedule(value.when, value.timezone);
+    return this.service.setSchedule(this.notebook, value);
   }
 
   /** Whether the saved schedule is paused (false when there is none). */
@@ -231,14 +265,17 @@ export class ScheduleForm extends Widget {
       }
       this._preview = preview;
       this._description.classList.remove('jp-omega-error');
-      this._description.textContent = `${preview.description} (cron ${preview.cron})`;
+      // Description and next runs both in the schedule's zone, said in both.
+      const zone = timezone || 'UTC';
+      this._description.textContent = `${preview.description} (${zone}; cron ${preview.cron})`;
       const items = preview.next_times.map(t => {
         const li = document.createElement('li');
-        li.textContent = formatTime(t);
+        li.textContent = formatTimeIn(t, zone);
+        li.title = `${formatTime(t)} in this browser's time`;
         return li;
       });
       const title = document.createElement('div');
-      title.textContent = 'Next runs:';
+      title.textContent = `Next runs (${zone}):`;
       const list = document.createElement('ol');
       list.append(...items);
       this._times.replaceChildren(title, list);
@@ -265,6 +302,56 @@ export class ScheduleForm extends Widget {
   private _pauseButton = document.createElement('button');
   private _statusError = document.createElement('div');
   private _preview: ISchedulePreview | null = null;
+  private _saveError = document.createElement('div');
   private _timer = 0;
   private _ticket = 0;
+}
+
+/**
+ * The schedule dialog: *Save schedule* saves from inside the dialog and closes it only when
+ * the server took the schedule; a *When* that does not parse (or any refusal) is shown in the
+ * dialog with everything typed kept. Resolves with the saved schedule as `value`.
+ */
+export class ScheduleDialog extends Dialog<IScheduleValue> {
+  constructor(
+    readonly form: ScheduleForm,
+    options: { title: string; buttons: Dialog.IButton[] }
+  ) {
+    super({ title: options.title, body: form, buttons: options.buttons });
+    this._buttonList = options.buttons;
+    this.addClass('jp-omega-schedule-dialog');
+  }
+
+  /** The schedule the dialog saved (null until a save succeeded). */
+  get saved(): ISchedule | null {
+    return this._saved;
+  }
+
+  resolve(index?: number): void {
+    const button = index === undefined ? undefined : this._buttonList[index];
+    if (!button || !button.accept || this._saved) {
+      super.resolve(index);
+      return;
+    }
+    if (this._saving) {
+      return;
+    }
+    this._saving = true;
+    this.form
+      .save()
+      .then(saved => {
+        this._saved = saved;
+        super.resolve(index);
+      })
+      .catch(error => {
+        this.form.showSaveError(`Not saved: ${(error as Error).message ?? String(error)}`);
+      })
+      .finally(() => {
+        this._saving = false;
+      });
+  }
+
+  private _buttonList: Dialog.IButton[];
+  private _saved: ISchedule | null = null;
+  private _saving = false;
 }

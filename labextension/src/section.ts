@@ -26,6 +26,8 @@ export interface ISectionOptions<T> {
   hint?: string;
   model: SectionModel<T>;
   view: (item: T) => IItemView;
+  /** Controls shown under the header while the section is open (the Runs filters). */
+  filters?: HTMLElement;
   open?: boolean;
   onActivate: (section: Section<T>, key: string) => void;
   onSelect?: (section: Section<T>, key: string) => void;
@@ -56,7 +58,12 @@ export class Section<T = unknown> extends Widget {
     this._list.className = 'jp-omega-list';
     this._list.setAttribute('role', 'list');
     this._error.className = 'jp-omega-error';
-    this.node.append(header, this._error, this._list);
+    this.node.append(header);
+    if (options.filters) {
+      options.filters.classList.add('jp-omega-section-filters');
+      this.node.append(options.filters);
+    }
+    this.node.append(this._error, this._list);
     this.setOpen(options.open ?? false);
     options.model.changed.connect(this.render, this);
     this._list.addEventListener('dblclick', this);
@@ -133,6 +140,17 @@ export class Section<T = unknown> extends Widget {
     }
   }
 
+  /** Unselect (another section's row was selected). */
+  clearSelection(): void {
+    if (this._selected === null) {
+      return;
+    }
+    this._selected = null;
+    for (const row of Array.from(this._list.querySelectorAll('.jp-mod-selected'))) {
+      row.classList.remove('jp-mod-selected');
+    }
+  }
+
   render(): void {
     const model = this.model;
     const items = model.items;
@@ -150,7 +168,10 @@ export class Section<T = unknown> extends Widget {
     if (!rows.length && !model.loading && !model.error) {
       const empty = document.createElement('li');
       empty.className = 'jp-omega-empty';
-      empty.textContent = model.search ? 'nothing matches' : 'nothing stored yet';
+      const filtered = Array.from(this.options.filters?.querySelectorAll('select') ?? []).some(
+        select => select.value
+      );
+      empty.textContent = model.search || filtered ? 'nothing matches' : 'nothing stored yet';
       rows.push(empty);
     }
     this._list.replaceChildren(...rows);

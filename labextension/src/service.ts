@@ -24,6 +24,8 @@ export interface IObjectSummary {
   rows?: number | null;
   /** Notebooks and scripts: their schedule, null when they have none. */
   schedule?: IScheduleBrief | null;
+  /** The answer of a notebook PUT: false when the content was unchanged (no new version). */
+  created?: boolean;
 }
 
 export interface IPage<T> {
@@ -104,7 +106,22 @@ export interface IRun {
   finished: string | null;
   error: string | null;
   progress: { cells_done?: number; cells_total?: number } | null;
+  target_version?: number | null;
+  parameters?: Record<string, unknown> | null;
+  attempt?: number;
+  result?: unknown;
+  traceback?: string | null;
   [key: string]: unknown;
+}
+
+export interface ILogLine {
+  id: number;
+  created: string;
+  level: number;
+  levelname: string;
+  logger: string;
+  message: string;
+  run_id: string | null;
 }
 
 export interface ISchedule {
@@ -153,6 +170,8 @@ export interface IRunsQuery {
   /** Only the runs of this notebook or script. */
   job?: string;
   state?: string;
+  /** Only runs of this kind: notebook, script, model. */
+  kind?: string;
 }
 
 /** The answer of a DELETE of an object. */
@@ -298,12 +317,17 @@ export class OmegaService {
   // -- runs -------------------------------------------------------------------------------
   /** One page of runs, newest first; `total` counts all the runs that match. */
   runs(query: IRunsQuery = {}): Promise<IPage<IRun>> {
-    const { limit, offset, job, state } = query;
-    return this.request(`runs${queryString({ limit, offset, job, state })}`);
+    const { limit, offset, job, state, kind } = query;
+    return this.request(`runs${queryString({ limit, offset, job, state, kind })}`);
   }
 
   run(id: string): Promise<IRun> {
     return this.request(`runs/${encodeURIComponent(id)}`);
+  }
+
+  /** The log lines of run `id`, oldest first (what a script printed and logged). */
+  runLogs(id: string, limit = 1000): Promise<IPage<ILogLine>> {
+    return this.request(`logs${queryString({ run: id, limit })}`);
   }
 
   runResult(id: string): Promise<Record<string, unknown>> {

@@ -1,5 +1,8 @@
 """Objects the UI tests expect in the store (run before the server starts)."""
 
+import tempfile
+from pathlib import Path
+
 import nbformat
 import numpy as np
 import pandas as pd
@@ -56,3 +59,38 @@ model = LogisticRegression().fit(X, [0, 0, 1, 1])
 om.models.put(model, "ui/churn model's (2)")
 om.models.put(model, "protected/model")
 print("seeded:", om.datasets.list(), om.jobs.list(), om.models.list())
+
+# -- the panel's readability tests (tests/panel.spec.ts) ------------------------------------
+# A model with four versions, v2 tagged prod (the details dialog must say so).
+for i in range(4):
+    om.models.put(LogisticRegression(C=1.0 + i).fit(X, [0, 0, 1, 1]), "iris_model")
+om.models.tag("iris_model", 2, "prod")
+# Notebooks of their own: one saved unchanged with Ctrl+S, one scheduled in a time zone and run.
+om.jobs.put(nb, "reports/unchanged")
+om.jobs.put(nb, "reports/zurich")
+# A dataset whose values need formatting by dtype (tz-aware datetimes, floats with decimals).
+readings = pd.DataFrame(
+    {
+        "at": pd.to_datetime(["2026-05-22 04:31:34", "2026-05-22 05:00:00"]).tz_localize("UTC"),
+        "local": pd.to_datetime(["2026-05-22 04:31:34", "2026-05-22 05:00:00"])
+        .tz_localize("UTC")
+        .tz_convert("Europe/Zurich"),
+        "value": [70.0, 1.25],
+        "day": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+    }
+)
+om.datasets.put(readings, "readings")
+# A script package (run from the panel by the tests: its result and log show in a tab).
+with tempfile.TemporaryDirectory() as tmp:
+    package = Path(tmp) / "etl"
+    (package / "etl").mkdir(parents=True)
+    (package / "setup.py").write_text(
+        "from setuptools import setup\nsetup(name='etl', version='0.1', packages=['etl'])\n"
+    )
+    (package / "etl" / "__init__.py").write_text(
+        "def run(om, **kwargs):\n"
+        "    print('etl read 3 rows')\n"
+        "    return {'rows': 3, 'kwargs': kwargs}\n"
+    )
+    om.scripts.put(package / "setup.py", "etl")
+print("seeded for the panel tests:", om.models.list(), om.scripts.list())

@@ -126,6 +126,30 @@ def _installed_language(kernel: str) -> str | None:
         return None
 
 
+# What an editor or kernel changes in a notebook just by opening it: not a change of content.
+_EDITOR_FILLED = ("language_info",)
+
+
+def _content(node: NotebookNode) -> str:
+    """A notebook's content as canonical JSON, without cell ids, ``nbformat_minor`` and the
+    metadata a kernel fills in (see :func:`same_notebook`)."""
+    # Through nbformat's own JSON: multi-line text as one string whether it came as lines.
+    data = json.loads(json.dumps(nbformat.reads(nbformat.writes(node), as_version=4)))
+    data.pop("nbformat_minor", None)
+    for key in _EDITOR_FILLED:
+        data.get("metadata", {}).pop(key, None)
+    for cell in data.get("cells", []):
+        cell.pop("id", None)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def same_notebook(a: NotebookNode, b: NotebookNode) -> bool:
+    """Whether two notebooks have the same content: the same cells (source, outputs,
+    execution counts, metadata) and notebook metadata. Cell ids, ``nbformat_minor`` and
+    ``language_info`` (set by a kernel when the notebook is opened) do not count."""
+    return _content(a) == _content(b)
+
+
 def kernel_name(node: NotebookNode) -> str:
     """The kernel a notebook asks for (``python3`` when it says nothing)."""
     return node.get("metadata", {}).get("kernelspec", {}).get("name") or "python3"
@@ -158,4 +182,7 @@ class NotebookBlobs(VersionedStore):
             return reader.readall().decode("utf-8")
 
     def get(self, name: str) -> NotebookNode:
-        return nbformat.reads(self.read_text(self.resolve(name)), as_version=4)
+        return self.get_version(self.resolve(name))
+
+    def get_version(self, meta: Metadata) -> NotebookNode:
+        return nbformat.reads(self.read_text(meta), as_version=4)

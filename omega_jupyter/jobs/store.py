@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from nbformat import NotebookNode
 
 from omega_jupyter.exceptions import ObjectNotFoundError, UnsupportedObjectError
-from omega_jupyter.jobs.notebooks import NotebookBlobs, complete_kernel, to_notebook
+from omega_jupyter.jobs.notebooks import NotebookBlobs, complete_kernel, same_notebook, to_notebook
 from omega_jupyter.jobs.schedules import ScheduleStore
 from omega_jupyter.jobs.tables import runs
 from omega_jupyter.names import validate_name
@@ -119,11 +119,27 @@ class JobStore(RunnableStore):
         """Store a notebook (NotebookNode, dict, JSON text or .ipynb path) as a new version.
 
         The notebook is validated with nbformat first; an invalid one stores nothing. One that
-        names no kernel or language gets the Python kernel's (see ``complete_kernel``).
+        names no kernel or language gets the Python kernel's (see ``complete_kernel``). A
+        notebook with the same content as the latest version stores nothing either and
+        returns that version (see :meth:`save`).
+        """
+        return self.save(obj, name, attributes)[0]
+
+    def save(self, obj: Any, name: str, attributes: dict | None = None) -> tuple[Metadata, bool]:
+        """Store a notebook unless it equals the latest version: ``(version, created)``.
+
+        Equal means the same cells (source, outputs, execution counts, metadata) and notebook
+        metadata, not counting what an editor or kernel fills in on opening (cell ids,
+        ``language_info``, ``nbformat_minor``). An editor saving an unchanged notebook (every
+        Ctrl+S, every autosave) so makes no new version; new ``attributes`` always do.
         """
         validate_name(name)
         node = complete_kernel(to_notebook(obj))
-        return self.notebooks.put(node, name, attributes=attributes)
+        if attributes is None:
+            latest = self.notebooks.meta.latest(name)
+            if latest is not None and same_notebook(self.notebooks.get_version(latest), node):
+                return latest, False
+        return self.notebooks.put(node, name, attributes=attributes), True
 
     def get(self, name: str) -> NotebookNode:
         """The notebook (``name@2`` for an older version)."""

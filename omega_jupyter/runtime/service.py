@@ -82,9 +82,17 @@ class Runtime:
         """The row of run ``run_id`` as stored (RunNotFoundError if there is none)."""
         return self.runs_store.get(run_id)
 
-    def run_count(self, state: str | list[str] | None = None, target: str | None = None) -> int:
-        """How many runs ``runs(state, target)`` pages through."""
-        return self.runs_store.count(state=state, target=target)
+    def run_count(
+        self,
+        state: str | list[str] | None = None,
+        target: str | None = None,
+        *,
+        kind: str | None = None,
+    ) -> int:
+        """How many runs ``runs(state, target, kind=kind)`` pages through."""
+        if kind is not None:
+            self.kinds.get(kind)  # an unknown kind is an error, not an empty list
+        return self.runs_store.count(state=state, target=target, kind=kind)
 
     def runs(
         self,
@@ -92,10 +100,17 @@ class Runtime:
         target: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        *,
+        kind: str | None = None,
     ) -> pd.DataFrame:
-        """Runs of this bucket, newest first, from ``offset`` on
-        (``run_count(state, target)`` tells how many there are in all)."""
-        return self.runs_store.list(state=state, target=target, limit=limit, offset=offset)
+        """Runs of this bucket, newest first, from ``offset`` on, only of one ``kind``
+        (``job``, ``script``, ``model``) when given (``run_count(state, target, kind=kind)``
+        tells how many there are in all)."""
+        if kind is not None:
+            self.kinds.get(kind)  # an unknown kind is an error, not an empty list
+        return self.runs_store.list(
+            state=state, target=target, kind=kind, limit=limit, offset=offset
+        )
 
     # -- kinds of run ---------------------------------------------------------------------
     def kind(self, name: str) -> RunKind:

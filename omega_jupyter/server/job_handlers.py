@@ -87,8 +87,9 @@ class JobHandler(OmegaHandler):
     async def put(self, name: str) -> None:
         om = self.om
         notebook = self.json_body()
-        meta = await self.call(om.jobs.put, notebook, name)
-        self.reply(resources.summary(meta), 201)
+        meta, created = await self.call(om.jobs.save, notebook, name)
+        # An unchanged notebook makes no new version: 200 with the version it still is.
+        self.reply({**resources.summary(meta), "created": created}, 201 if created else 200)
 
     async def delete(self, name: str) -> None:
         om = self.om
@@ -189,11 +190,12 @@ class RunsHandler(OmegaHandler):
         offset = payloads.int_param(self.arg("offset"), "offset", 0, minimum=0) or 0
         state = payloads.list_param(self.arg("state"))  # one state or several, comma-separated
         target = self.arg("job") or self.arg("target")
+        kind = self.arg("kind")
         om = self.om
 
         def listing() -> dict:
-            frame = om.runtime.runs(state=state, target=target, limit=limit, offset=offset)
-            total = om.runtime.run_count(state=state, target=target)
+            frame = om.runtime.runs(state, target, limit, offset, kind=kind)
+            total = om.runtime.run_count(state, target, kind=kind)
             return {"items": json_records(frame), "total": total, "limit": limit, "offset": offset}
 
         self.reply(await self.call(listing))

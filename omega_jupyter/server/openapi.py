@@ -207,6 +207,12 @@ STATE_NAME = "|".join(RUN_STATES)
 RUNS_QUERY = [
     {"name": "job", "in": "query", "schema": STRING, "description": "target name"},
     {
+        "name": "kind",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["job", "script", "model"]},
+        "description": "what ran: a notebook (job), a script or a model action",
+    },
+    {
         "name": "state",
         "in": "query",
         "schema": {"type": "string", "pattern": f"^({STATE_NAME})(,({STATE_NAME}))*$"},

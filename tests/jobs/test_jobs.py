@@ -32,14 +32,15 @@ def test_put_get_list_drop_with_folders(om, tmp_path):
     meta = om.jobs.put(nb, "reports/daily")
     assert (meta.version, meta.kind) == (1, "jupyter.notebook")
     path = tmp_path / "nb.ipynb"
-    nbformat.write(nb, path)
+    changed = make_notebook("y = x + 2")
+    nbformat.write(changed, path)
     assert om.jobs.put(str(path), "reports/daily").version == 2
     om.jobs.put(json.dumps(nb), "other")
     assert om.jobs.list() == ["other", "reports/daily"]
     assert om.jobs.list("reports/*") == ["reports/daily"]
     got = om.jobs.get("reports/daily")
     assert isinstance(got, nbformat.NotebookNode)
-    assert [c.source for c in got.cells] == [c.source for c in nb.cells]
+    assert [c.source for c in got.cells] == [c.source for c in changed.cells]
     assert om.jobs.metadata("reports/daily@1").version == 1
     assert om.jobs.exists("other") and not om.jobs.exists("nope")
     assert om.jobs.drop("other") is True
@@ -47,6 +48,31 @@ def test_put_get_list_drop_with_folders(om, tmp_path):
     with pytest.raises(ObjectNotFoundError):
         om.jobs.get("other")
     assert om.jobs.drop("other", force=True) is False
+
+
+def test_put_of_unchanged_notebook_makes_no_version(om):
+    """An editor saving an unchanged notebook (Ctrl+S, autosave) must not add versions; what
+    a kernel fills in on opening (language_info, cell ids, nbformat_minor) is no change."""
+    nb = make_notebook("y = x + 1")
+    assert om.jobs.save(nb, "reports/daily")[0].version == 1
+    meta, created = om.jobs.save(nb, "reports/daily")
+    assert (meta.version, created) == (1, False)
+    opened = json.loads(json.dumps(nb))
+    opened["metadata"]["language_info"] = {"name": "python", "version": "3.11.2"}
+    opened["nbformat_minor"] = 5
+    for i, cell in enumerate(opened["cells"]):
+        cell["id"] = f"editor-{i}"
+    assert om.jobs.put(opened, "reports/daily").version == 1
+    assert om.jobs.versions("reports/daily")["version"].tolist() == [1]
+    # A change of a source, an output or the notebook's metadata is a new version.
+    edited = json.loads(json.dumps(nb))
+    edited["cells"][2]["source"] = "y = x + 2"
+    meta, created = om.jobs.save(edited, "reports/daily")
+    assert (meta.version, created) == (2, True)
+    edited["metadata"]["kernelspec"]["display_name"] = "Python 3 (other)"
+    assert om.jobs.put(edited, "reports/daily").version == 3
+    # New attributes always make a version.
+    assert om.jobs.put(edited, "reports/daily", attributes={"owner": "ops"}).version == 4
 
 
 @pytest.mark.parametrize(

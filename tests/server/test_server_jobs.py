@@ -35,6 +35,22 @@ def notebook() -> dict:
     return json.loads(nbformat.writes(nb))
 
 
+async def test_put_unchanged_notebook_answers_200_and_no_version(jp_fetch) -> None:
+    """The panel's Ctrl+S of an unchanged notebook: no new version, and the answer says
+    which version the notebook is (``created`` false, 200 instead of 201)."""
+    status, body = await call(jp_fetch, "jobs/same", "PUT", notebook())
+    assert status == 201, body
+    assert (json.loads(body)["version"], json.loads(body)["created"]) == (1, True)
+    status, body = await call(jp_fetch, "jobs/same", "PUT", notebook())
+    assert status == 200, body
+    assert (json.loads(body)["version"], json.loads(body)["created"]) == (1, False)
+    changed = notebook()
+    changed["cells"][1]["source"] = "y = x * 3"
+    status, body = await call(jp_fetch, "jobs/same", "PUT", changed)
+    assert status == 201, body
+    assert (json.loads(body)["version"], json.loads(body)["created"]) == (2, True)
+
+
 async def test_job_store_schedule_and_run(jp_fetch) -> None:
     status, body = await call(jp_fetch, "jobs/report", "PUT", notebook())
     assert status == 201, body
@@ -72,6 +88,11 @@ async def test_job_store_schedule_and_run(jp_fetch) -> None:
     assert any("42" in str(cell.get("outputs")) for cell in executed["cells"])
     _, body = await call(jp_fetch, "runs", job="report")
     assert [r["id"] for r in json.loads(body)["items"]] == [run_id]
+    # The panel's filter by kind of run.
+    _, body = await call(jp_fetch, "runs", kind="job")
+    assert [r["id"] for r in json.loads(body)["items"]] == [run_id]
+    _, body = await call(jp_fetch, "runs", kind="script")
+    assert (json.loads(body)["items"], json.loads(body)["total"]) == ([], 0)
     status, body = await call(jp_fetch, "logs", run=run_id)
     assert status == 200 and isinstance(json.loads(body)["items"], list)
 
@@ -91,6 +112,7 @@ async def test_job_store_schedule_and_run(jp_fetch) -> None:
         ("GET", "runs/nosuchrun/notebook", None, {}, 404),
         ("POST", "runs/nosuchrun/cancel", None, {}, 404),
         ("GET", "runs", None, {"state": "exploded"}, 400),
+        ("GET", "runs", None, {"kind": "teleport"}, 400),
         ("GET", "logs", None, {"since": "not a time"}, 400),
         ("GET", "logs", None, {"level": "LOUD"}, 400),
         ("POST", "scripts/missing/run", {}, {}, 404),

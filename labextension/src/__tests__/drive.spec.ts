@@ -1,4 +1,6 @@
-import { listing } from '../drive';
+import { listing, OmegaDrive, saveMessage } from '../drive';
+import { OmegaService } from '../service';
+import { ok, settingsFor } from './fakeServer';
 import { parseParameter } from '../schedule';
 import { cellsFor } from '../drag';
 import type { IObjectSummary } from '../service';
@@ -55,5 +57,22 @@ describe('drag', () => {
     expect(cells).toHaveLength(1);
     expect(cells[0].cell_type).toBe('code');
     expect(cells[0].source).toContain("om.datasets.get('sales')");
+  });
+});
+
+describe('drive save', () => {
+  it('tells the version a save made, or that the notebook was unchanged', async () => {
+    const { settings } = settingsFor(() =>
+      ok({ ...nb('reports/daily'), version: 4, created: false })
+    );
+    const heard: string[] = [];
+    const drive = new OmegaDrive(new OmegaService(settings), (name, summary) =>
+      heard.push(saveMessage(name, summary))
+    );
+    await drive.save('reports/daily.ipynb', { type: 'notebook', content: {} });
+    expect(heard).toEqual(['reports/daily: no changes, still version 4']);
+    expect(saveMessage('a', { ...nb('a'), version: 5, created: true })).toBe(
+      'Saved a as version 5'
+    );
   });
 });

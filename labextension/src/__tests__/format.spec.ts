@@ -1,12 +1,14 @@
 import {
   formatBytes,
+  formatTimeIn,
   formatDuration,
   insertCode,
   notebookName,
   notebookPath,
   pyString,
   runDuration,
-  runProgress
+  runProgress,
+  runTitle
 } from '../format';
 import type { IRun } from '../service';
 
@@ -109,5 +111,31 @@ describe('notebook paths', () => {
     expect(notebookPath('reports/daily')).toBe('reports/daily.ipynb');
     expect(notebookName('omega:reports/daily.ipynb')).toBe('reports/daily');
     expect(notebookName('/x.ipynb')).toBe('x');
+  });
+});
+
+describe('times in a zone and run titles', () => {
+  it('formats a time in the given zone and names it', () => {
+    const text = formatTimeIn('2026-12-03T05:00:00+00:00', 'Europe/Zurich');
+    expect(text).toMatch(/06:00 Europe\/Zurich$/);
+    expect(formatTimeIn('2026-12-03T05:00:00+00:00', 'UTC')).toMatch(/05:00 UTC$/);
+  });
+
+  it('titles a run by target, time and state, never by its id', () => {
+    const title = runTitle({
+      id: 'cc1a15facd8d40749a6146204c2395ac',
+      kind: 'job',
+      target: 'reports/daily',
+      action: 'run',
+      state: 'succeeded',
+      trigger: 'manual',
+      submitted: '2026-12-02T06:12:00+00:00',
+      started: '2026-12-02T06:12:01+00:00',
+      finished: null,
+      error: null,
+      progress: null
+    });
+    expect(title).toMatch(/^reports\/daily · .+ · succeeded$/);
+    expect(title).not.toContain('cc1a15');
   });
 });

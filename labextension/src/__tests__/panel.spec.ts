@@ -1,4 +1,4 @@
-import { OmegaPanel } from '../panel';
+import { OmegaPanel, runAction, runView } from '../panel';
 import { OmegaService } from '../service';
 import { fail, ok, settingsFor } from './fakeServer';
 
@@ -178,6 +178,86 @@ describe('OmegaPanel notebooks section', () => {
     expect(row('held').title).toContain('(paused)');
     expect(badge('plain')).toBeNull();
     expect(row('plain').title).not.toContain('schedule');
+    panel.dispose();
+  });
+});
+
+describe('OmegaPanel selection and runs', () => {
+  it('keeps one selection across all sections', async () => {
+    const { settings } = settingsFor((_method, url) => {
+      const store = new URL(url).pathname.split('/').pop();
+      return ok({
+        items: [{ name: `${store}-a`, kind: 'x', version: 1, modified: '', size: 1 }],
+        total: 1
+      });
+    });
+    const panel = new OmegaPanel({
+      service: new OmegaService(settings),
+      refreshInterval: 0,
+      onActivate: () => undefined
+    });
+    await panel.refresh(true);
+    const selected = () =>
+      Array.from(panel.node.querySelectorAll<HTMLElement>('.jp-omega-item.jp-mod-selected')).map(
+        row => row.dataset.key
+      );
+    panel.section('datasets').select('datasets-a');
+    panel.section('models').select('models-a');
+    expect(selected()).toEqual(['models-a']);
+    expect(panel.section('datasets').selected).toBeNull();
+    expect(panel.lastSelected).toEqual({ store: 'models', name: 'models-a' });
+    // A re-render keeps only the one selection.
+    await panel.refresh(true);
+    expect(selected()).toEqual(['models-a']);
+    panel.dispose();
+  });
+
+  it('shows what a run did, its version and trigger; the tooltip has times and duration', () => {
+    const view = runView({
+      id: 'abc',
+      kind: 'model',
+      target: 'iris_model',
+      target_version: 3,
+      action: 'fit',
+      state: 'succeeded',
+      trigger: 'rest',
+      submitted: '2026-12-02T06:00:00+00:00',
+      started: '2026-12-02T06:00:01+00:00',
+      finished: '2026-12-02T06:00:03.500+00:00',
+      error: null,
+      progress: null
+    });
+    expect(view.label).toBe('iris_model v3');
+    expect(view.detail).toBe('fit · rest · succeeded · 2.5 s');
+    expect(view.title).toContain('iris_model v3');
+    expect(view.title).toContain('triggered by rest');
+    expect(view.title).toMatch(/started .+/);
+    expect(view.title).toContain('duration 2.5 s');
+    expect(view.title).toContain('run abc');
+    expect(runAction({ kind: 'job', action: 'run' } as never)).toBe('notebook');
+    expect(runAction({ kind: 'script', action: 'run' } as never)).toBe('script');
+  });
+
+  it('filters the runs by state and kind on the server, from the first page', async () => {
+    const { settings, calls } = server(5);
+    const panel = new OmegaPanel({
+      service: new OmegaService(settings),
+      refreshInterval: 0,
+      pageSize: 2,
+      onActivate: () => undefined
+    });
+    const section = panel.section('runs');
+    await section.model.refresh();
+    await section.model.nextPage();
+    panel.runFilters.state.value = 'failed';
+    panel.runFilters.state.dispatchEvent(new Event('change'));
+    panel.runFilters.kind.value = 'script';
+    panel.runFilters.kind.dispatchEvent(new Event('change'));
+    await new Promise(r => setTimeout(r, 20));
+    const last = new URL(calls[calls.length - 1].url);
+    expect(last.searchParams.get('state')).toBe('failed');
+    expect(last.searchParams.get('kind')).toBe('script');
+    expect(last.searchParams.get('offset')).toBe('0');
     panel.dispose();
   });
 });
