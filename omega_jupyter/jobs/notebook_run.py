@@ -8,6 +8,7 @@ lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import re
@@ -67,6 +68,37 @@ class JobRunner:
             parameters=dict(parameters or {}),
             result_stream=result_stream,
             max_retries=max_retries,
+            timeout=timeout,
+        )
+
+    def map(
+        self,
+        parameter_sets: Any,
+        param: str | None = None,
+        max_parallel: int | None = None,
+        timeout: float | None = None,
+        result_stream: str | None = None,
+        max_retries: int | None = None,
+    ) -> Any:
+        """Run the notebook once for each parameter set, as a run group (``RunGroup``).
+
+        ``parameter_sets``: dicts of parameters, or plain values bound to the parameter named
+        ``param`` (``map(stores, param="store")``); ``max_parallel`` members run at once
+        (default: the cluster's threads); every member is an ordinary run (its own executed
+        notebook, error, ``timeout`` and ``max_retries``); ``om.runtime.group(id)`` finds the
+        group again from any process.
+        """
+        result_stream = check_stream(result_stream)
+        meta = self.om.jobs.metadata(self.name)  # unknown jobs fail here, before any row
+        return self.runtime.map(
+            "job",
+            self.name,
+            parameter_sets,
+            param=param,
+            max_parallel=max_parallel,
+            version=meta.version,
+            max_retries=max_retries,
+            result_stream=result_stream,
             timeout=timeout,
         )
 
@@ -254,4 +286,34 @@ def _store_result(
     return {"result": meta.name, "result_version": meta.version}
 
 
-NOTEBOOK_RUN = RunKind("job", execute, front=JobRunner, noun="notebook")
+def result_of(om: Any, record: Any, output: str | None) -> Any:
+    """A succeeded notebook run's executed notebook, or with ``output`` the value of the last
+    output of the cell tagged ``output`` (a run group's ``results(output)``)."""
+    node = om.jobs.result(record.id)
+    if output is None:
+        return node
+    cells = [c for c in node.cells if output in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ObjectNotFoundError(f"the notebook has no cell tagged {output!r}")
+    return cell_value(cells[-1])
+
+
+def cell_value(cell: Any) -> Any:
+    """The last value a cell shows: JSON output as is, plain text as a Python literal if it is
+    one (``{'total': 3}``, ``42``), else the text; None if it shows nothing."""
+    for out in reversed(cell.get("outputs", [])):
+        data = out.get("data") or {}
+        if "application/json" in data:
+            return data["application/json"]
+        text = data.get("text/plain") if data else out.get("text")
+        if text is None:
+            continue
+        text = "".join(text) if isinstance(text, list) else str(text)
+        try:
+            return ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return text.strip()
+    return None
+
+
+NOTEBOOK_RUN = RunKind("job", execute, front=JobRunner, noun="notebook", result_of=result_of)
