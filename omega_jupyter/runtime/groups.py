@@ -259,8 +259,9 @@ class GroupStore:
 
     def requeue(self, group_id: str, failed_only: bool = True) -> list[int]:
         """Put members back on ``pending``: those without a result (failed, cancelled or never
-        sent), or with ``failed_only=False`` every member not queued or running. A member that
-        lost its worker and is still to be retried by the reconciler is left to it."""
+        sent), or with ``failed_only=False`` every member not queued or running; returns the
+        pending indices. A member that lost its worker and is being retried by the reconciler
+        is left to it."""
         with self.db.begin() as conn:
             group = self._locked(conn, group_id)
             rows = conn.execute(self._latest_query(group_id))
@@ -276,12 +277,13 @@ class GroupStore:
                 if run is not None and not self._take_over(conn, run):
                     continue
                 again.append(index)
+            pending = sorted(pending | set(again))
             conn.execute(
                 sa.update(run_groups)
                 .where(self._mine(group_id))
-                .values(pending=sorted(pending | set(again)), cancelled=None)
+                .values(pending=pending, cancelled=None)
             )
-        return again
+        return pending
 
     @staticmethod
     def _take_over(conn: Any, run: RunRecord) -> bool:
@@ -519,7 +521,8 @@ class RunGroup:
     def restart(self, failed_only: bool = True) -> list[int]:
         """Run again the members without a result (failed, cancelled, never sent) — or, with
         ``failed_only=False``, every member not running now; each gets a new run that follows
-        its previous one. Returns the members' indices; at most ``max_parallel`` run at once."""
+                its previous one. Returns the indices of the members to be sent; at most
+        ``max_parallel`` run at once."""
         again = self.store.requeue(self.id, failed_only)
         self.advance()
         return again

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from omega_jupyter.exceptions import InvalidParameterError
 from omega_jupyter.runtime import cluster
 from omega_jupyter.runtime.events import publish_ended
 from omega_jupyter.runtime.groups import GroupStore, RunGroup, check_members, check_parallel
@@ -16,7 +17,6 @@ from omega_jupyter.runtime.lifecycle import run_task
 from omega_jupyter.runtime.reconcile import check_retries, task_record
 from omega_jupyter.runtime.runs import RunRecord, RunStore
 from omega_jupyter.runtime.worker import settings_payload
-from omega_jupyter.exceptions import InvalidParameterError
 from omega_jupyter.storage import credentials
 
 if TYPE_CHECKING:

@@ -156,10 +156,9 @@ def test_map_binds_plain_values_to_a_parameter_and_cancel_stops_sending(omr: Ome
     ],
 )
 def test_bad_maps_are_refused_and_record_nothing(omr: Omega, members, options, message):
+    options = {"max_parallel": 2, **options}
     with pytest.raises(InvalidParameterError, match=message):
-        omr.runtime.job("reports/store").map(
-            members, max_parallel=options.pop("max_parallel", 2), **options
-        )
+        omr.runtime.job("reports/store").map(members, **options)
     assert omr.runtime.groups().empty and omr.runtime.runs().empty
 
 
