@@ -21,7 +21,11 @@ from typing import Any
 
 import nbformat
 
-from omega_jupyter.exceptions import ObjectNotFoundError, UnknownKernelError
+from omega_jupyter.exceptions import (
+    InvalidParameterError,
+    ObjectNotFoundError,
+    UnknownKernelError,
+)
 from omega_jupyter.jobs.notebooks import kernel_name
 from omega_jupyter.jobs.papermill_io import SCHEME, route
 from omega_jupyter.names import validate_name
@@ -89,6 +93,10 @@ class JobRunner:
         group again from any process.
         """
         result_stream = check_stream(result_stream)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise InvalidParameterError(f"timeout must be a number of seconds, not {timeout!r}")
         meta = self.om.jobs.metadata(self.name)  # unknown jobs fail here, before any row
         return self.runtime.map(
             "job",
