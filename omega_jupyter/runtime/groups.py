@@ -102,6 +102,67 @@ class Member:
     resources: dict | None = None
 
 
+def group_values(
+    group_id: str,
+    bucket: str,
+    kind: str,
+    target: str,
+    members: list[dict],
+    *,
+    max_parallel: int,
+    target_version: int | None = None,
+    max_retries: int = 0,
+    task: dict | None = None,
+    resources: dict | None = None,
+    trigger: str = "manual",
+    schedule_id: int | None = None,
+    scheduled_for: datetime | None = None,
+) -> dict[str, Any]:
+    """The row of a new group, every member pending."""
+    return {
+        "id": group_id,
+        "bucket": bucket,
+        "kind": kind,
+        "target": target,
+        "target_version": target_version,
+        "members": members,
+        "pending": list(range(len(members))),
+        "max_parallel": max_parallel,
+        "max_retries": max_retries,
+        "task": task,
+        "resources": resources or None,
+        "trigger": trigger,
+        "schedule_id": schedule_id,
+        "scheduled_for": scheduled_for,
+        "created": now(),
+        "submitted_by": audit.current_actor(),
+    }
+
+
+def stalled_groups(
+    conn: Any, quiet_since: datetime, buckets: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """(bucket, id) of groups with members still to send, none queued or running, and no
+    member started or ended since ``quiet_since``: the chain of members sending the next ones
+    broke (a claimer died before sending, a worker could not send). Sending them again is safe
+    (claims keep ``max_parallel``)."""
+    member = runs.alias("member")
+    busy = sa.exists().where(
+        (member.c.group_id == run_groups.c.id)
+        & (
+            member.c.state.in_(ACTIVE)
+            | (member.c.finished >= quiet_since)
+            | (member.c.submitted >= quiet_since)
+        )
+    )
+    query = sa.select(run_groups.c.bucket, run_groups.c.id, run_groups.c.pending).where(
+        run_groups.c.cancelled.is_(None) & (run_groups.c.created < quiet_since) & ~busy
+    )
+    if buckets is not None:
+        query = query.where(run_groups.c.bucket.in_(buckets))
+    return [(b, i) for b, i, pending in conn.execute(query) if pending]
+
+
 class GroupStore:
     """The group rows of a bucket and the claims of their members (see the module docstring)."""
 
@@ -119,37 +180,23 @@ class GroupStore:
         members: list[dict],
         *,
         max_parallel: int,
-        target_version: int | None = None,
-        max_retries: int = 0,
-        task: dict | None = None,
-        resources: dict | None = None,
-        trigger: str = "manual",
-        schedule_id: int | None = None,
-        scheduled_for: datetime | None = None,
+        conn: Any = None,
+        **options: Any,
     ) -> str:
+        """Record a group (its members all pending); returns its id. ``conn``: insert in that
+        transaction (a scheduler's claim of a slot). ``options``: ``target_version``,
+        ``max_retries``, ``task``, ``resources``, ``trigger``, ``schedule_id``,
+        ``scheduled_for``."""
         group_id = uuid.uuid4().hex
+        values = group_values(
+            group_id, self.bucket, kind, target, members, max_parallel=max_parallel, **options
+        )
+        if conn is not None:
+            conn.execute(sa.insert(run_groups).values(**values))
+            return group_id
         self.db.ensure_schema()
-        with self.db.begin() as conn:
-            conn.execute(
-                sa.insert(run_groups).values(
-                    id=group_id,
-                    bucket=self.bucket,
-                    kind=kind,
-                    target=target,
-                    target_version=target_version,
-                    members=members,
-                    pending=list(range(len(members))),
-                    max_parallel=max_parallel,
-                    max_retries=max_retries,
-                    task=task,
-                    resources=resources or None,
-                    trigger=trigger,
-                    schedule_id=schedule_id,
-                    scheduled_for=scheduled_for,
-                    created=now(),
-                    submitted_by=audit.current_actor(),
-                )
-            )
+        with self.db.begin() as own:
+            own.execute(sa.insert(run_groups).values(**values))
         return group_id
 
     def get(self, group_id: str) -> Any:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -15,11 +17,16 @@ from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import (
     GroupNotFoundError,
     InvalidParameterError,
+    InvalidScheduleError,
     ObjectNotFoundError,
     RunTimeoutError,
 )
+from omega_jupyter.jobs.claims import GroupClaim
+from omega_jupyter.jobs.scheduler import Scheduler
+from omega_jupyter.jobs.tables import schedule_slots
 from omega_jupyter.runtime.groups import GroupStore
 from omega_jupyter.runtime.tables import runs
+from omega_jupyter.storage.metadata import now
 from tests.jobs.test_jobs import make_notebook
 
 WAIT = 300  # seconds; generous on a loaded 2-core machine, never reached when things work
@@ -189,3 +196,77 @@ def test_another_buckets_group_is_not_found(omr: Omega):
         omr.runtime.group(group_id)
     assert omr.runtime.groups().empty
     assert other.runtime.group(group_id).size == 1
+
+
+# -- scheduled maps ------------------------------------------------------------------------------
+T0 = datetime(2030, 1, 7, 8, 0, 0, tzinfo=UTC)
+
+
+def _map_schedule(om: Omega, **options) -> None:
+    om.jobs.schedules_store.put(
+        "job",
+        "reports/store",
+        "every 2 seconds",
+        parameters={"mode": "ok"},
+        map=[{"store": "a"}, {"store": "b"}, {"store": "c"}],
+        start=T0,
+        **options,
+    )
+
+
+def test_a_scheduled_map_starts_one_group_per_slot_under_two_loops(omr: Omega):
+    _map_schedule(omr, max_parallel=2)
+    assert omr.jobs.schedule_info("reports/store")["map"][1] == {"store": "b"}
+    loops = [Scheduler(omr, buckets=[omr.bucket], loop_id=f"loop{i}") for i in (1, 2)]
+    slot = T0 + timedelta(seconds=2)
+    barrier = threading.Barrier(2)
+    claimed: list = []
+
+    def tick(loop: Scheduler) -> None:
+        barrier.wait()
+        claimed.extend(c for c in loop.tick(slot) if c.scheduled_for == slot)
+
+    threads = [threading.Thread(target=tick, args=(loop,)) for loop in loops]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(claimed) == 1  # one loop got the slot
+    [group_id] = omr.runtime.groups().id.tolist()
+    with omr.db.connect() as conn:
+        slots = conn.execute(sa.select(schedule_slots)).fetchall()
+    assert [(s.group_id, s.run_id) for s in slots] == [(group_id, None)]
+    group = omr.runtime.group(group_id).wait(WAIT)
+    status = group.status()
+    assert status.counts["succeeded"] == 3
+    assert status.members.parameters.tolist() == [
+        {"mode": "ok", "store": s} for s in ("a", "b", "c")
+    ]
+    member_runs = _group_runs(omr, group_id)
+    assert len(member_runs) == 3 and {r.trigger for r in member_runs} == {"schedule"}
+    assert _most_at_once(pd.DataFrame([r._mapping for r in member_runs])) <= 2
+    for loop in loops:
+        loop.stop()
+
+
+def test_a_stalled_group_is_sent_by_a_scheduler_loop(omr: Omega):
+    omr.datasets.put({"mode": "ok"}, "mode")
+    group_id = GroupStore(omr.db, omr.bucket).create(
+        "job", "reports/store", [{"store": "a"}, {"store": "b"}], max_parallel=1
+    )  # recorded, never sent: as if its submitter died before sending
+    loop = Scheduler(omr, buckets=[omr.bucket])
+    assert loop.tick(now() + timedelta(seconds=5)) == []  # not quiet long enough yet
+    sent = loop.tick(now() + timedelta(seconds=60))
+    assert [c.group_id for c in sent if isinstance(c, GroupClaim)] == [group_id]
+    assert omr.runtime.group(group_id).wait(WAIT).status().counts["succeeded"] == 2
+    loop.stop()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"map": []}, {"map": [1]}, {"map": [{"a": 1}], "max_parallel": 0}, {"max_parallel": 2}],
+)
+def test_bad_scheduled_maps_are_refused(omr: Omega, options):
+    with pytest.raises(InvalidScheduleError):
+        omr.jobs.schedule("reports/store", "hourly", **options)
+    assert omr.jobs.schedules().empty

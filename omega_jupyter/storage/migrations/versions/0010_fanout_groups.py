@@ -4,7 +4,9 @@
 the indices of members not yet sent (``pending``), how many members may be queued or running
 at once (``max_parallel``) and what every member's task is sent. Runs get ``group_id`` and
 ``group_index`` (which member of its group a run is; retries and restarts keep both).
-Existing runs belong to no group. Row-level security and grants are ``storage/tenancy.py``'s.
+Existing runs belong to no group. A schedule may start a group per slot: ``om_schedules`` gets
+``map_members`` and ``max_parallel``, a slot row the ``group_id`` it started. Row-level security
+and grants are ``storage/tenancy.py``'s.
 
 Revision ID: 0010_fanout_groups
 Revises: 0009
@@ -48,12 +50,20 @@ def upgrade() -> None:
     op.add_column("om_runs", sa.Column("group_id", sa.String(32), nullable=True))
     op.add_column("om_runs", sa.Column("group_index", sa.Integer, nullable=True))
     op.create_index("ix_om_runs_group", "om_runs", ["group_id", "group_index"])
+    op.add_column("om_schedules", sa.Column("map_members", JSONType, nullable=True))
+    op.add_column("om_schedules", sa.Column("max_parallel", sa.Integer, nullable=True))
+    op.add_column("om_schedule_slots", sa.Column("group_id", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("DROP POLICY IF EXISTS om_bucket_rows ON om_run_groups")
+    with op.batch_alter_table("om_schedule_slots") as batch:
+        batch.drop_column("group_id")
+    with op.batch_alter_table("om_schedules") as batch:
+        batch.drop_column("max_parallel")
+        batch.drop_column("map_members")
     op.drop_index("ix_om_runs_group", table_name="om_runs")
     with op.batch_alter_table("om_runs") as batch:
         batch.drop_column("group_index")
