@@ -9,6 +9,8 @@ lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextvars
 import math
 import os
 import re
@@ -28,6 +30,7 @@ from omega_jupyter.exceptions import (
 )
 from omega_jupyter.jobs.notebooks import kernel_name
 from omega_jupyter.jobs.papermill_io import SCHEME, route
+from omega_jupyter.logs.logger import current_run
 from omega_jupyter.names import validate_name
 from omega_jupyter.runtime.events import check_stream
 from omega_jupyter.runtime.handle import RunHandle
@@ -255,7 +258,9 @@ def _execute(
         tempfile.TemporaryDirectory(prefix="omega-job-") as cwd,
     ):
         try:
-            papermill.execute_notebook(
+            in_own_event_loop(
+                run_id,
+                papermill.execute_notebook,
                 source,
                 target,
                 parameters=parameters,
@@ -277,6 +282,29 @@ def _execute(
         finally:
             deadline.cancel()
     return None
+
+
+def in_own_event_loop(run_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` (papermill) with an event loop of its own, closed afterwards.
+
+    nbclient runs its coroutines on the event loop ``jupyter_core`` keeps in a context
+    variable, and Dask runs each task in a copy of the context its worker's coroutines were
+    started in: once any code in the process had set that variable (papermill run in a
+    kernel's or a test's main thread before the local cluster started), every task inherited
+    the same loop, and two notebooks running at once failed with "This event loop is already
+    running". A fresh context (with only the run's id, for its log lines) gets a new loop."""
+    from jupyter_core.utils import ensure_event_loop
+
+    def body() -> Any:
+        current_run.set(run_id)
+        loop = ensure_event_loop()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    return contextvars.Context().run(body)
 
 
 def _store_result(

@@ -163,7 +163,7 @@ def test_runtime_job_map_runs_a_group_with_one_bar(om_cli, om, tmp_path, monkeyp
     nbformat.write(nb, "nb.ipynb")
     ok(om_cli("jobs", "put", "nb.ipynb", "fan"))
     out = om_cli("--json", "runtime", "job", "fan", "--map", "x=a,b,c", "-p", "y=2")
-    assert out.exit_code == 1 and "1 of 3 members did not succeed" in out.stderr
+    assert out.exit_code == 1 and "1 of 3 members did not succeed" in out.stderr, out.stdout
     shown = json.loads(out.stdout)
     assert shown["counts"]["succeeded"] == 2 and shown["total"] == 3
     [failed] = shown["failed"]

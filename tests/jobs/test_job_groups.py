@@ -28,6 +28,7 @@ from omega_jupyter.runtime.groups import GroupStore
 from omega_jupyter.runtime.tables import runs
 from omega_jupyter.storage.metadata import now
 from tests.jobs.test_jobs import make_notebook
+from tests.runtime.test_runtime_lost import _eventually, _kill_worker_of, _process_cluster
 
 WAIT = 300  # seconds; generous on a loaded 2-core machine, never reached when things work
 STORES = [f"s{i:02d}" for i in range(20)]
@@ -270,3 +271,44 @@ def test_bad_scheduled_maps_are_refused(omr: Omega, options):
     with pytest.raises(InvalidScheduleError):
         omr.jobs.schedule("reports/store", "hourly", **options)
     assert omr.jobs.schedules().empty
+
+
+# -- a worker killed during a map ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def process_cluster():  # type: ignore[no-untyped-def]
+    cluster = _process_cluster()
+    yield cluster
+    cluster.close()
+
+
+def test_a_member_whose_worker_is_killed_is_retried_and_nothing_runs_twice(
+    om: Omega, process_cluster, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    client = Omega(om.settings.replace(dask_address=process_cluster.scheduler_address))
+    slow_once = (
+        "import pathlib, time\n"
+        "mark = pathlib.Path(marker)\n"
+        "if store == 'b' and not mark.exists():\n"
+        "    mark.touch()\n"
+        "    time.sleep(60)"
+    )
+    client.jobs.put(make_notebook(slow_once, parameters="store = 'x'\nmarker = ''"), "slow")
+    marker = str(tmp_path / "b-started-once")
+    group = client.runtime.job("slow").map(
+        [{"store": s, "marker": marker} for s in "abcd"], max_parallel=1, max_retries=1
+    )
+    member_b = _eventually(
+        lambda: next((r for r in _group_runs(client, group.id) if r.group_index == 1), None),
+        "member b sent",
+    )
+    _kill_worker_of(client, member_b.id)
+    status = group.wait(WAIT).status()
+    assert status.counts["succeeded"] == 4, status.members.error.tolist()
+    member_runs = _group_runs(client, group.id)
+    by_index = {i: [r for r in member_runs if r.group_index == i] for i in range(4)}
+    assert [len(by_index[i]) for i in range(4)] == [1, 2, 1, 1]  # only b ran again
+    lost, retry = by_index[1]
+    assert lost.state == "failed" and lost.error.endswith("(retried)")
+    assert "stopped sending heartbeats" in lost.error
+    assert (retry.retry_of, retry.state, retry.attempt) == (lost.id, "succeeded", 2)
+    assert sum(r.state == "succeeded" for r in member_runs) == 4  # none ran twice
