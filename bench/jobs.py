@@ -1,12 +1,17 @@
 """Notebook jobs: ``om.runtime.job`` vs bare ``papermill.execute_notebook``; scheduled latency.
 
-Usage: python bench/jobs.py [--url URL] [--repeat 5] [--slots 4]
+Usage: python bench/jobs.py [--url URL] [--repeat 5] [--slots 4] [--members 50] [--width 2]
+                            [--only-map]
 
 Prints medians and ratios measured in the same run:
   * job run (submit, papermill on a Dask worker through omega://, result and run row written,
     waited for) over bare papermill on local files, for the same 3-cell notebook — target <= 1.3x;
   * scheduled trigger-to-submit and trigger-to-start latency (slot time → run row submitted /
-    started) with an in-process scheduler loop — target <= 2 s.
+    started) with an in-process scheduler loop — target <= 2 s;
+  * a run group: ``job.map`` of ``--members`` members of the same notebook with
+    ``max_parallel=--width`` on a Dask worker of that many threads, waited for, over the same
+    number of bare papermill runs in a process pool of the same width (one round each) —
+    target <= 1.2x; and the overhead per member on top of a bare run.
 """
 
 from __future__ import annotations
@@ -110,21 +115,76 @@ def bench_latency(om, slots: int, log) -> tuple[list[float], list[float]]:
     return submit, start
 
 
+def _bare_run(args: tuple[str, str, int]) -> None:
+    import papermill
+
+    source, target, x = args
+    papermill.execute_notebook(
+        source, target, parameters={"x": x}, progress_bar=False, kernel_name="python3"
+    )
+
+
+def bench_map(om, members: int, width: int, log) -> dict[str, float]:
+    """(pool seconds, group seconds) for ``members`` runs ``width`` at a time."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distributed import LocalCluster
+
+    from omega_jupyter.client import Omega
+
+    workdir = Path(tempfile.mkdtemp(prefix="omega-bench-map-"))
+    source = workdir / "nb.ipynb"
+    nbformat.write(notebook(), source)
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=width, processes=False, dashboard_address=":0"
+    )
+    try:
+        client = Omega(om.settings.replace(dask_address=cluster.scheduler_address))
+        client.jobs.put(notebook(), "bench/three_cells")
+        client.runtime.job("bench/three_cells").map([0] * width, param="x").wait(300)  # warm
+        with ProcessPoolExecutor(max_workers=width) as pool:
+            list(pool.map(_bare_run, [(str(source), str(workdir / "w.ipynb"), 0)] * width))
+            started = time.perf_counter()
+            jobs = [(str(source), str(workdir / f"out{i}.ipynb"), i) for i in range(members)]
+            list(pool.map(_bare_run, jobs))
+            pooled = time.perf_counter() - started
+        log(f"  process pool of {width}: {members} papermill runs in {pooled:.2f} s")
+        started = time.perf_counter()
+        group = client.runtime.job("bench/three_cells").map(
+            range(members), param="x", max_parallel=width
+        )
+        group.wait(3600)
+        grouped = time.perf_counter() - started
+        counts = group.status().counts
+        assert counts["succeeded"] == members, counts
+        log(f"  run group, max_parallel={width}: {members} members in {grouped:.2f} s")
+    finally:
+        cluster.close()
+    return {"pool": pooled, "group": grouped}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=None, help="database URL (default: a SQLite file)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--members", type=int, default=50, help="members of the run group")
+    parser.add_argument("--width", type=int, default=2, help="max_parallel = pool workers")
+    parser.add_argument("--only-map", action="store_true", help="measure the run group only")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="omega-bench-home-"))
     url = args.url or f"sqlite:///{home / 'omega.db'}"
     om = omega_jupyter.setup(url=url, bucket=f"bench{uuid.uuid4().hex[:8]}", home=str(home))
     log = lambda text: print(text, file=sys.stderr)  # noqa: E731
     print(f"database: {om.db.safe_url}")
+    if args.only_map:
+        print_map(bench_map(om, args.members, args.width, log), args.members, args.width, None)
+        return
     medians = bench_runs(om, args.repeat, log)
     bare = medians["papermill.execute_notebook (files)"]
     ours = medians["om.runtime.job(...).run().wait()"]
     submit, start = bench_latency(om, args.slots, log)
+    mapped = bench_map(om, args.members, args.width, log)
     print(f"\n3-cell notebook, median of {args.repeat}:")
     print(f"  bare papermill        {bare:7.3f} s   1.00x")
     ratio = ours / bare
@@ -141,6 +201,26 @@ def main() -> None:
                 f"  max {worst_start:.3f} s"
                 f"   (target <= 2 s: {'ok' if worst_start <= 2 else 'OVER TARGET'})"
             )
+
+    print_map(mapped, args.members, args.width, bare)
+
+
+def print_map(times: dict[str, float], members: int, width: int, bare: float | None) -> None:
+    pool, group = times["pool"], times["group"]
+    ratio = group / pool
+    verdict = "ok" if ratio <= 1.2 else "OVER TARGET"
+    print(f"\n{members} runs of the 3-cell notebook, {width} at a time (one round):")
+    print(f"  process pool + papermill  {pool:7.2f} s   1.00x")
+    print(
+        f"  om job.map(...).wait()    {group:7.2f} s   {ratio:.2f}x   (target <= 1.2x: {verdict})"
+    )
+    per_member = (group - pool) * width / members
+    print(f"  overhead per member       {per_member:+.3f} s (on top of a pool run)")
+    if bare is not None:
+        print(
+            f"  a member's wall share     {group * width / members:.3f} s"
+            f" (a bare run: {bare:.3f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -94,6 +94,13 @@ class RunNotFoundError(OmegaError, KeyError):
         return str(self.args[0]) if self.args else "run not found"
 
 
+class GroupNotFoundError(RunNotFoundError):
+    """No run group with that id exists (in this bucket)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "run group not found"
+
+
 class RunTimeoutError(OmegaError, TimeoutError):
     """A run did not finish within the time waited for it (it keeps running)."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from omega_jupyter.datasets.filters import split_filter
@@ -175,3 +176,39 @@ def column_specs(kind_meta: Mapping[str, Any]) -> dict[Any, dict]:
         if level.get("name") is not None:
             specs.setdefault(str(level["name"]), level)
     return specs
+
+
+def parse_map(spec: str, common: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The members of a run group from the CLI's and the magics' ``--map``: ``key=a,b,c``
+    (one member per value, typed like ``key=value``), or a file of one JSON object per line
+    (``params.jsonl``) or a JSON list of objects. ``common`` parameters go to every member
+    (a member's own win)."""
+    key, sep, raw = spec.partition("=")
+    if sep and key.strip().isidentifier() and not Path(spec).exists():
+        values = [parse_value(v.strip()) for v in raw.split(",") if v.strip()]
+        members = [{key.strip(): v} for v in values]
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise InvalidParameterError(
+                f"--map {spec!r}: give key=a,b,c or a file of JSON objects (one per line)"
+            )
+        members = _members_file(path)
+    if not members:
+        raise InvalidParameterError(f"--map {spec!r} names no members")
+    return [{**(common or {}), **m} for m in members]
+
+
+def _members_file(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        if text.lstrip().startswith("["):
+            items = json.loads(text)
+        else:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterError(f"{path}: not JSON lines nor a JSON list ({exc})") from None
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise InvalidParameterError(f"{path}: member {n} is not a JSON object: {item!r}")
+    return list(items)

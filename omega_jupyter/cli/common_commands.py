@@ -13,6 +13,7 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import CliState
+from omega_jupyter.exceptions import RunFailedError
 from omega_jupyter.storage.metadata import Metadata
 
 RUN_ERROR_WIDTH = 80
@@ -103,3 +104,16 @@ def show_runs(st: CliState, frame: pd.DataFrame, columns: Sequence[str]) -> None
         return
     frame = frame.assign(error=frame.error.fillna("").str.slice(0, RUN_ERROR_WIDTH))
     output.table(frame[list(columns)].to_dict("records"), columns)
+
+
+def show_group(st: CliState, status: Any) -> None:
+    """A group's counts and its failed members; exits non-zero if a member failed."""
+    members = status.members
+    failed = members[members.state.isin(["failed", "cancelled"])]
+    data = {**status.to_dict(), "failed": output.frame_records(failed)}
+    counts = ", ".join(f"{n} {s}" for s, n in status.counts.items() if n)
+    output.emit(st, data, f"{counts}")
+    if not st.json and len(failed):
+        show_frame(st, failed[["index", "parameters", "run_id", "state", "error"]])
+    if len(failed) and status.done:
+        raise RunFailedError(f"{len(failed)} of {status.total} members did not succeed")

@@ -21,11 +21,13 @@ from omega_jupyter.cli.common_commands import (
     list_objects,
     show_fields,
     show_frame,
+    show_group,
     show_runs,
     unschedule_object,
 )
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.exceptions import InvalidParameterError, RunFailedError, RunTimeoutError
+from omega_jupyter.params import parse_map
 from omega_jupyter.params import parse_pairs as parse_key_values
 from omega_jupyter.storage.metadata import Metadata
 
@@ -221,10 +223,38 @@ def runtime_job(
     timeout: Annotated[float | None, typer.Option(help="Seconds per cell.")] = None,
     result_stream: ResultStreamOption = None,
     max_retries: RunRetriesOption = None,
+    map_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="Run once per member: key=a,b,c, or a file of JSON objects (one per line).",
+        ),
+    ] = None,
+    max_parallel: Annotated[
+        int | None,
+        typer.Option("--max-parallel", help="--map: members running at once (default: threads)."),
+    ] = None,
 ) -> None:
-    """Run a stored notebook on the cluster: ``om runtime job mynotebook -p x=1``."""
+    """Run a stored notebook on the cluster: ``om runtime job mynotebook -p x=1``; once per
+    member with ``--map store=a,b,c`` or ``--map params.jsonl`` (a run group)."""
     st = state(ctx)
     job = st.client().runtime.job(name)
+    if map_spec is not None:
+        try:
+            members = parse_map(map_spec, parse_pairs(params))
+        except InvalidParameterError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        group = job.map(
+            members,
+            max_parallel=max_parallel,
+            timeout=timeout,
+            result_stream=result_stream,
+            max_retries=max_retries,
+        )
+        _run_group(st, group, wait)
+        return
+    if max_parallel is not None:
+        raise typer.BadParameter("--max-parallel applies to --map")
     handle = job.run(
         parse_pairs(params) or None,
         timeout=timeout,
@@ -246,6 +276,22 @@ def runtime_job(
         raise RunFailedError(f"run {handle.id} {record.state}: {record.error}", handle.id)
     result = (record.result or {}).get("result")
     output.emit(st, record.to_dict(), f"succeeded; executed notebook: {result}")
+
+
+def _run_group(st: CliState, group: Any, wait: bool) -> None:
+    """Follow a run group with one bar (members ended / members); fails if any member did."""
+    if not wait:
+        output.emit(st, {"group": group.id, "members": group.size}, group.id)
+        return
+    if not st.json:
+        output.console().print(f"run group {group.id} ({group.size} members)", markup=False)
+    try:
+        with output.progress_bar(st, f"group {group.id[:8]}", unit="members") as update:
+            group.wait(progress=lambda s: update(s.finished, s.total) if update else None)
+    except KeyboardInterrupt:
+        output.console(stderr=True).print(f"detached; run group {group.id} goes on")
+        raise typer.Exit(0) from None
+    show_group(st, group.status())
 
 
 def _follow(st: CliState, handle: Any) -> None:

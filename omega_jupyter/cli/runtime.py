@@ -9,7 +9,7 @@ import pandas as pd
 import typer
 
 from omega_jupyter.cli import output
-from omega_jupyter.cli.common_commands import RunRetriesOption
+from omega_jupyter.cli.common_commands import RunRetriesOption, show_group
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.runtime import cluster as clusters
 from omega_jupyter.runtime.handle import RunHandle
@@ -167,6 +167,36 @@ def cancel(ctx: typer.Context, run_id: str) -> None:
     st = state(ctx)
     done = st.client().runtime.run(run_id).cancel()
     output.emit(st, {"run": run_id, "cancelled": done}, "cancelled" if done else "already ended")
+
+
+@app.command("group")
+def group(
+    ctx: typer.Context,
+    group_id: Annotated[str, typer.Argument(help="Run group id (from om runtime job --map).")],
+    cancel: Annotated[bool, typer.Option("--cancel", help="Cancel the group.")] = False,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Run again the members without a result.")
+    ] = False,
+    all_members: Annotated[
+        bool, typer.Option("--all", help="--restart: every member not running now.")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for every member.")] = False,
+) -> None:
+    """A run group's counts and failed members; ``--cancel``, ``--restart [--all]``, ``--wait``."""
+    st = state(ctx)
+    if cancel and restart:
+        raise typer.BadParameter("give --cancel or --restart, not both")
+    if all_members and not restart:
+        raise typer.BadParameter("--all applies to --restart")
+    handle = st.client().runtime.group(group_id)
+    if cancel:
+        handle.cancel()
+    if restart:
+        handle.restart(failed_only=not all_members)
+    if wait:
+        with output.progress_bar(st, f"group {handle.id[:8]}", unit="members") as update:
+            handle.wait(progress=lambda s: update(s.finished, s.total) if update else None)
+    show_group(st, handle.status())
 
 
 @app.command("status")

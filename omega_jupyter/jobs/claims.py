@@ -6,9 +6,13 @@ writers on SQLite); the slot row's unique (schedule_id, slot) key is the final g
 whose row exists was taken, whoever tried second gets nothing. The run row is created in the
 same transaction as the slot row, so a claimed slot always has its run.
 
+A schedule with ``map_members`` starts a run group per slot (``runtime/groups.py``): the group
+row is created in the slot's transaction instead of a run row, so a slot has exactly one group;
+the loop then sends its first members, and the group's members send the next ones.
+
 Lost runs of every kind are the runtime's (``runtime/reconcile.py``); :class:`ScheduleReconciler`
 adds the slots: a retry takes over its slot, and a claim whose loop died before sending it is
-sent again by another loop.
+sent again by another loop (for a group: any group whose members stopped sending the next ones).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.tables import runs, schedule_slots, scheduler_loops, schedules
+from omega_jupyter.runtime.groups import GroupStore, stalled_groups
 from omega_jupyter.runtime.reconcile import (
     QUEUED_AFTER_SECONDS,
     STALE_AFTER_SECONDS,
@@ -54,6 +59,27 @@ class Claim:
     skipped: list[datetime] = field(default_factory=list)
     resend: bool = False  # an existing run sent again: a failed submission must not fail it
     task: dict | None = None  # what a retried run's task is sent (runtime/reconcile.py)
+
+
+@dataclass
+class GroupClaim:
+    """A run group created for a slot (or one whose members stopped sending the next ones):
+    the loop sends its members (``RunGroup.advance``)."""
+
+    group_id: str
+    bucket: str
+    kind: str
+    target: str
+    scheduled_for: datetime | None = None
+    schedule_id: int | None = None
+    skipped: list[datetime] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:  # how the loop's log names what it sends
+        return f"group {self.group_id}"
+
+
+DEFAULT_SCHEDULED_PARALLEL = 4  # a scheduled map's max_parallel when none is given
 
 
 def grace(cron: str, slot: datetime, timezone: str | None) -> timedelta:
@@ -131,10 +157,15 @@ class ScheduleClaimer:
                 claims.extend(self._claim_schedule(conn, row, now))
         return claims
 
-    def _claim_schedule(self, conn: Connection, row: Any, now: datetime) -> list[Claim]:
+    def _claim_schedule(self, conn: Connection, row: Any, now: datetime) -> list[Any]:
         to_run, skipped = choose_slots(row, now)
-        claims = []
+        claims: list[Any] = []
         for slot in to_run:
+            if row.map_members is not None:
+                claim = self._claim_group(conn, row, slot, now)
+                if claim is not None:
+                    claims.append(claim)
+                continue
             run_id = uuid.uuid4().hex
             try:
                 with conn.begin_nested():
@@ -163,6 +194,41 @@ class ScheduleClaimer:
             .values(next_due=following, last_slot=newest)
         )
         return claims
+
+    def _claim_group(
+        self, conn: Connection, row: Any, slot: datetime, now: datetime
+    ) -> GroupClaim | None:
+        """The slot's run group: its row and the slot's in one savepoint (None: taken)."""
+        common = dict(row.parameters or {})
+        members = [{**common, **m} for m in row.map_members]
+        try:
+            with conn.begin_nested():
+                group_id = GroupStore(self.db, row.bucket).create(
+                    row.kind,
+                    row.target,
+                    members,
+                    max_parallel=row.max_parallel or DEFAULT_SCHEDULED_PARALLEL,
+                    max_retries=row.max_retries,
+                    task={},
+                    trigger="schedule",
+                    schedule_id=row.id,
+                    scheduled_for=slot,
+                    conn=conn,
+                )
+                conn.execute(
+                    sa.insert(schedule_slots).values(
+                        schedule_id=row.id,
+                        slot=slot,
+                        state="submitted",
+                        run_id=None,
+                        group_id=group_id,
+                        claimed_by=self.loop_id,
+                        claimed_at=now,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return None  # another loop already started this slot's group
+        return GroupClaim(group_id, row.bucket, row.kind, row.target, slot, row.id)
 
     def next_due(self) -> datetime | None:
         """The earliest next due time of the enabled schedules this loop serves."""
@@ -199,8 +265,15 @@ class ScheduleReconciler(RunReconciler):
         self.loop_gone_after = max(self.stale_after, timedelta(seconds=3 * LOOP_HEARTBEAT_SECONDS))
 
     def reconcile(self, now: datetime) -> list[Any]:
-        """Fail lost runs, make their retries, take over orphaned claims; returns what to send."""
-        return super().reconcile(now) + self._resend_queued(now)
+        """Fail lost runs, make their retries, take over orphaned claims and stalled groups;
+        returns what to send."""
+        return super().reconcile(now) + self._resend_queued(now) + self._stalled(now)
+
+    def _stalled(self, now: datetime) -> list[GroupClaim]:
+        """Run groups whose members stopped sending the next ones (``stalled_groups``)."""
+        with self.db.connect() as conn:
+            found = stalled_groups(conn, now - self.loop_gone_after, self.buckets)
+        return [GroupClaim(group_id, bucket, "", "") for bucket, group_id in found]
 
     def _may_retry(self, conn: Connection, run: Any) -> bool:
         if not super()._may_retry(conn, run):

@@ -8,6 +8,9 @@ lifecycle around it is the runtime's (``runtime/lifecycle.py``).
 
 from __future__ import annotations
 
+import ast
+import asyncio
+import contextvars
 import math
 import os
 import re
@@ -20,9 +23,14 @@ from typing import Any
 
 import nbformat
 
-from omega_jupyter.exceptions import ObjectNotFoundError, UnknownKernelError
+from omega_jupyter.exceptions import (
+    InvalidParameterError,
+    ObjectNotFoundError,
+    UnknownKernelError,
+)
 from omega_jupyter.jobs.notebooks import kernel_name
 from omega_jupyter.jobs.papermill_io import SCHEME, route
+from omega_jupyter.logs.logger import current_run
 from omega_jupyter.names import validate_name
 from omega_jupyter.runtime.events import check_stream
 from omega_jupyter.runtime.handle import RunHandle
@@ -67,6 +75,41 @@ class JobRunner:
             parameters=dict(parameters or {}),
             result_stream=result_stream,
             max_retries=max_retries,
+            timeout=timeout,
+        )
+
+    def map(
+        self,
+        parameter_sets: Any,
+        param: str | None = None,
+        max_parallel: int | None = None,
+        timeout: float | None = None,
+        result_stream: str | None = None,
+        max_retries: int | None = None,
+    ) -> Any:
+        """Run the notebook once for each parameter set, as a run group (``RunGroup``).
+
+        ``parameter_sets``: dicts of parameters, or plain values bound to the parameter named
+        ``param`` (``map(stores, param="store")``); ``max_parallel`` members run at once
+        (default: the cluster's threads); every member is an ordinary run (its own executed
+        notebook, error, ``timeout`` and ``max_retries``); ``om.runtime.group(id)`` finds the
+        group again from any process.
+        """
+        result_stream = check_stream(result_stream)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise InvalidParameterError(f"timeout must be a number of seconds, not {timeout!r}")
+        meta = self.om.jobs.metadata(self.name)  # unknown jobs fail here, before any row
+        return self.runtime.map(
+            "job",
+            self.name,
+            parameter_sets,
+            param=param,
+            max_parallel=max_parallel,
+            version=meta.version,
+            max_retries=max_retries,
+            result_stream=result_stream,
             timeout=timeout,
         )
 
@@ -215,7 +258,9 @@ def _execute(
         tempfile.TemporaryDirectory(prefix="omega-job-") as cwd,
     ):
         try:
-            papermill.execute_notebook(
+            in_own_event_loop(
+                run_id,
+                papermill.execute_notebook,
                 source,
                 target,
                 parameters=parameters,
@@ -239,6 +284,29 @@ def _execute(
     return None
 
 
+def in_own_event_loop(run_id: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` (papermill) with an event loop of its own, closed afterwards.
+
+    nbclient runs its coroutines on the event loop ``jupyter_core`` keeps in a context
+    variable, and Dask runs each task in a copy of the context its worker's coroutines were
+    started in: once any code in the process had set that variable (papermill run in a
+    kernel's or a test's main thread before the local cluster started), every task inherited
+    the same loop, and two notebooks running at once failed with "This event loop is already
+    running". A fresh context (with only the run's id, for its log lines) gets a new loop."""
+    from jupyter_core.utils import ensure_event_loop
+
+    def body() -> Any:
+        current_run.set(run_id)
+        loop = ensure_event_loop()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    return contextvars.Context().run(body)
+
+
 def _store_result(
     om: Any, run_id: str, name: str, capture: OutputCapture, error: tuple | None
 ) -> dict | None:
@@ -254,4 +322,34 @@ def _store_result(
     return {"result": meta.name, "result_version": meta.version}
 
 
-NOTEBOOK_RUN = RunKind("job", execute, front=JobRunner, noun="notebook")
+def result_of(om: Any, record: Any, output: str | None) -> Any:
+    """A succeeded notebook run's executed notebook, or with ``output`` the value of the last
+    output of the cell tagged ``output`` (a run group's ``results(output)``)."""
+    node = om.jobs.result(record.id)
+    if output is None:
+        return node
+    cells = [c for c in node.cells if output in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ObjectNotFoundError(f"the notebook has no cell tagged {output!r}")
+    return cell_value(cells[-1])
+
+
+def cell_value(cell: Any) -> Any:
+    """The last value a cell shows: JSON output as is, plain text as a Python literal if it is
+    one (``{'total': 3}``, ``42``), else the text; None if it shows nothing."""
+    for out in reversed(cell.get("outputs", [])):
+        data = out.get("data") or {}
+        if "application/json" in data:
+            return data["application/json"]
+        text = data.get("text/plain") if data else out.get("text")
+        if text is None:
+            continue
+        text = "".join(text) if isinstance(text, list) else str(text)
+        try:
+            return ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return text.strip()
+    return None
+
+
+NOTEBOOK_RUN = RunKind("job", execute, front=JobRunner, noun="notebook", result_of=result_of)

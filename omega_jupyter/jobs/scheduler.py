@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from omega_jupyter.jobs.claims import (
     LOOP_HEARTBEAT_SECONDS,
     Claim,
+    GroupClaim,
     ScheduleClaimer,
     ScheduleReconciler,
 )
@@ -100,12 +101,26 @@ class Scheduler:
             log.info(
                 "%s %s: %d missed slot(s) skipped", claim.kind, claim.target, len(claim.skipped)
             )
+        if isinstance(claim, GroupClaim):
+            self._send_group(claim)
+            return
         try:
             handle = send(self.om, claim)
             self.submitted.append(claim)
             self._inflight = [f for f in self._inflight if not f.done()] + [handle.future]
         except Exception as exc:  # the run row already says why; keep the loop alive
             log.error("could not submit run %s: %s", claim.run_id, exc)
+
+    def _send_group(self, claim: GroupClaim) -> None:
+        """Send the members of a slot's run group that may run now (the rest follow)."""
+        om = self.om if claim.bucket == self.om.bucket else self.om[claim.bucket]
+        try:
+            handles = om.runtime.group(claim.group_id).advance()
+            self.submitted.append(claim)
+            self._inflight = [f for f in self._inflight if not f.done()]
+            self._inflight += [h.future for h in handles if h.future is not None]
+        except Exception as exc:  # the group stays pending: the next reconcile sends it
+            log.error("could not send run group %s: %s", claim.group_id, exc)
 
     def _beat(self, now: datetime) -> None:
         if self._last_beat and now - self._last_beat < timedelta(seconds=LOOP_HEARTBEAT_SECONDS):

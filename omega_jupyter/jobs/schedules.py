@@ -17,10 +17,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from omega_jupyter.exceptions import InvalidScheduleError, ObjectNotFoundError
+from omega_jupyter.exceptions import (
+    InvalidParameterError,
+    InvalidScheduleError,
+    ObjectNotFoundError,
+)
 from omega_jupyter.jobs import timetable
 from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
 from omega_jupyter.names import validate_name
+from omega_jupyter.runtime.groups import check_members, check_parallel
 from omega_jupyter.runtime.reconcile import MAX_RETRIES
 from omega_jupyter.storage import audit
 from omega_jupyter.storage.engine import Database
@@ -85,11 +90,15 @@ class ScheduleStore:
         timezone: str | None = None,
         start: datetime | None = None,
         paused: bool | None = None,
+        map: Any = None,
+        max_parallel: int | None = None,
     ) -> dict:
         """Create or replace the schedule of ``target``; returns it with its next times.
 
         ``paused=None`` keeps the paused state of an existing schedule (a new one is active);
-        ``True``/``False`` sets it.
+        ``True``/``False`` sets it. ``map`` (a list of parameter dicts) makes every slot start
+        a run group of one member per dict (``parameters`` go to each), ``max_parallel`` of
+        them at once.
         """
         validate_name(target)
         cron = timetable.to_cron(when)
@@ -99,6 +108,16 @@ class ScheduleStore:
             raise InvalidScheduleError("parameters must be a dict")
         if paused is not None and not isinstance(paused, bool):
             raise InvalidScheduleError(f"paused must be true, false or null, not {paused!r}")
+        members = None
+        if map is not None:
+            try:
+                members = check_members(map)
+                if max_parallel is not None:
+                    max_parallel = check_parallel(max_parallel)
+            except InvalidParameterError as exc:
+                raise InvalidScheduleError(str(exc)) from None
+        elif max_parallel is not None:
+            raise InvalidScheduleError("max_parallel applies to a schedule with map=")
         stamp = start or now()
         next_due = timetable.next_times(cron, stamp, 1, timezone)[0]
         values = {
@@ -112,6 +131,8 @@ class ScheduleStore:
             "last_slot": None,
             "modified": stamp,
             "created_by": audit.current_actor(),  # its runs are submitted in this name
+            "map_members": members,
+            "max_parallel": max_parallel,
         }
         if paused is not None:
             values["enabled"] = not paused
@@ -250,4 +271,9 @@ def describe_row(row: Any, upcoming: int = 5) -> dict:
         "timezone": m["timezone"],
         "parameters": dict(m["parameters"] or {}),
         "created_by": m["created_by"],
+        **(
+            {"map": list(m["map_members"]), "max_parallel": m["max_parallel"]}
+            if m.get("map_members") is not None
+            else {}
+        ),
     }

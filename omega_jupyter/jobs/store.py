@@ -60,15 +60,27 @@ class RunnableStore(VersionedStore):
         max_retries: int = 0,
         timezone: str | None = None,
         paused: bool | None = None,
+        map: Any = None,  # the word of job(name).map
+        max_parallel: int | None = None,
     ) -> dict:
         """Run ``name`` on a schedule (cron or text such as ``weekdays at 08:30``).
 
         Changing a schedule keeps it paused or active as it was unless ``paused`` is given;
-        a new schedule is active unless ``paused=True``.
+        a new schedule is active unless ``paused=True``. ``map`` (parameter dicts): every
+        slot starts a run group, one member per dict, ``max_parallel`` (default 4) at once.
         """
         self.metadata(name)  # unknown targets are refused before anything is written
         return self.schedules_store.put(
-            self.kind, name, when, parameters, missed, max_retries, timezone, paused=paused
+            self.kind,
+            name,
+            when,
+            parameters,
+            missed,
+            max_retries,
+            timezone,
+            paused=paused,
+            map=map,
+            max_parallel=max_parallel,
         )
 
     def unschedule(self, name: str) -> bool:

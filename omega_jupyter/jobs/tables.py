@@ -33,6 +33,9 @@ schedules = sa.Table(
     sa.Column("modified", sa.DateTime(timezone=True), nullable=False),
     # who created or last set it (storage/audit.py); its runs are submitted by them (0010)
     sa.Column("created_by", sa.String(255), nullable=True),
+    # 0012: a schedule that starts a run group per slot (runtime/groups.py)
+    sa.Column("map_members", JSONType, nullable=True),
+    sa.Column("max_parallel", sa.Integer, nullable=True),
     sa.UniqueConstraint("bucket", "kind", "target", name="uq_om_schedules_target"),
     sa.Index("ix_om_schedules_due", "enabled", "next_due"),
 )
@@ -48,6 +51,7 @@ schedule_slots = sa.Table(
     sa.Column("run_id", sa.String(32), nullable=True),
     sa.Column("claimed_by", sa.String(128), nullable=False),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("group_id", sa.String(32), nullable=True),  # 0012: the run group a slot started
 )
 
 # A cheap change counter: loops poll it (~1 s) to wake early when schedules change.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omega_jupyter.exceptions import ConfigurationError
+from omega_jupyter.runtime.handle import decode_result
 
 UNPUBLISHED = object()  # an Outcome whose result the 'finished' message leaves out
 
@@ -68,6 +69,10 @@ def _no_fields(record: Any) -> dict[str, Any]:
     return {}
 
 
+def _stored_result(om: Any, record: Any, output: str | None) -> Any:
+    return decode_result(om, record.result)
+
+
 @dataclass(frozen=True)
 class RunKind:
     """One kind of run.
@@ -77,7 +82,8 @@ class RunKind:
     ``om.runtime.<name>(target)`` returns; ``describe(record)`` extra fields of the run's
     events; ``noun`` names the run in lifecycle errors ("the worker running this notebook
     died"); ``announces_start``: publish ``started`` (a latency-sensitive kind publishes only
-    ``finished``).
+    ``finished``); ``result_of(om, record, output)`` what a run group's ``results()`` gives
+    for one succeeded member (``output``: the part of it asked for; default the stored result).
     """
 
     name: str
@@ -86,6 +92,7 @@ class RunKind:
     describe: Callable[[Any], dict[str, Any]] = _no_fields
     noun: str = "run"
     announces_start: bool = True
+    result_of: Callable[[Any, Any, str | None], Any] = _stored_result
 
 
 @dataclass

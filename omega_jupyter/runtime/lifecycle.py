@@ -12,7 +12,8 @@ It opens its own client, then:
 3. ends the run with a conditional update, publishing ``finished`` only if that update ended
    it (a run cancelled meanwhile was published by whoever cancelled it); a body that raises
    fails its run with the error and traceback — the run row is the outcome, also then;
-4. drops the temporary datasets the submitter staged for the run.
+4. drops the temporary datasets the submitter staged for the run;
+5. for a member of a run group, sends the group's next members (``groups.py``).
 
 A copy that fails a dead run keeps the temporary datasets while the run has retries left (its
 retry reads them), and a copy that skips a run never drops them. Retrying lost runs, and
@@ -22,14 +23,18 @@ failing runs whose heartbeat stopped when no copy of their task is left, is
 
 from __future__ import annotations
 
+import logging
 import traceback
 from typing import Any
 
 from omega_jupyter.logs.logger import current_run
 from omega_jupyter.runtime.events import RunEvents
+from omega_jupyter.runtime.groups import advance_from_task
 from omega_jupyter.runtime.kinds import UNPUBLISHED, Outcome, Run
 from omega_jupyter.runtime.reconcile import retries_left, stale_message
 from omega_jupyter.runtime.worker import client_from_payload, heartbeat, worker_name
+
+log = logging.getLogger("omega_jupyter.runtime")
 
 
 def run_task(spec: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +90,16 @@ def run_task(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         current_run.reset(token)
         om.runtime.drop_temporary(staged)
+        if spec.get("group"):
+            _advance_group(om, spec["group"])
+
+
+def _advance_group(om: Any, group_id: str) -> None:
+    """Send the group's next members; never fails the run (a watcher sends them then)."""
+    try:
+        advance_from_task(om, group_id)
+    except Exception as exc:
+        log.warning("run group %s: could not send its next members: %s", group_id, exc)
 
 
 def _end(events: RunEvents | None, runs: Any, outcome: Outcome, run_id: str) -> None:

@@ -48,6 +48,8 @@ class RunRecord:
     retry_of: str | None = None  # the run this one retries (its previous attempt)
     task: Any = None  # what a retry's task is sent (inputs, staged datasets)
     submitted_by: str | None = None  # who submitted it (storage/audit.py)
+    group_id: str | None = None  # the run group it is a member of (runtime/groups.py)
+    group_index: int | None = None  # which member of its group
     started_here: bool = False  # set by RunStore.start: this caller moved it out of queued
 
     @property

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from omega_jupyter.exceptions import InvalidParameterError
 from omega_jupyter.runtime import cluster
 from omega_jupyter.runtime.events import publish_ended
+from omega_jupyter.runtime.groups import GroupStore, RunGroup, check_members, check_parallel
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import RunKind, RunKinds
 from omega_jupyter.runtime.lifecycle import run_task
@@ -141,6 +143,57 @@ class Runtime:
         from omega_jupyter.experiments.experiment import list_experiments
 
         return list_experiments(self.om)
+
+    # -- run groups -----------------------------------------------------------------------
+    def group(self, group_id: str) -> RunGroup:
+        """A run group by id (from any process); GroupNotFoundError if there is none."""
+        return RunGroup(self, str(group_id))
+
+    def groups(self, limit: int = 100) -> pd.DataFrame:
+        """This bucket's run groups, newest first."""
+        return GroupStore(self.om.db, self.om.bucket).list(limit)
+
+    def map(
+        self,
+        kind: str,
+        target: str,
+        parameter_sets: Any,
+        *,
+        param: str | None = None,
+        max_parallel: int | None = None,
+        version: int | None = None,
+        max_retries: int | None = None,
+        trigger: str = "manual",
+        **extra: Any,
+    ) -> RunGroup:
+        """Record a run group of ``target``, one member per parameter set (dicts, or values
+        bound to ``param``), and send its first ``max_parallel`` members (default: the
+        cluster's threads); the others are sent as members end (``groups.py``). ``extra``
+        goes to every member's task as in :meth:`start` (JSON: any process sends members)."""
+        members = check_members(parameter_sets, param)
+        retries = check_retries(max_retries, 0)
+        if max_parallel is None:
+            max_parallel = max(1, sum(self.client.nthreads().values()))
+        parallel = check_parallel(max_parallel)
+        task = task_record(None, [], extra)
+        if task is None:
+            raise InvalidParameterError("a run group's options must be JSON values")
+        task.pop("parameters", None)
+        task.pop("temporary", None)
+        group_id = GroupStore(self.om.db, self.om.bucket).create(
+            kind,
+            target,
+            members,
+            max_parallel=parallel,
+            target_version=version,
+            max_retries=retries,
+            task=task,
+            resources=self.resources,
+            trigger=trigger,
+        )
+        group = RunGroup(self, group_id)
+        group.advance()
+        return group
 
     def cancel_task(self, run_id: str, future: Any = None) -> None:
         """Best effort: tell Dask to drop a cancelled run's task."""

@@ -1,6 +1,7 @@
 """Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them (0006 adds
 ``om_runs.result_stream``, 0008 ``max_retries``, ``retry_of`` and ``task``, 0009
-``om_runs.submitted_by``)."""
+``om_runs.submitted_by``, 0010 run groups: ``om_run_groups``, ``om_runs.group_id`` and
+``group_index``)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,37 @@ runs = sa.Table(
     sa.Column("retry_of", sa.String(32), nullable=True),  # the previous attempt's run id
     sa.Column("task", JSONType, nullable=True),  # what a retry's task is sent
     sa.Column("submitted_by", sa.String(255), nullable=True),  # storage/audit.py (0009)
+    # 0012: the run group a run is a member of, and which member (runtime/groups.py)
+    sa.Column("group_id", sa.String(32), nullable=True),
+    sa.Column("group_index", sa.Integer, nullable=True),
     sa.Index("ix_om_runs_bucket_submitted", "bucket", "submitted"),
     sa.Index("ix_om_runs_state", "state"),
     sa.Index("ix_om_runs_retry_of", "retry_of"),
+    sa.Index("ix_om_runs_group", "group_id", "group_index"),
+)
+
+# 0012: one row per run group (runtime/groups.py); its members are ordinary runs.
+run_groups = sa.Table(
+    "om_run_groups",
+    metadata_obj,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("bucket", sa.String(63), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("target_version", sa.Integer, nullable=True),
+    sa.Column("members", JSONType, nullable=False),  # each member's parameters, by index
+    sa.Column("pending", JSONType, nullable=False),  # indices of members not yet sent
+    sa.Column("max_parallel", sa.Integer, nullable=False),
+    sa.Column("max_retries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("task", JSONType, nullable=True),  # what every member's task is sent
+    sa.Column("resources", JSONType, nullable=True),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Column("schedule_id", BigId, nullable=True),
+    sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("cancelled", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("submitted_by", sa.String(255), nullable=True),
+    sa.Index("ix_om_run_groups_bucket_created", "bucket", "created"),
 )
 
 logs = sa.Table(

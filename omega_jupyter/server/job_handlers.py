@@ -126,6 +126,83 @@ class JobRunHandler(RunStartHandler):
         self.accepted(handle.id)
 
 
+MAP_OPTIONS = {"members", "param", "max_parallel", "timeout", "result_stream", "max_retries"}
+
+
+class JobMapHandler(RunStartHandler):
+    """``POST /jobs/{name}/map`` with ``{members, param, max_parallel, timeout, result_stream,
+    max_retries}``: a run group, 202 with ``Location: …/groups/{id}``."""
+
+    resource = "jobs"
+
+    async def post(self, name: str) -> None:
+        body = self.body_object("the body")
+        unknown = sorted(set(body) - MAP_OPTIONS)
+        if unknown:
+            raise BadRequestError(
+                f"unknown field(s) {unknown}; a map takes {', '.join(sorted(MAP_OPTIONS))}"
+            )
+        if "members" not in body:
+            raise BadRequestError("a map needs members: a list of parameter objects")
+        members = body.pop("members")
+        om = self.om
+        group = await self.call(lambda: om.runtime.job(name).map(members, **body))
+        location = f"{self.settings.get('omega_api_prefix', '/api/v1')}/groups/{group.id}"
+        self.set_header("Location", location)
+        self.reply({"group": group.id, "members": group.size, "location": location}, 202)
+
+
+def group_state(group: Any) -> dict[str, Any]:
+    """A run group as REST shows it: what it runs, its counts and one record per member."""
+    status = group.status()
+    return {
+        "id": group.id,
+        "kind": group.kind,
+        "target": group.target,
+        **status.to_dict(),
+        "members": json_records(status.members),
+    }
+
+
+class GroupsHandler(OmegaHandler):
+    resource = "runs"
+
+    async def get(self) -> None:
+        limit = payloads.int_param(self.arg("limit"), "limit", 100, minimum=1)
+        om = self.om
+        self.reply(await self.call(lambda: json_records(om.runtime.groups(limit))))
+
+
+class GroupHandler(OmegaHandler):
+    resource = "runs"
+
+    async def get(self, group_id: str) -> None:
+        om = self.om
+        self.reply(await self.call(lambda: group_state(om.runtime.group(group_id))))
+
+
+class GroupCancelHandler(OmegaHandler):
+    resource = "runs"
+
+    async def post(self, group_id: str) -> None:
+        om = self.om
+        cancelled = await self.call(lambda: om.runtime.group(group_id).cancel())
+        self.reply({"group": group_id, "cancelled": cancelled})
+
+
+class GroupRestartHandler(OmegaHandler):
+    resource = "runs"
+
+    async def post(self, group_id: str) -> None:
+        body = _object(self.json_body() if self.request.body else None, "the body")
+        failed_only = body.pop("failed_only", True)
+        if body or not isinstance(failed_only, bool):
+            raise BadRequestError("restart takes {failed_only: true|false} only")
+        om = self.om
+        again = await self.call(lambda: om.runtime.group(group_id).restart(failed_only))
+        self.reply({"group": group_id, "pending": again})
+
+
 class ScriptRunHandler(RunStartHandler):
     resource = "scripts"
 

@@ -158,6 +158,8 @@ def op(
 
 STRING = {"type": "string"}
 RUN_ID_PARAM = {"name": "run_id", "in": "path", "required": True, "schema": STRING}
+GROUP_ID_PARAM = {"name": "group_id", "in": "path", "required": True, "schema": STRING}
+LIMIT_PARAM = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
 LIST = [PATTERN, *PAGING]
 
 

@@ -23,6 +23,7 @@ from omega_jupyter.server import stream_handlers as streams
 
 NAME = r"(?P<name>[^/].*?)"
 RUN_ID = r"(?P<run_id>[^/]+)"
+GROUP_ID = r"(?P<group_id>[^/]+)"
 ACTION = r"(?P<action>[a-z_]+)"
 
 
@@ -44,6 +45,7 @@ class Route:
 
 BY_NAME = [doc.NAME_PARAM]
 BY_RUN_ID = [doc.RUN_ID_PARAM]
+BY_GROUP_ID = [doc.GROUP_ID_PARAM]
 ACTION_SUMMARY = "Run an action in the server (or on the cluster with async=true: 202 + Location)"
 ACTION_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT]
 ACTION_GET_PARAMS = [doc.NAME_PARAM, doc.action_param(ACTIONS), *doc.MODEL_INPUT_GET]
@@ -166,6 +168,20 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
+        rf"jobs/{NAME}/map",
+        jobs.JobMapHandler,
+        "/jobs/{name}/map",
+        {
+            "post": op(
+                "Run once per member: {members, param, max_parallel, timeout, result_stream, "
+                "max_retries}; 202 + Location of the run group",
+                BY_NAME,
+                doc.OBJECT_BODY,
+                202,
+            ),
+        },
+    ),
+    Route(
         rf"jobs/{NAME}/schedule",
         jobs.ScheduleHandler,
         "/jobs/{name}/schedule",
@@ -244,6 +260,37 @@ ROUTES: list[Route] = [
         jobs.RunHandler,
         "/runs/{run_id}",
         {"get": op("State, progress, error", BY_RUN_ID)},
+    ),
+    Route(
+        r"groups/?",
+        jobs.GroupsHandler,
+        "/groups",
+        {"get": op("Run groups, newest first", [doc.LIMIT_PARAM])},
+    ),
+    Route(
+        rf"groups/{GROUP_ID}/cancel",
+        jobs.GroupCancelHandler,
+        "/groups/{group_id}/cancel",
+        {"post": op("Send no more members; cancel those queued or running", BY_GROUP_ID)},
+    ),
+    Route(
+        rf"groups/{GROUP_ID}/restart",
+        jobs.GroupRestartHandler,
+        "/groups/{group_id}/restart",
+        {
+            "post": op(
+                "Run again the members without a result ({failed_only: false}: every member "
+                "not running)",
+                BY_GROUP_ID,
+                doc.OBJECT_BODY,
+            )
+        },
+    ),
+    Route(
+        rf"groups/{GROUP_ID}",
+        jobs.GroupHandler,
+        "/groups/{group_id}",
+        {"get": op("Counts by state and each member's latest run", BY_GROUP_ID)},
     ),
     Route(
         r"logs/?", jobs.LogsHandler, "/logs", {"get": op("Log lines, oldest first", doc.LOGS_QUERY)}

@@ -47,6 +47,7 @@ SHARED_TABLES: tuple[tuple[str, str, str | None], ...] = (
     ("om_objects", "SELECT, INSERT, UPDATE, DELETE", _MINE),
     ("om_blob_chunks", "SELECT, INSERT, UPDATE, DELETE", _MINE),
     ("om_runs", "SELECT, INSERT, UPDATE, DELETE", _MINE),
+    ("om_run_groups", "SELECT, INSERT, UPDATE, DELETE", _MINE),
     ("om_logs", "SELECT, INSERT, DELETE", _MINE),
     ("om_schedules", "SELECT, INSERT, UPDATE, DELETE", _MINE),
     (
@@ -151,7 +152,8 @@ def apply(conn: Connection) -> None:
     known = conn.execute(
         sa.text(
             "SELECT bucket FROM om_buckets UNION SELECT bucket FROM om_objects"
-            " UNION SELECT bucket FROM om_runs UNION SELECT bucket FROM om_schedules"
+            " UNION SELECT bucket FROM om_runs UNION SELECT bucket FROM om_run_groups"
+            " UNION SELECT bucket FROM om_schedules"
             " UNION SELECT bucket FROM om_streams UNION SELECT bucket FROM om_logs"
             " UNION SELECT bucket FROM om_experiment_events"
         )

@@ -154,3 +154,43 @@ def test_runtime_commands_take_max_retries(om_cli, om, tmp_path, monkeypatch):
         assert "max_retries" not in record.parameters
     bad = om_cli("runtime", "job", "mynotebook", "--max-retries", "-1")
     assert bad.exit_code == 2 and "max-retries" in bad.stderr
+
+
+def test_runtime_job_map_runs_a_group_with_one_bar(om_cli, om, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    nb = make_notebook("assert x != 'b', 'no b'", "{'x': x, 'y': y}")
+    nb.cells[-1].metadata["tags"] = ["out"]
+    nbformat.write(nb, "nb.ipynb")
+    ok(om_cli("jobs", "put", "nb.ipynb", "fan"))
+    out = om_cli("--json", "runtime", "job", "fan", "--map", "x=a,b,c", "-p", "y=2")
+    assert out.exit_code == 1 and "1 of 3 members did not succeed" in out.stderr, out.stdout
+    shown = json.loads(out.stdout)
+    assert shown["counts"]["succeeded"] == 2 and shown["total"] == 3
+    [failed] = shown["failed"]
+    assert failed["parameters"] == {"y": 2, "x": "b"} and "no b" in failed["error"]
+    group_id = om.runtime.groups().id.iloc[0]
+    assert om.runtime.group(group_id).results("out").y.tolist() == [2, 2]
+    # a file of JSON lines, and the group found again by id
+    (tmp_path / "params.jsonl").write_text('{"x": "d", "y": 1}\n\n{"x": "e", "y": 5}\n')
+    out = json.loads(
+        ok(om_cli("--json", "runtime", "job", "fan", "--map", "params.jsonl", "--no-wait"))
+    )
+    assert out["members"] == 2
+    shown = json.loads(ok(om_cli("--json", "runtime", "group", out["group"], "--wait")))
+    assert shown["counts"]["succeeded"] == 2 and shown["done"]
+    # bad input: one clear line, nothing recorded
+    groups = len(om.runtime.groups())
+    for args in (
+        ["--map", "nofile.jsonl"],
+        ["--map", "x="],
+        ["--max-parallel", "2"],
+        ["--map", "x=a", "--max-parallel", "0"],
+    ):
+        bad = om_cli("runtime", "job", "fan", *args)
+        assert bad.exit_code != 0 and bad.stderr.strip(), args
+    (tmp_path / "bad.jsonl").write_text('{"x": 1}\n[1]\n')
+    bad = om_cli("runtime", "job", "fan", "--map", "bad.jsonl")
+    assert bad.exit_code == 2 and "member 2 is not a JSON object" in bad.stderr
+    assert len(om.runtime.groups()) == groups
+    missing = om_cli("runtime", "group", "0" * 32)
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr

@@ -232,3 +232,27 @@ def test_runs_pages_newest_first_with_a_total(om):
             om.runtime.runs(offset=bad)
     with pytest.raises(ConfigurationError, match="unknown run state"):
         store.count(state="exploded")
+
+
+def test_notebooks_run_at_once_after_papermill_ran_in_this_thread(om, tmp_path):
+    """papermill run in the main thread (as in a kernel) before a local cluster starts: the
+    cluster's tasks must not share that thread's event loop (each run gets its own)."""
+    import papermill
+    from distributed import LocalCluster
+
+    from omega_jupyter.client import Omega
+
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(make_notebook("y = x"), path)
+    papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), progress_bar=False)
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=3, processes=False, dashboard_address="127.0.0.1:0"
+    )
+    try:
+        client = Omega(om.settings.replace(dask_address=cluster.scheduler_address))
+        client.jobs.put(make_notebook("import time\ntime.sleep(1)"), "together")
+        handles = [client.runtime.job("together").run(parameters={"x": i}) for i in range(3)]
+        records = [h.wait(120).record for h in handles]
+        assert [r.state for r in records] == ["succeeded"] * 3, [r.error for r in records]
+    finally:
+        cluster.close()

@@ -83,3 +83,26 @@ def test_max_retries_options(shell, om) -> None:
     assert [h.wait(WAIT).record.max_retries for h in handles] == [2, 1, 0, 3]
     assert "max_retries" in usage_error(shell, "%om run report --max-retries -1")
     assert "max-retries" in usage_error(shell, "%om fit clf iris --max-retries x")
+
+
+def test_run_map_is_a_group_with_one_bar(shell, om, tmp_path) -> None:
+    nb = new_notebook(
+        cells=[
+            new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+            new_code_cell("assert x != 3, 'three'\nx * 10", metadata={"tags": ["out"]}),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}
+    om.jobs.put(nb, "fan")
+    group = run(shell, "%om run fan --map x=1,2 --max-parallel 2 --timeout 200")
+    assert group.status().counts["succeeded"] == 2
+    assert group.results("out").value.tolist() == [10, 20]
+    path = tmp_path / "members.jsonl"
+    path.write_text('{"x": 3}\n{"x": 4}\n')
+    error = usage_error(shell, f"%om run fan --map {path} --timeout 200")
+    assert "1 of 2 members did not succeed" in error and ".restart()" in error
+    queued = run(shell, "%om run fan --map x=5 --no-wait")
+    assert queued.wait(WAIT).status().counts["succeeded"] == 1
+    assert "applies to --map" in usage_error(shell, "%om run fan --max-parallel 2")
+    assert "key=a,b,c" in usage_error(shell, "%om run fan --map nofile.jsonl")
+    assert len(om.runtime.groups()) == 3

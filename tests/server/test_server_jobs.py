@@ -116,6 +116,21 @@ async def test_job_store_schedule_and_run(jp_fetch) -> None:
         ("GET", "logs", None, {"since": "not a time"}, 400),
         ("GET", "logs", None, {"level": "LOUD"}, 400),
         ("POST", "scripts/missing/run", {}, {}, 404),
+        ("POST", "jobs/missing/map", {"members": [{"x": 1}]}, {}, 404),
+        ("POST", "jobs/report/map", {}, {}, 400),
+        ("POST", "jobs/report/map", [1], {}, 400),
+        ("POST", "jobs/report/map", {"members": []}, {}, 400),
+        ("POST", "jobs/report/map", {"members": {"x": 1}}, {}, 400),
+        ("POST", "jobs/report/map", {"members": [1, 2]}, {}, 400),
+        ("POST", "jobs/report/map", {"members": [1], "param": "x", "max_parallel": 0}, {}, 400),
+        ("POST", "jobs/report/map", {"members": [1], "param": "x", "max_parallel": "2"}, {}, 400),
+        ("POST", "jobs/report/map", {"members": [1], "param": "x", "max_retries": -1}, {}, 400),
+        ("POST", "jobs/report/map", {"members": [1], "param": "x", "timeout": "soon"}, {}, 400),
+        ("POST", "jobs/report/map", {"members": [1], "param": "x", "bogus": 1}, {}, 400),
+        ("GET", "groups/nosuchgroup", None, {}, 404),
+        ("POST", "groups/nosuchgroup/cancel", None, {}, 404),
+        ("POST", "groups/nosuchgroup/restart", None, {}, 404),
+        ("GET", "groups", None, {"limit": "many"}, 400),
     ],
 )
 async def test_bad_job_input(jp_fetch, method, path, body, params, status) -> None:
@@ -125,6 +140,48 @@ async def test_bad_job_input(jp_fetch, method, path, body, params, status) -> No
     assert set(json.loads(out)) == {"error", "message"}
     _, nb = await call(jp_fetch, "jobs/report")
     assert len(json.loads(nb)["cells"]) == 2
+
+
+async def _group_done(jp_fetch, group_id: str) -> dict:
+    for _ in range(1500):
+        _, body = await call(jp_fetch, f"groups/{group_id}")
+        group = json.loads(body)
+        if group["done"]:
+            return group
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"run group {group_id} did not end: {group['counts']}")
+
+
+async def test_job_map_and_group(jp_fetch) -> None:
+    await call(jp_fetch, "jobs/report", "PUT", notebook())
+    status, body = await call(
+        jp_fetch,
+        "jobs/report/map",
+        "POST",
+        {"members": [1, 2, None], "param": "x", "max_parallel": 2},
+    )
+    assert status == 202, body
+    started = json.loads(body)
+    assert started["members"] == 3
+    assert started["location"].endswith(f"/omega/api/v1/groups/{started['group']}")
+    group = await _group_done(jp_fetch, started["group"])
+    assert (group["target"], group["total"]) == ("report", 3)
+    assert group["counts"]["succeeded"] == 2 and group["counts"]["failed"] == 1
+    failed = [m for m in group["members"] if m["state"] == "failed"]
+    assert failed[0]["parameters"] == {"x": None} and "TypeError" in failed[0]["error"]
+    status, body = await call(jp_fetch, f"runs/{group['members'][0]['run_id']}/notebook")
+    assert status == 200 and "2" in body.decode()
+    _, body = await call(jp_fetch, "groups")
+    assert [g["id"] for g in json.loads(body)] == [group["id"]]
+    status, body = await call(jp_fetch, f"groups/{group['id']}/restart", "POST", {"bogus": 1})
+    assert status == 400, body
+    status, body = await call(jp_fetch, f"groups/{group['id']}/restart", "POST", {})
+    assert status == 200 and json.loads(body)["pending"] == [2]
+    group = await _group_done(jp_fetch, group["id"])
+    assert group["counts"]["failed"] == 1  # the same parameters fail again, as a new run
+    assert group["members"][2]["run_id"] != failed[0]["run_id"]
+    status, body = await call(jp_fetch, f"groups/{group['id']}/cancel", "POST")
+    assert status == 200 and json.loads(body)["cancelled"] == 0
 
 
 async def test_the_extension_runs_a_scheduler_loop(jp_fetch) -> None:

@@ -21,9 +21,15 @@ from typer.testing import CliRunner
 import omega_jupyter
 from omega_jupyter.cli import app
 from omega_jupyter.datasets.sql import run_sql
-from omega_jupyter.exceptions import ObjectNotFoundError, PermissionDeniedError, RunNotFoundError
+from omega_jupyter.exceptions import (
+    GroupNotFoundError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+    RunNotFoundError,
+)
 from omega_jupyter.logs.logger import OmegaLogger
 from omega_jupyter.names import bucket_schema_name
+from omega_jupyter.runtime.groups import GroupStore
 from omega_jupyter.runtime.runs import RunStore
 from omega_jupyter.storage import audit, credentials, tenancy
 from omega_jupyter.storage.engine import get_database
@@ -48,6 +54,7 @@ def other(service):
     b.streams.put({"msg": "b-only"}, "sbstream")
     OmegaLogger(b).info("b-only log line")
     RunStore(b.db, b.bucket).create("job", "sbjob", "run")
+    GroupStore(b.db, b.bucket).create("job", "sbjob", [{"x": 1}], max_parallel=1)
     return b
 
 
@@ -184,6 +191,7 @@ def test_service_tables_are_refused(tenant, table):
         ("om_objects", "bucket", None),
         ("om_blob_chunks", "bucket", None),
         ("om_runs", "bucket", None),
+        ("om_run_groups", "bucket", None),
         ("om_logs", "bucket", None),
         ("om_streams", "bucket", None),
         ("om_stream_messages", "stream_id", "SELECT id FROM om_streams"),
@@ -195,6 +203,7 @@ def test_shared_tables_show_only_the_buckets_rows(service, tenant, other, table,
     tenant.streams.put({"mine": True}, "mine")
     OmegaLogger(tenant).info("mine")
     RunStore(tenant.db, tenant.bucket).create("job", "mine", "run")
+    GroupStore(tenant.db, tenant.bucket).create("job", "mine", [{"x": 1}], max_parallel=1)
     seen = _sql(tenant, f"SELECT * FROM {table}")
     everything = _sql(service, f"SELECT * FROM {table}")
     assert seen and len(seen) < len(everything)
@@ -229,6 +238,21 @@ def test_another_buckets_runs_logs_and_messages_are_invisible(tenant, other):
     assert _sql(tenant, "SELECT * FROM om_runs WHERE id = :r", r=run_id) == []
     assert _sql(tenant, "SELECT * FROM om_logs WHERE message = 'b-only log line'") == []
     assert _sql(tenant, "SELECT * FROM om_stream_messages WHERE data->>'msg' = 'b-only'") == []
+
+
+def test_another_buckets_run_groups_are_invisible_and_unwritable(tenant, other):
+    [group_id] = other.runtime.groups().id.tolist()
+    with pytest.raises(GroupNotFoundError):
+        tenant.runtime.group(group_id)
+    with pytest.raises(GroupNotFoundError):
+        GroupStore(tenant.db, other.bucket).get(group_id)
+    assert _sql(tenant, "SELECT * FROM om_run_groups WHERE id = :g", g=group_id) == []
+    changed = _sql(tenant, "UPDATE om_run_groups SET cancelled = now() RETURNING id")
+    assert changed == []
+    with pytest.raises(PermissionDeniedError, match="row-level security"):
+        GroupStore(tenant.db, other.bucket).create("job", "planted", [{}], max_parallel=1)
+    row = GroupStore(other.db, other.bucket).get(group_id)
+    assert (row.pending, row.cancelled) == ([0], None)
 
 
 @pytest.mark.parametrize(
