@@ -1,6 +1,6 @@
 """Tables of runs and log lines (SQLAlchemy Core); migration 0002 creates them (0006 adds
 ``om_runs.result_stream``, 0008 ``max_retries``, ``retry_of`` and ``task``, 0009
-``om_runs.submitted_by``, 0010 run groups: ``om_run_groups``, ``om_runs.group_id`` and
+``om_runs.submitted_by``, 0012 run groups: ``om_run_groups``, ``om_runs.group_id`` and
 ``group_index``)."""
 
 from __future__ import annotations
