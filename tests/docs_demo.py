@@ -1,7 +1,8 @@
 """The demo data the README's and docs' examples assume: files in a folder (``sales.csv``,
 ``notebook.ipynb``, ``report.ipynb``, ``myscript/``, ``legacy.csv``, ``big.csv.gz``) and objects in
-the store (``sales``, ``train``, ``new_customers``, ``iris_X``/``iris_y``, models ``churn`` and
-``iris``, job ``reports/daily``). Used by tests/test_docs_blocks.py; nothing here needs network."""
+the store (``sales``, ``train``, ``new_customers``, ``iris_X``/``iris_y``, models ``churn``,
+``iris`` and ``iris_lr``, job ``reports/daily``). Used by tests/test_docs_blocks.py; nothing
+here needs network."""
 
 from __future__ import annotations
 
@@ -75,4 +76,5 @@ def store_data(om: Any, folder: Path) -> None:
     om.datasets.put(iris.target.to_frame(), "iris_y")
     om.models.put(LogisticRegression(), "churn")
     om.models.put(LogisticRegression(max_iter=500), "iris")
+    om.models.put(LogisticRegression(max_iter=500), "iris_lr")
     om.jobs.put(str(Path(folder) / "report.ipynb"), "reports/daily")

@@ -86,8 +86,14 @@ def check_members(parameter_sets: Any, param: str | None = None) -> list[dict]:
 
 
 def check_parallel(max_parallel: Any) -> int:
-    if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
-        raise InvalidParameterError(f"max_parallel must be an integer >= 1, not {max_parallel!r}")
+    if (
+        isinstance(max_parallel, bool)
+        or not isinstance(max_parallel, int)
+        or not 1 <= max_parallel <= MAX_MEMBERS
+    ):
+        raise InvalidParameterError(
+            f"max_parallel must be an integer from 1 to {MAX_MEMBERS}, not {max_parallel!r}"
+        )
     return max_parallel
 
 

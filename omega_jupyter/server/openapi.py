@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 from omega_jupyter import __version__
 from omega_jupyter.jobs.tables import MISSED_POLICIES
 from omega_jupyter.names import MAX_NAME_LENGTH, name_pattern
+from omega_jupyter.runtime.groups import MAX_MEMBERS
 from omega_jupyter.runtime.reconcile import MAX_RETRIES
 from omega_jupyter.runtime.tables import RUN_STATES
 from omega_jupyter.server.payloads import MAX_COLUMNS, MAX_INT_PARAM
@@ -172,6 +173,34 @@ RUN_OPTIONS = {
     "result_stream": NAME,  # publish the run's events to this stream
     "max_retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES},
 }
+# POST /jobs/{name}/map: members are parameter objects (with ``param``: any JSON values)
+MAP_BODY = json_body(
+    {
+        "type": "object",
+        "required": ["members"],
+        "additionalProperties": False,
+        "properties": {
+            "members": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_MEMBERS,
+                "items": {"type": "object"},
+            },
+            "param": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "max_parallel": {"type": "integer", "minimum": 1, "maximum": MAX_MEMBERS},
+            "timeout": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
+            **RUN_OPTIONS,
+        },
+    }
+)
+RESTART_BODY = json_body(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"failed_only": {"type": "boolean", "default": True}},
+    },
+    required=False,
+)
 # {parameters, result_stream, max_retries}, or the parameters themselves
 JOB_RUN_BODY = json_body(
     {"type": "object", "properties": {"parameters": {"type": "object"}, **RUN_OPTIONS}},

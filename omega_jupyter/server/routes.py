@@ -176,7 +176,7 @@ ROUTES: list[Route] = [
                 "Run once per member: {members, param, max_parallel, timeout, result_stream, "
                 "max_retries}; 202 + Location of the run group",
                 BY_NAME,
-                doc.OBJECT_BODY,
+                doc.MAP_BODY,
                 202,
             ),
         },
@@ -282,7 +282,7 @@ ROUTES: list[Route] = [
                 "Run again the members without a result ({failed_only: false}: every member "
                 "not running)",
                 BY_GROUP_ID,
-                doc.OBJECT_BODY,
+                doc.RESTART_BODY,
             )
         },
     ),

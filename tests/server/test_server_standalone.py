@@ -425,7 +425,8 @@ def _bucket_state(om) -> dict:  # type: ignore[no-untyped-def]
 def _route_requests(run_id: str) -> list[tuple[str, str, bool]]:
     """(verb, path, writes) for every verb of every keyed route, on objects named 'x' and the
     run ``run_id``, plus the requests whose verb alone does not say whether they write."""
-    samples = {"name": "x", "action": "predict", "run_id": run_id}
+    # a run group of no bucket: every group route answers 404 (or 401/403) and changes nothing
+    samples = {"name": "x", "action": "predict", "run_id": run_id, "group_id": "0" * 32}
     out = []
     for route in ROUTES:
         if route.public:
