@@ -170,6 +170,25 @@ def measure(target: Target, body: bytes, n: int, mode: str, pool: mp.pool.Pool) 
     return Result(lat, time.perf_counter() - begin)
 
 
+def warm_workers(target: Target, body: bytes, workers: int, tries: int = 500) -> int:
+    """Send requests on new connections until each of ``workers`` processes (told apart by
+    ``X-Om-Worker``) has answered one, so that every worker has loaded the model; returns
+    how many did."""
+    host, port, path = _split(target.url)
+    headers = {"Content-Type": "application/json", **target.headers, "Connection": "close"}
+    seen: set[str] = set()
+    for _ in range(tries):
+        conn = _connect(host, port)
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        seen.add(response.getheader("X-Om-Worker", ""))
+        conn.close()
+        if len(seen) >= workers:
+            break
+    return len(seen)
+
+
 # -- servers ----------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -295,6 +314,9 @@ def main() -> None:
             target, proc = start()
             targets.append(target)
             procs.append(proc)
+        for w in counts:  # every worker loads the model before it is measured
+            warmed = warm_workers(targets[counts.index(w)], body_of(1), w)
+            print(f"{om_name(w)}: {warmed} of {w} worker processes warmed up")
         started = start_mlflow(args.mlflow_python, workdir)
         if started is None:
             print("mlflow: not importable by --mlflow-python; compared with the bare handler only")
