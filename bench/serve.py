@@ -3,12 +3,16 @@
 The same scikit-learn model (LogisticRegression on iris) answers single-row and 1000-row
 ``dataframe_records`` predicts over loopback, measured three ways in the same run: sequential on
 one keep-alive connection, a new connection per request, and 8 concurrent clients (8 processes,
-each on its own keep-alive connection). Prints requests/s, p50 and p99 and the ratios against
-the targets: >= 2x MLflow's requests/s (sequential and 8 clients), p50 <= 1.3x the bare handler.
+each on its own keep-alive connection). ``om serve`` runs with ``--workers 1`` and with each
+count of ``--workers`` (default 1,2: the bare handler stays one process). Prints requests/s,
+p50 and p99 and the ratios against the targets: >= 2x MLflow's requests/s (sequential and 8
+clients), p50 <= 1.3x the bare handler, and with 8 clients ``--workers 2`` >= 1.0x the bare
+handler's requests/s.
 
     .venv/bin/python bench/serve.py
     .venv/bin/python bench/serve.py --mlflow-python /path/to/venv-with-mlflow/bin/python
     .venv/bin/python bench/serve.py --requests 2000 --url postgresql+psycopg://root@127.0.0.1/test
+    .venv/bin/python bench/serve.py --workers 1,2,4
 
 MLflow is measured only when ``--mlflow-python`` (or this interpreter) can import ``mlflow``.
 """
@@ -166,6 +170,25 @@ def measure(target: Target, body: bytes, n: int, mode: str, pool: mp.pool.Pool) 
     return Result(lat, time.perf_counter() - begin)
 
 
+def warm_workers(target: Target, body: bytes, workers: int, tries: int = 500) -> int:
+    """Send requests on new connections until each of ``workers`` processes (told apart by
+    ``X-Om-Worker``) has answered one, so that every worker has loaded the model; returns
+    how many did."""
+    host, port, path = _split(target.url)
+    headers = {"Content-Type": "application/json", **target.headers, "Connection": "close"}
+    seen: set[str] = set()
+    for _ in range(tries):
+        conn = _connect(host, port)
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        seen.add(response.getheader("X-Om-Worker", ""))
+        conn.close()
+        if len(seen) >= workers:
+            break
+    return len(seen)
+
+
 # -- servers ----------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -187,7 +210,8 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_om(workdir: Path, url: str | None) -> tuple[Target, subprocess.Popen]:
+def setup_om(workdir: Path, url: str | None) -> tuple[dict, str]:
+    """The database of ``om serve`` with the model and a key: (environment, key)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMEGA_")}
     env["OMEGA_HOME"] = str(workdir / "omega")
     if url:
@@ -203,13 +227,23 @@ def start_om(workdir: Path, url: str | None) -> tuple[Target, subprocess.Popen]:
     key = subprocess.run(
         [sys.executable, "-c", setup], env=env, capture_output=True, text=True, check=True
     ).stdout.split()[-1]
+    return env, key
+
+
+def om_name(workers: int) -> str:
+    return "om serve" if workers == 1 else f"om serve x{workers}"
+
+
+def start_om(env: dict, key: str, workers: int) -> tuple[Target, subprocess.Popen]:
     port = free_port()
     cmd = [sys.executable, "-c", "from omega_jupyter.cli import main; main()"]
     proc = subprocess.Popen(
-        [*cmd, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL
+        [*cmd, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stderr=subprocess.DEVNULL,
     )
     target = Target(
-        "om serve",
+        om_name(workers),
         f"http://127.0.0.1:{port}/api/v1/model/iris/predict",
         {"Authorization": f"Bearer {key}"},
     )
@@ -262,16 +296,27 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="per single-row measurement")
     parser.add_argument("--mlflow-python", default=sys.executable)
     parser.add_argument("--url", default=None, help="database of om serve (default: SQLite)")
+    parser.add_argument(
+        "--workers", default="1,2", help="comma-separated `om serve --workers` to measure"
+    )
     args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    if 1 not in counts:
+        counts.insert(0, 1)
 
     workdir = Path(tempfile.mkdtemp(prefix="omega_bench_serve_"))
     procs: list[subprocess.Popen] = []
     try:
         targets = []
-        for start in (lambda: start_om(workdir, args.url), start_bare):
+        env, key = setup_om(workdir, args.url)
+        starts = [lambda w=w: start_om(env, key, w) for w in counts]
+        for start in (*starts, start_bare):
             target, proc = start()
             targets.append(target)
             procs.append(proc)
+        for w in counts:  # every worker loads the model before it is measured
+            warmed = warm_workers(targets[counts.index(w)], body_of(1), w)
+            print(f"{om_name(w)}: {warmed} of {w} worker processes warmed up")
         started = start_mlflow(args.mlflow_python, workdir)
         if started is None:
             print("mlflow: not importable by --mlflow-python; compared with the bare handler only")
@@ -318,6 +363,21 @@ def report(results: dict, names: list[str]) -> None:
                 line += f"  req/s vs mlflow {om.rps / ml.rps:5.2f}x"
                 if mode in ("keepalive", "concurrent"):
                     line += " (target >= 2)"
+            print(line)
+    for name in names:
+        if not name.startswith("om serve x"):
+            continue
+        for rows in ("1 row", "1000 rows"):
+            many = results[(rows, "concurrent", name)]
+            one = results[(rows, "concurrent", "om serve")]
+            bare = results[(rows, "concurrent", "bare tornado")]
+            line = (
+                f"{rows:>9}  8 clients  {name}: req/s vs --workers 1 {many.rps / one.rps:5.2f}x  "
+                f"vs bare {many.rps / bare.rps:5.2f}x (target >= 1.0)"
+            )
+            if "mlflow serve" in names:
+                ml = results[(rows, "concurrent", "mlflow serve")]
+                line += f"  vs mlflow {many.rps / ml.rps:5.2f}x (target >= 3)"
             print(line)
     med = statistics.median(results[("1 row", "keepalive", "om serve")].latencies) * 1000
     print(f"\nom serve single-row keep-alive median {med:.2f} ms")

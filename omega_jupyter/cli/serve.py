@@ -18,7 +18,14 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port (0: pick a free one).")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to fork.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes sharing the port (default: one per core; 1 on SQLite).",
+        ),
+    ] = None,
     max_body_mb: Annotated[
         int, typer.Option("--max-body-mb", min=1, help="Largest accepted request body, MiB.")
     ] = 256,
@@ -29,9 +36,20 @@ def serve(
     client = state(ctx).client()
     client.db.ensure_schema()
 
-    def ready(bound: int) -> None:
-        sys.stderr.write(f"omega_jupyter REST API on http://{host}:{bound}/api/v1\n")
+    def ready(bound: int, n: int) -> None:
+        procs = f" ({n} worker processes)" if n > 1 else ""
+        sys.stderr.write(f"omega_jupyter REST API on http://{host}:{bound}/api/v1{procs}\n")
         sys.stderr.flush()
+
+    def log_line(line: str) -> None:
+        sys.stderr.write(f"om serve: {line}\n")
+        sys.stderr.flush()
+
+    if workers and workers > 1 and client.db.dialect == "sqlite":
+        log_line(
+            f"{workers} workers on SQLite: the database file takes one writer at a time, so "
+            "their writes queue (a write that waits past the busy timeout answers 503)"
+        )
 
     try:
         run_server(
@@ -41,6 +59,7 @@ def serve(
             workers=workers,
             max_body_bytes=max_body_mb * 1024 * 1024,
             ready=ready,
+            log_line=log_line,
         )
     except KeyboardInterrupt:
         pass

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import signal
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +15,6 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.iostream import IOStream
 from tornado.netutil import bind_sockets
-from tornado.process import fork_processes
 
 from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import AuthenticationError
@@ -22,6 +23,7 @@ from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
 from omega_jupyter.server.handlers import OmegaHandler
 from omega_jupyter.server.routes import mount
+from omega_jupyter.server.workers import cpu_count, run_workers
 from omega_jupyter.storage import audit
 
 API_PREFIX = "/api/v1"
@@ -32,6 +34,10 @@ class KeyHandler(tornado.web.RequestHandler):
     """Base of the standalone handlers: the caller is the API key in ``Authorization``."""
 
     api_key: ApiKey | None = None
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("X-Om-Worker", str(os.getpid()))  # which worker process answered
 
     def resolve_bucket(self) -> str | None:
         requested = self.request.headers.get("Bucket") or None
@@ -109,31 +115,63 @@ def make_app(
     )
 
 
+def default_workers(client: Omega) -> int:
+    """One worker per core on PostgreSQL; one on SQLite (a database file takes one writer at
+    a time, so more processes would only queue behind its lock)."""
+    return 1 if client.db.dialect == "sqlite" else cpu_count()
+
+
 def serve(
     client: Omega,
     host: str = "127.0.0.1",
     port: int = 8000,
-    workers: int = 1,
+    workers: int | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    ready: Callable[[int], None] | None = None,
+    ready: Callable[[int, int], None] | None = None,
+    log_line: Callable[[str], None] = log.warning,
 ) -> None:
-    """Serve until interrupted. ``workers > 1`` forks processes sharing the listening socket."""
+    """Serve until SIGTERM/SIGINT. ``workers`` (default ``default_workers``) > 1 forks that
+    many processes sharing the listening socket and nothing but the database; the parent
+    restarts a worker that dies and stops them all when it is stopped."""
+    n = default_workers(client) if workers is None else workers
+    if n < 1:
+        raise ValueError("workers must be at least 1")
     sockets = bind_sockets(port, address=host, reuse_port=False)
     bound = sockets[0].getsockname()[1]
-    if workers > 1:
-        fork_processes(workers)  # each child continues below with its own loop and engine
-        client.db.dispose()
+    if n == 1:
+        asyncio.run(_serve_one(client, sockets, max_body_bytes, lambda: ready and ready(bound, 1)))
+        return
+    # No pooled connection may cross the fork: each worker opens its own.
+    client.db.dispose()
+    if ready is not None:  # the socket listens already: connections wait in its backlog
+        ready(bound, n)
+    try:
+        run_workers(
+            n,
+            lambda _slot: asyncio.run(_serve_one(client, sockets, max_body_bytes, None)),
+            log=log_line,
+        )
+    finally:
+        for sock in sockets:
+            sock.close()
 
-    async def main() -> None:
-        app = make_app(client, max_body_bytes=max_body_bytes)
-        # Body sizes are checked by the handlers (413); the server only caps what it buffers.
-        server = NoDelayHTTPServer(app, max_body_size=max_body_bytes + 1024 * 1024, xheaders=True)
-        server.add_sockets(sockets)
-        # Runs that lose their worker are failed (or retried) while anyone serves them, also
-        # when no scheduler loop runs; any number of such loops may run (one per process).
-        ReconcileLoop(client).start()
-        if ready is not None:
-            ready(bound)
-        await asyncio.Event().wait()
 
-    asyncio.run(main())
+async def _serve_one(
+    client: Omega, sockets: list, max_body_bytes: int, ready: Callable[[], object] | None
+) -> None:
+    """One server process: its own event loop, engine, model cache and reconcile loop."""
+    app = make_app(client, max_body_bytes=max_body_bytes)
+    # Body sizes are checked by the handlers (413); the server only caps what it buffers.
+    server = NoDelayHTTPServer(app, max_body_size=max_body_bytes + 1024 * 1024, xheaders=True)
+    server.add_sockets(sockets)
+    # Runs that lose their worker are failed (or retried) while anyone serves them, also
+    # when no scheduler loop runs; any number of such loops may run (one per process).
+    ReconcileLoop(client).start()
+    if ready is not None:
+        ready()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+    server.stop()  # stop accepting; the process exits with the requests it has in hand
