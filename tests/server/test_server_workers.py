@@ -130,9 +130,13 @@ def test_two_workers_answer_read_the_database_and_stop_with_the_parent(
     # A worker that dies is started again; the others keep serving.
     victim = sorted(workers)[0]
     os.kill(victim, signal.SIGKILL)
-    assert _wait(lambda: len(served.children()) == 2 and victim not in served.children())
+
+    def replaced_and_answering() -> bool:
+        kids = served.children()
+        return len(kids) == 2 and victim not in kids and _pids(f"{served.url}/ping") == kids
+
+    assert _wait(replaced_and_answering)
     replaced = served.children()
-    assert _pids(f"{served.url}/ping") == replaced
 
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(timeout=60) == 0
@@ -158,8 +162,9 @@ def _crash(_slot: int) -> None:
 
 def test_crash_looping_workers_stop_the_server_with_a_clear_error() -> None:
     lines: list[str] = []
+    before = _children(os.getpid())  # this test process may hold others (a Dask cluster's)
     with pytest.raises(WorkersFailed, match="deaths within a minute"):
         run_workers(2, _crash, log=lines.append, restarts_per_minute=3)
     assert any("starting it again" in line for line in lines)
     assert "exited with code 1" in lines[0]
-    assert not _children(os.getpid())
+    assert _children(os.getpid()) <= before  # no worker left behind
