@@ -79,7 +79,7 @@ def is_numeric(values: pd.Series) -> bool:
 
 def numeric_sketch(values: np.ndarray, rows: int) -> dict[str, Any]:
     clean = values[np.isfinite(values)]
-    sketch: dict[str, Any] = {"kind": "numeric", "rows": int(rows), "count": int(len(clean))}
+    sketch: dict[str, Any] = {"kind": "numeric", "rows": int(rows), "count": len(clean)}
     if len(clean):
         sketch.update(
             min=float(clean.min()),
@@ -153,9 +153,7 @@ def dataset_sketches(store: Any, name: str) -> dict[str, dict[str, Any]] | None:
         outputs.append(sa.func.count(col.expr))
     out: dict[str, dict[str, Any]] = {}
     with _snapshot(store, meta) as conn:
-        # NaN is a value in PostgreSQL (and sorts last): leave it out like a NULL
-        filters = [] if not numeric else []
-        row = conn.execute(sa.select(*outputs).select_from(plan.base).where(*filters)).one()
+        row = conn.execute(sa.select(*outputs).select_from(plan.base)).one()
         rows, i = int(row[0]), 1
         for col in numeric:
             count, lo, hi, mean, std, quantiles = row[i : i + 6]
@@ -169,7 +167,7 @@ def dataset_sketches(store: Any, name: str) -> dict[str, dict[str, Any]] | None:
                     std=float(std or 0.0),
                     quantiles=[float(q) for q in quantiles],
                 )
-            elif count:  # NaN or infinities among the values: summarize them with numpy
+            elif count:  # NaN (a value in PostgreSQL, sorted last) or infinities: numpy
                 values = pd.read_sql(sa.select(_number(col)).select_from(plan.base), conn).iloc[
                     :, 0
                 ]
