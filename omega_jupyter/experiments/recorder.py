@@ -5,8 +5,9 @@ keeps it:
 
 - ``EventRecorder.add`` appends the row to an in-memory batch and returns (a row's ``data``
   may be a function, called when the row is written: see ``tracking.py``); one background
-  thread per process (the flusher) writes every recorder's batch in one multi-row INSERT each
-  ``FLUSH_SECONDS``, or at once when a batch reaches ``FLUSH_ROWS``.
+  thread per process (the flusher) writes every recorder's batch each ``FLUSH_SECONDS``, or at
+  once when a batch reaches ``FLUSH_ROWS``: one ``executemany`` on SQLite, a ``COPY`` on
+  PostgreSQL (``insert_rows``).
 - The end of a run (``with`` block, a tracked fit) calls ``flush()``, which writes what is
   pending before it returns, so a run's events are stored when the run is over.
 - ``atexit`` flushes every recorder on a normal exit (also after an exception in the main
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 FLUSH_SECONDS = 1.0
 FLUSH_ROWS = 5_000
+COPY_ROWS = 50  # a PostgreSQL batch this large is written with COPY (smaller: one INSERT)
 
 
 class EventRecorder:
@@ -90,8 +92,9 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy's SQLite DateTime stores
 
 
 def insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
-    """One executemany of the driver for SQLite and psycopg (SQLAlchemy's per-row parameter
-    processing costs more than the insert itself); other drivers through SQLAlchemy."""
+    """One ``executemany`` of the driver for SQLite and for small psycopg batches (SQLAlchemy's
+    per-row parameter processing costs more than the insert itself), a ``COPY … FROM STDIN``
+    for psycopg batches of ``COPY_ROWS`` or more; other drivers through SQLAlchemy."""
     names = ", ".join(f'"{c}"' for c in COLUMNS)
     if conn.dialect.name == "sqlite":
         params = [
@@ -116,6 +119,16 @@ def insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
             )
             for row in rows
         ]
+        if len(params) >= COPY_ROWS:
+            # COPY: one stream of rows, no statement per row (what a 100k-point run needs)
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                with cursor.copy(f"COPY om_experiment_events ({names}) FROM STDIN") as copy:
+                    for item in params:
+                        copy.write_row(item)
+            finally:
+                cursor.close()
+            return
         marks = ", ".join("%s" for _ in COLUMNS)
     else:
         conn.execute(events.insert(), rows)
