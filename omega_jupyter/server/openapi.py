@@ -65,6 +65,26 @@ PROFILE_PARAMS = [
         "schema": {"type": "integer", "minimum": 1, "maximum": 100},
     },
 ]
+MONITOR_COMPARE = [
+    {
+        "name": "baseline",
+        "in": "query",
+        "description": "snapshot id (default: the latest baseline)",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    },
+    {
+        "name": "current",
+        "in": "query",
+        "description": "snapshot id (default: the latest snapshot that is not the baseline)",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    },
+]
+MONITOR_MEASURE = {
+    "name": "measure",
+    "in": "query",
+    "description": "what the y axis shows (default statistic)",
+    "schema": {"type": "string", "enum": ["statistic", "pvalue", "psi"]},
+}
 PATTERN = {
     "name": "name",
     "in": "query",

@@ -17,6 +17,7 @@ from omega_jupyter.server import experiment_handlers as experiments
 from omega_jupyter.server import handlers as h
 from omega_jupyter.server import job_handlers as jobs
 from omega_jupyter.server import model_handlers as models
+from omega_jupyter.server import monitor_handlers as monitor
 from omega_jupyter.server import openapi as doc
 from omega_jupyter.server import panel_handlers as panel
 from omega_jupyter.server import stream_handlers as streams
@@ -135,6 +136,42 @@ ROUTES: list[Route] = [
         },
     ),
     Route(r"models/?", models.ModelsHandler, "/models", {"get": op("List models", doc.LIST)}),
+    # before models/{name}: a NAME may hold a '/'
+    Route(
+        rf"models/{NAME}/monitor/compare",
+        monitor.MonitorCompareHandler,
+        "/models/{name}/monitor/compare",
+        {
+            "get": op(
+                "Drift: per-feature tests (KS, chi-square, PSI) of a snapshot against the "
+                "baseline, and the verdict; nothing is logged",
+                [*BY_NAME, *doc.MONITOR_COMPARE],
+            )
+        },
+    ),
+    Route(
+        rf"models/{NAME}/monitor/history",
+        monitor.MonitorHistoryHandler,
+        "/models/{name}/monitor/history",
+        {"get": op("Drift: every logged comparison, per feature, oldest first", BY_NAME)},
+    ),
+    Route(
+        rf"models/{NAME}/monitor/plot",
+        monitor.MonitorPlotHandler,
+        "/models/{name}/monitor/plot",
+        {
+            "get": op(
+                "Drift: a Vega-Lite spec of each feature's drift over time",
+                [*BY_NAME, doc.MONITOR_MEASURE],
+            )
+        },
+    ),
+    Route(
+        rf"models/{NAME}/monitor",
+        monitor.MonitorHandler,
+        "/models/{name}/monitor",
+        {"get": op("Drift monitor: snapshots of a tracked model and its scheduled check", BY_NAME)},
+    ),
     Route(
         rf"models/{NAME}",
         models.ModelHandler,
