@@ -68,3 +68,49 @@ async def test_a_tracked_models_rest_predicts_are_logged(
     _, body = await call(jp_fetch, "experiments/clf-prod/data", run="*")
     assert [item["event"] for item in json.loads(body)["items"]] == ["predict", "predict"]
     assert json.loads(out)["result"] == model.predict(X.head(5)).tolist()
+
+
+async def test_drift_monitor_routes(jp_fetch, database_url: str, bucket: str) -> None:
+    rng = np.random.default_rng(4)
+    om = omega_jupyter.setup(url=database_url, bucket=bucket)
+    om.models.put(LogisticRegression(), "plain")
+    status, body = await call(jp_fetch, "models/plain/monitor")
+    assert status == 400 and "is not tracked" in json.loads(body)["message"]
+    om.models.put(LogisticRegression(), "team/clf")  # a name with a '/'
+    om.models.track("team/clf", "clf-prod")
+    mon = om.runtime.model("team/clf").monitor()
+    status, body = await call(jp_fetch, "models/team/clf/monitor/compare")
+    assert status == 404 and "no baseline snapshot" in json.loads(body)["message"]
+    base = pd.DataFrame({"a": rng.normal(0, 1, 500), "city": rng.choice(["x", "y"], 500)})
+    first = mon.snapshot(base, label="baseline")
+    second = mon.snapshot(base.assign(a=base["a"] + 2.0))
+    mon.compare()
+    status, body = await call(jp_fetch, "models/team/clf/monitor")
+    listing = json.loads(body)
+    assert status == 200 and listing["model"] == "team/clf" and listing["schedule"] is None
+    assert [s["snapshot"] for s in listing["items"]] == [first, second]
+    assert listing["items"][0]["label"] == "baseline" and listing["items"][0]["rows"] == 500
+    status, body = await call(jp_fetch, "models/team/clf/monitor/compare")
+    report = json.loads(body)
+    assert status == 200 and report["drift"] and report["drifted"] == ["a"]
+    assert report["baseline"]["snapshot"] == first and report["current"]["snapshot"] == second
+    features = {f["feature"]: f for f in report["features"]}
+    assert features["a"]["tests"]["ks"]["drift"] and features["a"]["kind"] == "numeric"
+    assert set(features["city"]["tests"]) == {"chi2", "psi"} and not features["city"]["drift"]
+    assert report["thresholds"]["ks"] == {"pvalue": 0.01, "statistic": 0.05}
+    status, body = await call(jp_fetch, "models/team/clf/monitor/compare", current=first)
+    assert status == 200 and not json.loads(body)["drift"]  # the baseline against itself
+    status, body = await call(jp_fetch, "models/team/clf/monitor/history")
+    history = json.loads(body)["items"]
+    assert sorted(h["feature"] for h in history) == ["a", "city"]  # GET compare logs nothing
+    status, body = await call(jp_fetch, "models/team/clf/monitor/plot", measure="psi")
+    spec = json.loads(body)
+    assert status == 200 and spec["$schema"].endswith("vega-lite/v5.json")
+    assert spec["encoding"]["y"]["title"] == "psi" and len(spec["data"]["values"]) == 2
+    status, _ = await call(jp_fetch, "models/team/clf/monitor/plot", measure="mean")
+    assert status == 400
+    mon.schedule("daily at 06:00", against=None)
+    _, body = await call(jp_fetch, "models/team/clf/monitor")
+    schedule = json.loads(body)["schedule"]
+    assert schedule["when"] == "daily at 06:00"
+    assert schedule["parameters"]["alert_stream"] == "drift-alerts"
