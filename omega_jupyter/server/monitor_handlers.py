@@ -6,11 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from omega_jupyter.exceptions import ObjectNotFoundError
+from omega_jupyter.exceptions import InvalidParameterError, ObjectNotFoundError
 from omega_jupyter.experiments.experiment import to_records
 from omega_jupyter.experiments.monitor import MEASURES, DriftMonitor, drift_chart
 from omega_jupyter.server import payloads
 from omega_jupyter.server.handlers import OmegaHandler
+
+
+def _monitor(om: Any, name: str) -> DriftMonitor:
+    """The model's monitor; an untracked model has none: 404 (the Python API says 400)."""
+    try:
+        return DriftMonitor(om, name)
+    except InvalidParameterError as exc:
+        raise ObjectNotFoundError(str(exc)) from None
 
 
 def _schedule(mon: DriftMonitor) -> dict[str, Any] | None:
@@ -31,7 +39,7 @@ class MonitorHandler(OmegaHandler):
         om = self.om
 
         def listing() -> dict:
-            mon = DriftMonitor(om, name)
+            mon = _monitor(om, name)
             return {
                 "model": mon.model,
                 "experiment": mon.experiment.name,
@@ -53,7 +61,7 @@ class MonitorCompareHandler(OmegaHandler):
         baseline, current = self.arg("baseline"), self.arg("current")
 
         def compare() -> dict:
-            return DriftMonitor(om, name).report(baseline or None, current or None)
+            return _monitor(om, name).report(baseline or None, current or None)
 
         self.reply(await self.call(compare))
 
@@ -67,7 +75,7 @@ class MonitorHistoryHandler(OmegaHandler):
         om = self.om
 
         def history() -> dict:
-            mon = DriftMonitor(om, name)
+            mon = _monitor(om, name)
             return {"model": mon.model, "items": to_records(mon.history())}
 
         self.reply(await self.call(history))
@@ -84,7 +92,7 @@ class MonitorPlotHandler(OmegaHandler):
         measure = payloads.choice_param(self.arg("measure"), "measure", MEASURES, "statistic")
 
         def plot() -> dict:
-            mon = DriftMonitor(om, name)
+            mon = _monitor(om, name)
             return drift_chart(mon.model, mon.history(), measure)
 
         self.reply(await self.call(plot))

@@ -260,8 +260,9 @@ RUNS_QUERY = [
     {
         "name": "kind",
         "in": "query",
-        "schema": {"type": "string", "enum": ["job", "script", "model"]},
-        "description": "what ran: a notebook (job), a script or a model action",
+        "schema": {"type": "string", "enum": ["job", "script", "model", "monitor"]},
+        "description": "what ran: a notebook (job), a script, a model action or a scheduled "
+        "drift check (monitor)",
     },
     {
         "name": "state",

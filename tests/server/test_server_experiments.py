@@ -75,7 +75,7 @@ async def test_drift_monitor_routes(jp_fetch, database_url: str, bucket: str) ->
     om = omega_jupyter.setup(url=database_url, bucket=bucket)
     om.models.put(LogisticRegression(), "plain")
     status, body = await call(jp_fetch, "models/plain/monitor")
-    assert status == 400 and "is not tracked" in json.loads(body)["message"]
+    assert status == 404 and "is not tracked" in json.loads(body)["message"]
     om.models.put(LogisticRegression(), "team/clf")  # a name with a '/'
     om.models.track("team/clf", "clf-prod")
     mon = om.runtime.model("team/clf").monitor()
