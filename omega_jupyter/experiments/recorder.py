@@ -119,8 +119,31 @@ def insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
             )
             for row in rows
         ]
-        if len(params) >= COPY_ROWS:
-            # COPY: one stream of rows, no statement per row (what a 100k-point run needs)
+        if (
+            len(params) >= COPY_ROWS
+            and conn.engine not in _copy_refused
+            and _copied(conn, names, params)
+        ):
+            return
+        marks = ", ".join("%s" for _ in COLUMNS)
+    else:
+        conn.execute(events.insert(), rows)
+        return
+    conn.exec_driver_sql(f"INSERT INTO om_experiment_events ({names}) VALUES ({marks})", params)
+
+
+# Engines whose role may not COPY into the table: PostgreSQL refuses COPY FROM into a table
+# with row-level security for a role it applies to (a bucket's credential); they INSERT.
+_copy_refused: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _copied(conn: Any, names: str, params: list[tuple]) -> bool:
+    """COPY the rows (one stream, no statement per row: what a 100k-point run needs) in a
+    savepoint; False, and the engine remembered, when the role may not COPY."""
+    import psycopg
+
+    try:
+        with conn.begin_nested():
             cursor = conn.connection.dbapi_connection.cursor()
             try:
                 with cursor.copy(f"COPY om_experiment_events ({names}) FROM STDIN") as copy:
@@ -128,12 +151,10 @@ def insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
                         copy.write_row(item)
             finally:
                 cursor.close()
-            return
-        marks = ", ".join("%s" for _ in COLUMNS)
-    else:
-        conn.execute(events.insert(), rows)
-        return
-    conn.exec_driver_sql(f"INSERT INTO om_experiment_events ({names}) VALUES ({marks})", params)
+    except psycopg.errors.FeatureNotSupported:
+        _copy_refused.add(conn.engine)
+        return False
+    return True
 
 
 def _resolved(row: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,23 @@ def test_a_bucket_credential_logs_and_reads_its_own_experiments(tenant, other):
     assert tenant.runtime.experiments()["name"].tolist() == ["shared"]
 
 
+def test_batches_are_copied_by_the_service_and_inserted_by_a_bucket_credential(
+    service, tenant, other
+):
+    """PostgreSQL refuses COPY into a table with row-level security to a role it applies to:
+    a bucket's credential writes its large batches with INSERT, the service with COPY."""
+    from omega_jupyter.experiments import recorder
+
+    n = recorder.COPY_ROWS * 4
+    for client in (service, tenant):
+        with client.runtime.experiment("many") as exp:
+            exp.log_metrics({f"m{i}": float(i) for i in range(n)})
+        data = client.runtime.experiment("many").data(event="metric")
+        assert sorted(data["value"]) == [float(i) for i in range(n)]
+    assert service.db.engine not in recorder._copy_refused
+    assert tenant.db.engine in recorder._copy_refused
+
+
 def test_another_buckets_events_are_invisible(tenant, other):
     assert _sql(tenant, "SELECT * FROM om_experiment_events WHERE key = 'secret'") == []
     assert (
