@@ -12,8 +12,8 @@ from omega_jupyter.runtime.worker import settings_payload
 
 
 def test_the_client_registers_its_kinds(om) -> None:  # type: ignore[no-untyped-def]
-    assert [kind.name for kind in run_kinds()] == ["model", "job", "script"]
-    assert sorted(om.runtime.kinds.by_name) == ["job", "model", "script"]
+    assert [kind.name for kind in run_kinds()] == ["model", "job", "script", "monitor"]
+    assert sorted(om.runtime.kinds.by_name) == ["job", "model", "monitor", "script"]
     assert om.runtime.require("GPU").kinds is om.runtime.kinds
     assert type(om.runtime.job("report")).__name__ == "JobRunner"
     with pytest.raises(ConfigurationError, match=r"unknown kind of run 'app'.*job, model"):
