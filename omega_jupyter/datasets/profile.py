@@ -715,11 +715,26 @@ def _series_stats(values: pd.Series, fam: str, picked: np.ndarray | None) -> dic
     else:  # text, category, bool: every value's count
         if fam == "bool":
             entry["mean"] = _plain(values.dropna().astype("float64").mean()) if count else None
+        if picked is not None and fam == "text" and count:
+            sample = values[picked].dropna()
+            if len(sample) and sample.nunique() == len(sample):
+                # every sampled value distinct: (nearly) all are, nothing stands out to rank;
+                # counting a million distinct strings would cost seconds of the put
+                entry["distinct"] = count
+                entry["distinct_approx"] = True
+                return entry
         counts = values.value_counts(dropna=True, sort=False)
-        counts = counts[counts > 0]
-        entry["distinct"] = len(counts)
-        if 0 < len(counts) < count:
-            pairs = [(int(n), _plain(v)) for v, n in counts.items()]
+        numbers = counts.to_numpy(dtype=np.int64)
+        entry["distinct"] = int((numbers > 0).sum())
+        if 0 < entry["distinct"] < count:
+            least = (
+                np.partition(numbers, -DEFAULT_TOP)[-DEFAULT_TOP]
+                if len(numbers) > DEFAULT_TOP
+                else 1
+            )
+            chosen = np.flatnonzero(numbers >= max(int(least), 1))
+            labels = counts.index[chosen]
+            pairs = [(int(numbers[k]), _plain(v)) for k, v in zip(chosen, labels, strict=True)]
             pairs.sort(key=lambda p: (-p[0], _order(p[1])))
             entry["top"] = [{"value": v, "count": n} for n, v in pairs[:DEFAULT_TOP]]
     return entry

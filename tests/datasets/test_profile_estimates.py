@@ -24,6 +24,7 @@ def estimate_frame(rows: int) -> pd.DataFrame:
             "when": pd.Timestamp("2025-01-01")
             + pd.to_timedelta(rng.integers(0, rows // 2, rows), "s"),
             "label": pd.Series(rng.choice(list("abcdefgh"), rows), dtype="str"),
+            "code": pd.Series([f"k{i:07d}" for i in range(rows)], dtype="str"),
         }
     )
 
@@ -85,6 +86,8 @@ def test_estimates_are_flagged_and_within_tolerance(om, monkeypatch) -> None:
                 assert col.distinct == truth, col.name
         assert prof["unique"].distinct == len(df)  # every sampled value seen once: all of them
         assert prof["few"].distinct == 7
+        assert prof["code"].distinct == len(df) and prof["code"].top == []
+        assert prof["code"].distinct_approx  # an all-distinct sample: not counted in full
         data = prof.to_dict()
         assert data["exact"] is False
         assert data["columns"][0]["distinct_approx"] is True
