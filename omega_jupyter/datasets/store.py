@@ -269,12 +269,20 @@ class DatasetStore(VersionedStore):
         chunksize: int | None = None,
         progress: Progress | None = None,
         lazy: bool = False,
+        dask: bool | int = False,
         **filters: Any,
     ) -> Any:
         """Read a dataset. ``name`` takes modifiers (``sales[a,b]``, ``sales[^c]``, ``sales@2``);
         ``filters`` are ``column__op=value`` (eq ne lt lte gt gte in nin between isnull
         contains startswith endswith); ``chunksize`` returns an iterator of frames;
-        ``lazy=True`` returns a :class:`LazyFrame` (see :meth:`getl`)."""
+        ``lazy=True`` returns a :class:`LazyFrame` (see :meth:`getl`); ``dask=True`` (or a
+        number of partitions, default 4) a dask DataFrame whose partitions the workers read
+        from the database themselves (``getl(name).to_dask()``)."""
+        if dask is not False and dask is not None:
+            partitions = 4 if dask is True else int(dask)
+            return self.get(name, version, columns, lazy=True, **filters).to_dask(
+                npartitions=partitions
+            )
         if lazy:
             frame = self.getl(name, version)
             frame = frame[list(columns)] if columns is not None else frame
