@@ -166,7 +166,9 @@ def test_dask_partitions_of_a_stored_version_are_row_ranges(om, bucket):
     ddf = om.datasets.get("ranges", dask=3)
     assert ddf.npartitions == 3
     parts = [p.compute(scheduler="sync") for p in ddf.to_delayed()]
-    assert [len(p) for p in parts] == [335, 335, 333]  # balanced
+    sizes = [len(p) for p in parts]
+    # balanced: equal row ranges (SQLite), equal page ranges (PostgreSQL, the last one shorter)
+    assert sum(sizes) == 1003 and max(sizes) - min(sizes) <= 250, sizes
     pd.testing.assert_frame_equal(pd.concat(parts), df)
     pd.testing.assert_frame_equal(ddf.compute(scheduler="sync"), df)
     lazy = om.datasets.getl("ranges").to_dask(npartitions=2)

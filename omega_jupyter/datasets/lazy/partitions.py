@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
 
 from omega_jupyter.datasets import frame_codec
 from omega_jupyter.datasets.lazy.aggregates import register_sqlite_aggregates
@@ -64,13 +65,55 @@ def _stored_ranges(dd: Any, dask: Any, plan: Plan, npartitions: int, url: str) -
     """A whole stored version: equal ranges of its stored row number (positions 0..n-1), so
     each partition is a plain range scan read through the bulk path, with no window function
     over the whole table per partition; the index comes from each row's own number."""
-    total = int(plan.scalar(plan.count_query()))
-    step = max(-(-total // npartitions), 1)
     info = dict(plan.decode_info(), pristine=False, sort_rows=True)
     empty = decode_result(pa.Table.from_batches([], schema=plan.arrow_schema()), info)
+    if plan.is_postgres:
+        ranges = _page_ranges(plan, npartitions)
+    else:
+        total = int(plan.scalar(plan.count_query()))
+        step = max(-(-total // npartitions), 1)
+        ranges = [
+            (plan.row >= start, plan.row < start + step) for start in range(0, max(total, 1), step)
+        ]
     parts = []
-    for start in range(0, max(total, 1), step):
-        part = plan.evolve(where=(plan.row >= start, plan.row < start + step), pristine=False)
+    for where in ranges:
+        part = plan.evolve(where=where, pristine=False)
         query = part.select(ordered=False)  # the rows sorted by the reader, not by a database sort
         parts.append(dask.delayed(read_partition)(url, plan.store.bucket, query, info))
     return dd.from_delayed(parts, meta=empty, verify_meta=False)
+
+
+def _page_ranges(plan: Plan, npartitions: int) -> list[tuple]:
+    """PostgreSQL: equal ranges of the table's pages (``ctid``, a TID range scan reads only its
+    pages, where a range of the row number would scan the whole table in every partition);
+    the last range is open so that pages added meanwhile are read too. A table of few pages
+    gets fewer partitions."""
+    table = plan.base
+    name = _quoted(table)
+    pages = int(
+        plan.scalar(
+            sa.select(
+                sa.func.pg_relation_size(sa.cast(name, sa.dialects.postgresql.REGCLASS))
+                / sa.literal_column("current_setting('block_size')::bigint")
+            )
+        )
+        or 0
+    )
+    step = max(-(-pages // npartitions), 1)
+    tid = sa.literal_column(f"{_quoted(table)}.ctid")
+    ranges = []
+    for k in range(npartitions):
+        lo, hi = k * step, (k + 1) * step
+        if lo >= pages and k:
+            break
+        low = tid >= sa.literal_column(f"'({lo},0)'::tid")
+        high = tid < sa.literal_column(f"'({hi},0)'::tid")
+        ranges.append((low,) if k == npartitions - 1 or hi >= pages else (low, high))
+        if hi >= pages:
+            break
+    return ranges
+
+
+def _quoted(table: sa.Table) -> str:
+    quote = sa.dialects.postgresql.dialect().identifier_preparer.quote
+    return f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
