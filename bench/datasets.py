@@ -49,7 +49,7 @@ DATASET = "bench_frame"
 REGIONS = ["north", "south", "east", "west", "central", "export", "online", "retail"]
 PUT_RAW_GOAL, PUT_TO_SQL_GOAL = 1.3, 8.0
 GET_RAW_GOAL, GET_READ_SQL_GOAL = 1.3, 3.0
-PUT_MEMORY_GOAL, GET_MEMORY_GOAL = 1.0, 2.0  # frame sizes; get's result itself is one
+PUT_MEMORY_GOAL, GET_MEMORY_GOAL = 1.0, 1.5  # frame sizes: get = its result + half a copy
 
 
 # ---------------------------------------------------------------------------------------------

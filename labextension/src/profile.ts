@@ -29,7 +29,7 @@ export function columnFacts(column: IColumnProfile): [string, string][] {
   const facts: [string, string][] = [
     ['count', statText(column.count)],
     ['nulls', statText(column.nulls)],
-    ['distinct', statText(column.distinct)],
+    ['distinct', (column.distinct_approx ? '≈' : '') + statText(column.distinct)],
     ['mean', statText(column.mean)],
     ['std', statText(column.std)],
     ['min', statText(column.min)],
@@ -63,7 +63,8 @@ export class DatasetProfileView extends Widget {
     facts.className = 'jp-omega-profile-summary';
     facts.textContent =
       `${profile.rows.toLocaleString('en-US')} rows · ${profile.columns.length} columns · ` +
-      `version ${profile.version} · computed in the database over every row`;
+      `version ${profile.version} · over every row` +
+      (profile.exact === false ? ' · ≈ marks estimated distinct counts' : '');
     const grid = document.createElement('div');
     grid.className = 'jp-omega-profile-grid';
     this.node.replaceChildren(facts, grid);

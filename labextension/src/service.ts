@@ -74,6 +74,8 @@ export interface IColumnProfile {
   count: number;
   nulls: number;
   distinct: number;
+  /** `distinct` is an estimate (shown as ≈N); exact with `?exact=true`. */
+  distinct_approx?: boolean;
   min: number | string | null;
   max: number | string | null;
   mean: number | null;
@@ -91,6 +93,8 @@ export interface IDatasetProfile {
   rows: number;
   bins: number;
   top: number;
+  /** False when some distinct count is an estimate (`distinct_approx`). */
+  exact?: boolean;
   columns: IColumnProfile[];
 }
 

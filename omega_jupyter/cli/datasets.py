@@ -319,14 +319,18 @@ def profile(
     top: Annotated[
         int, typer.Option("--top", min=1, max=MAX_TOP, help="Most frequent values shown.")
     ] = DEFAULT_TOP,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Exact distinct counts (slower on large data).")
+    ] = False,
 ) -> None:
-    """Statistics of every column of NAME, computed in the database over all rows.
+    """Statistics of every column of NAME over all rows.
 
     Per column dtype, count, nulls, distinct, mean, std, min, max and top values; --json adds
-    the histograms and every top value.
+    the histograms and every top value. Distinct counts shown as ≈N are estimates (--exact
+    counts them).
     """
     st = state(ctx)
-    result = st.client().datasets.profile(name, bins=bins, top=top)
+    result = st.client().datasets.profile(name, bins=bins, top=top, exact=exact)
     if st.json:
         output.emit_json(result.to_dict())
         return

@@ -106,8 +106,16 @@ class FrameBackend:
             chunks = self._chunks(bulk, ordered, schema, kind_meta, wanted, int(chunksize))
             return track(chunks, progress, None if filters else kind_meta["rows"])
         batches = track(bulk.read_batches(query, schema), progress, kind_meta["rows"])
-        arrow = frame_codec.order_by_row(pa.Table.from_batches(list(batches), schema=schema))
-        return self.finish(frame_codec.decode_table(arrow, kind_meta, wanted), kind_meta)
+        columns = frame_codec.ColumnBatches(batches, schema)
+        del batches
+        if not columns.in_row_order():  # rare: sort the whole table
+            return self.finish(
+                frame_codec.decode_table(
+                    frame_codec.order_by_row(columns.to_table()), kind_meta, wanted
+                ),
+                kind_meta,
+            )
+        return self.finish(frame_codec.decode_table(columns, kind_meta, wanted), kind_meta)
 
     def _chunks(
         self,

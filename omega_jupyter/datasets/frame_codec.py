@@ -9,6 +9,7 @@ extension types) come back exactly.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -20,6 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from omega_jupyter.exceptions import UnsupportedObjectError
+
+try:  # glibc: give freed heap pages back (see release_freed_memory)
+    _LIBC: Any = ctypes.CDLL("libc.so.6")
+    _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+except (OSError, AttributeError):  # not glibc
+    _LIBC = None
 from omega_jupyter.storage.bulk import SQL_ARROW
 from omega_jupyter.storage.metadata import contains_nul
 
@@ -482,7 +489,10 @@ def arrow_schema(kind_meta: dict) -> pa.Schema:
 
 
 def decode_table(
-    table: pa.Table, kind_meta: dict, columns: list[dict], row_start: int | None = 0
+    table: pa.Table | ColumnBatches,
+    kind_meta: dict,
+    columns: list[dict],
+    row_start: int | None = 0,
 ) -> pd.DataFrame:
     """Rebuild a frame from stored columns. ``columns`` are the data column specs wanted.
 
@@ -493,6 +503,8 @@ def decode_table(
     data = {}
     for i, spec in enumerate(columns):
         data[i] = decode_column(table.column(spec["phys"]), spec)
+        if isinstance(table, ColumnBatches):
+            release_freed_memory()  # the column's Arrow buffers, for the next column
     n = table.num_rows
     if index_meta["type"] == "range":
         start, step = index_meta["start"], index_meta["step"]
@@ -541,6 +553,48 @@ def _is_contiguous(table: pa.Table, row_start: int) -> bool:
     first = rows[0].as_py()
     last = rows[n - 1].as_py()
     return first == row_start and last == row_start + n - 1
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by Arrow back for reuse: the buffers of a decoded column come from the
+    database driver's ``malloc`` (freed in holes of the C heap too small for the next column's
+    array, so they are returned to the system) and from Arrow's own pool."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+class ColumnBatches:
+    """Record batches held column by column, for :func:`decode_table`: taking a column
+    (``column(name)``) hands over its arrays, so its Arrow buffers are freed as soon as the
+    column is decoded instead of living until the whole frame is built (a get then peaks at
+    the frame plus about one column, not two frames). The row column stays."""
+
+    def __init__(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> None:
+        self.schema = schema
+        self._arrays: dict[str, list[pa.Array]] = {name: [] for name in schema.names}
+        self.num_rows = 0
+        for batch in batches:
+            # A batch imported from a driver is freed only when all of its columns are:
+            # each column is copied into its own buffers (Arrow's pool) and the batch let go
+            for name, array in zip(schema.names, batch.columns, strict=True):
+                self._arrays[name].append(pa.concat_arrays([array, array.slice(0, 0)]))
+            self.num_rows += batch.num_rows
+            del batch, array
+            release_freed_memory()
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        arrays = self._arrays[name] if name == ROW_COLUMN else self._arrays.pop(name)
+        return pa.chunked_array(arrays, type=self.schema.field(name).type)
+
+    def in_row_order(self) -> bool:
+        if self.num_rows < 2:
+            return True
+        return bool((np.diff(self.column(ROW_COLUMN).to_numpy()) > 0).all())
+
+    def to_table(self) -> pa.Table:
+        columns = {name: self.column(name) for name in list(self._arrays)}
+        return pa.table(columns, schema=self.schema)
 
 
 def order_by_row(table: pa.Table) -> pa.Table:

@@ -27,6 +27,7 @@ from omega_jupyter.datasets.profile import (
     DEFAULT_BINS,
     DEFAULT_TOP,
     DatasetProfile,
+    frame_stats,
     profile_dataset,
 )
 from omega_jupyter.datasets.registry import Backend, BackendRegistry
@@ -77,6 +78,9 @@ class DatasetStore(VersionedStore):
         if codec.storage == "table":
             postgres = self.db.is_postgres
             df, kind_meta = codec.encode(obj, postgres)
+            stats = frame_stats(df, kind_meta)  # for profiles that need no scan
+            if stats is not None and not append:
+                kind_meta["stats"] = stats
             batches = codec.batches(df, kind_meta, self.settings.chunk_rows, postgres)
             return self.write_table(
                 name,
@@ -160,7 +164,11 @@ class DatasetStore(VersionedStore):
             self.meta.update(
                 conn,
                 locked,
-                kind_meta=dict(locked.kind_meta, rows=offset + kind_meta["rows"]),
+                # the rows change: statistics written with the version no longer hold
+                kind_meta={
+                    **{k: v for k, v in locked.kind_meta.items() if k != "stats"},
+                    "rows": offset + kind_meta["rows"],
+                },
                 size=locked.size + size,
                 attributes=merge_attributes(locked.attributes, attributes),
             )
@@ -261,12 +269,20 @@ class DatasetStore(VersionedStore):
         chunksize: int | None = None,
         progress: Progress | None = None,
         lazy: bool = False,
+        dask: bool | int = False,
         **filters: Any,
     ) -> Any:
         """Read a dataset. ``name`` takes modifiers (``sales[a,b]``, ``sales[^c]``, ``sales@2``);
         ``filters`` are ``column__op=value`` (eq ne lt lte gt gte in nin between isnull
         contains startswith endswith); ``chunksize`` returns an iterator of frames;
-        ``lazy=True`` returns a :class:`LazyFrame` (see :meth:`getl`)."""
+        ``lazy=True`` returns a :class:`LazyFrame` (see :meth:`getl`); ``dask=True`` (or a
+        number of partitions, default 4) a dask DataFrame whose partitions the workers read
+        from the database themselves (``getl(name).to_dask()``)."""
+        if dask is not False and dask is not None:
+            partitions = 4 if dask is True else int(dask)
+            return self.get(name, version, columns, lazy=True, **filters).to_dask(
+                npartitions=partitions
+            )
         if lazy:
             frame = self.getl(name, version)
             frame = frame[list(columns)] if columns is not None else frame
@@ -312,12 +328,15 @@ class DatasetStore(VersionedStore):
         version: int | None = None,
         bins: int = DEFAULT_BINS,
         top: int = DEFAULT_TOP,
+        exact: bool = False,
     ) -> DatasetProfile:
         """Per column dtype, count, nulls, distinct count, min/max/mean/std, the ``top`` most
-        frequent values and a ``bins``-bin histogram, computed in the database over every row
-        (see :mod:`omega_jupyter.datasets.profile`). ``.to_frame()`` gives a DataFrame,
+        frequent values and a ``bins``-bin histogram over every row (see
+        :mod:`omega_jupyter.datasets.profile`). Distinct counts of numeric and time columns
+        of large versions are estimates (``distinct_approx``) unless ``exact=True``, which
+        also computes every figure in the database. ``.to_frame()`` gives a DataFrame,
         ``.vega_lite(column)`` a chart."""
-        return profile_dataset(self, name, version, bins=bins, top=top)
+        return profile_dataset(self, name, version, bins=bins, top=top, exact=exact)
 
     def read_csv(
         self,

@@ -266,8 +266,9 @@ class DatasetProfileHandler(OmegaHandler):
     async def get(self, name: str) -> None:
         bins = payloads.int_param(self.arg("bins"), "bins", DEFAULT_BINS, minimum=1)
         top = payloads.int_param(self.arg("top"), "top", DEFAULT_TOP, minimum=1)
+        exact = payloads.bool_param(self.arg("exact"), "exact")
         om = self.om
-        self.reply(await self.call(resources.dataset_profile, om, name, bins, top))
+        self.reply(await self.call(resources.dataset_profile, om, name, bins, top, exact))
 
 
 class DatasetHandler(OmegaHandler):

@@ -64,6 +64,13 @@ PROFILE_PARAMS = [
         "description": "most frequent values of text, category, bool columns (1-100, default 10)",
         "schema": {"type": "integer", "minimum": 1, "maximum": 100},
     },
+    {
+        "name": "exact",
+        "in": "query",
+        "description": "exact distinct counts, every figure by SQL (default false: distinct "
+        "counts of large numeric/time columns estimated, flagged distinct_approx)",
+        "schema": {"type": "boolean"},
+    },
 ]
 MONITOR_COMPARE = [
     {

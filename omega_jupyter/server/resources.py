@@ -59,9 +59,11 @@ def dataset_metadata(om: Omega, name: str) -> dict[str, Any]:
     return data
 
 
-def dataset_profile(om: Omega, name: str, bins: int, top: int) -> dict[str, Any]:
+def dataset_profile(
+    om: Omega, name: str, bins: int, top: int, exact: bool = False
+) -> dict[str, Any]:
     """The profile of ``name`` as JSON, with each column's Vega-Lite chart (or None)."""
-    profile = om.datasets.profile(name, bins=bins, top=top)
+    profile = om.datasets.profile(name, bins=bins, top=top, exact=exact)
     data = profile.to_dict()
     for column, entry in zip(profile.columns, data["columns"], strict=True):
         entry["vega_lite"] = column.vega_lite()

@@ -155,3 +155,23 @@ def test_bad_input(om, city, bucket):
     with pytest.raises(InvalidFilterError, match="same store"):
         mdf.merge(other.datasets.getl("largedata"), on="pop")
     assert om.datasets.list() == ["largedata"]
+
+
+def test_dask_partitions_of_a_stored_version_are_row_ranges(om, bucket):
+    df = pd.DataFrame(
+        {"x": np.arange(1003, dtype="float64"), "s": pd.Series([f"v{i}" for i in range(1003)])},
+        index=pd.RangeIndex(5, 5 + 3 * 1003, 3, name="k"),
+    )
+    om.datasets.put(df, "ranges")
+    ddf = om.datasets.get("ranges", dask=3)
+    assert ddf.npartitions == 3
+    parts = [p.compute(scheduler="sync") for p in ddf.to_delayed()]
+    sizes = [len(p) for p in parts]
+    # balanced: equal row ranges (SQLite), equal page ranges (PostgreSQL, the last one shorter)
+    assert sum(sizes) == 1003 and max(sizes) - min(sizes) <= 250, sizes
+    pd.testing.assert_frame_equal(pd.concat(parts), df)
+    pd.testing.assert_frame_equal(ddf.compute(scheduler="sync"), df)
+    lazy = om.datasets.getl("ranges").to_dask(npartitions=2)
+    pd.testing.assert_frame_equal(lazy.compute(scheduler="sync"), df)
+    picked = om.datasets.get("ranges", dask=True, columns=["x"], x__lt=10)
+    pd.testing.assert_frame_equal(picked.compute(scheduler="sync"), df[["x"]][df["x"] < 10])

@@ -39,11 +39,14 @@ async def test_rest_profile(jp_fetch, database_url, bucket) -> None:
     assert len(amount["histogram"]) == 5 and amount["vega_lite"]["mark"]["type"] == "bar"
     assert odd["name"] == 'odd "name"' and odd["top"][0] == {"value": "x", "count": 20}
     assert empty["count"] == 0 and empty["vega_lite"] is None
+    assert data["exact"] is True and amount["distinct_approx"] is False  # 40 rows: all counted
+    status, body = await call(jp_fetch, "datasets/sales/profile", exact="true")
+    assert status == 200 and json.loads(body)["source"] == "database", body
     status, body = await call(jp_fetch, "datasets/nope/profile")
     assert status == 404 and json.loads(body)["error"] == "not_found"
     status, body = await call(jp_fetch, "datasets/pydata/profile")
     assert status == 400 and "only DataFrames and Series" in json.loads(body)["message"]
-    for bad in ({"bins": "0"}, {"bins": "x"}, {"top": "1000"}):
+    for bad in ({"bins": "0"}, {"bins": "x"}, {"top": "1000"}, {"exact": "maybe"}):
         status, body = await call(jp_fetch, "datasets/sales/profile", **bad)
         assert status == 400, (bad, body)
     status, body = await call(jp_fetch, "openapi.json")

@@ -1,4 +1,4 @@
-"""``%om profile NAME [--bins N] [--top N]``."""
+"""``%om profile NAME [--bins N] [--top N] [--exact]``."""
 
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ def profile(ctx: CommandContext, argv: list[str]) -> Any:
     parser.add_argument("name")
     parser.add_argument("--bins", type=int, default=DEFAULT_BINS, help="Histogram bins.")
     parser.add_argument("--top", type=int, default=DEFAULT_TOP, help="Most frequent values.")
+    parser.add_argument("--exact", action="store_true", help="Exact distinct counts.")
     args = parser.parse(argv)
-    view = ProfileView(ctx.om.datasets.profile(args.name, bins=args.bins, top=args.top))
+    found = ctx.om.datasets.profile(args.name, bins=args.bins, top=args.top, exact=args.exact)
+    view = ProfileView(found)
     if getattr(ctx.shell, "kernel", None) is not None:
         _table_above_charts(view)
     return view
