@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,12 +27,13 @@ from omega_jupyter.cli.common_commands import (
 )
 from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.exceptions import InvalidParameterError, RunFailedError, RunTimeoutError
-from omega_jupyter.jobs.claims import DEFAULT_SCHEDULED_PARALLEL
 from omega_jupyter.params import parse_map
 from omega_jupyter.params import parse_pairs as parse_key_values
-from omega_jupyter.storage.metadata import Metadata
 
-app = typer.Typer(help="Notebooks: store, run, schedule; runs and results.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from omega_jupyter.storage.metadata import Metadata
+
+app = typer.Typer(no_args_is_help=True)
 
 ParamOption = Annotated[
     list[str] | None,
@@ -182,6 +183,8 @@ def apply_schedule(
 
     With WHEN, ``paused`` is the state of the new or changed schedule (None: kept as it was).
     """
+    from omega_jupyter.jobs.claims import DEFAULT_SCHEDULED_PARALLEL
+
     if delete:
         if when is not None or show or paused is not None:
             raise typer.BadParameter("give --delete alone")
