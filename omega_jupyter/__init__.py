@@ -16,10 +16,16 @@ from __future__ import annotations
 import sys
 import threading
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from omega_jupyter.client import Omega
-from omega_jupyter.settings import Settings
+if TYPE_CHECKING:
+    from omega_jupyter.client import Omega
+    from omega_jupyter.settings import Settings
+
+# ``Omega`` and ``Settings`` are imported on first use (module ``__getattr__`` below): the
+# client pulls in pandas, SQLAlchemy and Dask, and ``om --help`` or a magic's help must not
+# pay for them. ``tests/cli/test_cli_imports.py`` keeps the import set of the CLI small.
+_LAZY = {"Omega": "omega_jupyter.client", "Settings": "omega_jupyter.settings"}
 
 __version__ = "0.1.0"
 __all__ = ["Omega", "Settings", "get_default", "load_ipython_extension", "setup"]
@@ -45,6 +51,8 @@ def setup(
 ) -> Omega:
     """An explicit client. ``url`` is a SQLAlchemy URL (default: SQLite in ``OMEGA_HOME``);
     ``dask`` a scheduler address or a ``distributed.Client`` for the runtime."""
+    from omega_jupyter.client import Omega
+
     address = dask if dask is None or isinstance(dask, str) else None
     client = Omega(**{"database_url": url, "bucket": bucket, "dask_address": address, **settings})
     if address is None and dask is not None:
@@ -57,6 +65,8 @@ def get_default() -> Omega:
     global _default
     with _default_lock:
         if _default is None:
+            from omega_jupyter.client import Omega
+
             _default = Omega()
         return _default
 
@@ -109,6 +119,12 @@ for _name in _DELEGATED:
 def __getattr__(name: str) -> Any:
     if name in _DELEGATED:
         return getattr(get_default(), name)
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'omega_jupyter' has no attribute {name!r}")
 
 

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from omega_jupyter.datasets.filters import split_filter
 from omega_jupyter.exceptions import InvalidFilterError, InvalidParameterError
 
 _LITERALS = {"true": True, "false": False, "null": None, "none": None}
@@ -77,6 +76,9 @@ def filter_values(
     - no value holds a NUL character, and an integer for an integer column fits the column's
       type (a value that cannot be stored cannot be compared either: an error, not no rows).
     """
+    # the dataset package brings pandas and SQLAlchemy: imported here, not by ``om --help``
+    from omega_jupyter.datasets.filters import split_filter
+
     out: dict[str, Any] = {}
     for key, raw in pairs.items():
         if "\x00" in raw:

@@ -1,15 +1,17 @@
 """The ``om`` command line: a root app routing to one small typer sub-app per area.
 
 Adding an area is one module and one line. Write ``omega_jupyter/cli/models.py`` with
-``app = typer.Typer(help=..., no_args_is_help=True)`` and its commands, each taking
-``ctx: typer.Context`` and starting with ``st = state(ctx)`` (``omega_jupyter.cli.context``):
-``st.client()`` is the Omega client for the global options, ``st.json`` asks for JSON. Render
-with ``omega_jupyter.cli.output`` (``table``, ``emit``, ``emit_json``, ``progress_bar``), and let
+``app = typer.Typer(no_args_is_help=True)`` and its commands, each taking ``ctx: typer.Context``
+and starting with ``st = state(ctx)`` (``omega_jupyter.cli.context``): ``st.client()`` is the
+Omega client for the global options, ``st.json`` asks for JSON. Render with
+``omega_jupyter.cli.output`` (``table``, ``emit``, ``emit_json``, ``progress_bar``), and let
 exceptions propagate: the root turns them into one ``error: ...`` line and exit code 1 (a
-traceback with ``--debug``). Then register it here: one import, one line::
+traceback with ``--debug``). Then register it in ``COMMANDS`` below, one line: its module,
+the attribute (a Typer app or a command function) and the one-line help ``om --help`` shows.
 
-    from omega_jupyter.cli.models import app as models_app
-    app.add_typer(models_app, name="models")
+Areas are imported when their command runs, not before: ``om --help`` reads ``COMMANDS`` and
+imports none of them, and an area's module imports pandas, SQLAlchemy or the client inside the
+commands that need them (``tests/cli/test_cli_imports.py`` holds the import set to that).
 
 The global options (``--bucket``, ``--url``, ``--json``, ``--debug``, ``--progress``) are
 accepted anywhere on the line (``om datasets ls --json`` as well as ``om --json datasets ls``);
@@ -18,28 +20,118 @@ sub-apps must not define options with these names.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
 from omega_jupyter.cli import errors
-from omega_jupyter.cli.buckets import app as bucket_app
 from omega_jupyter.cli.context import CliState
-from omega_jupyter.cli.datasets import app as datasets_app
-from omega_jupyter.cli.db import app as db_app
-from omega_jupyter.cli.experiments import app as experiments_app
-from omega_jupyter.cli.jobs import app as jobs_app
-from omega_jupyter.cli.jobs import runtime_job
-from omega_jupyter.cli.models import app as models_app
-from omega_jupyter.cli.runtime import app as runtime_app
-from omega_jupyter.cli.runtime import cluster_app
-from omega_jupyter.cli.scheduler import scheduler
-from omega_jupyter.cli.scripts import app as scripts_app
-from omega_jupyter.cli.scripts import runtime_script
-from omega_jupyter.cli.serve import apikey_app, serve
-from omega_jupyter.cli.streams import app as streams_app
+
+# name: (module, attribute, help in `om --help`, hidden). An attribute is a Typer app (a group
+# of commands) or a command function.
+COMMANDS: dict[str, tuple[str, str, str, bool]] = {
+    "datasets": (
+        "omega_jupyter.cli.datasets",
+        "app",
+        "Datasets: DataFrames, arrays, Python data and files.",
+        False,
+    ),
+    "db": (
+        "omega_jupyter.cli.db",
+        "app",
+        "The database: schema status, upgrades and garbage collection.",
+        False,
+    ),
+    "models": (
+        "omega_jupyter.cli.models",
+        "app",
+        "Models: versioned, tagged scikit-learn estimators.",
+        False,
+    ),
+    "runtime": (
+        "omega_jupyter.cli.runtime",
+        "app",
+        "Run models (and jobs, scripts) on the Dask cluster.",
+        False,
+    ),
+    "cluster": (
+        "omega_jupyter.cli.runtime",
+        "cluster_app",
+        "A local Dask cluster in the background.",
+        False,
+    ),
+    "experiments": (
+        "omega_jupyter.cli.experiments",
+        "app",
+        "Experiments: runs, params, metrics.",
+        False,
+    ),
+    "apikey": (
+        "omega_jupyter.cli.serve",
+        "apikey_app",
+        "API keys of the standalone REST server.",
+        False,
+    ),
+    "bucket": ("omega_jupyter.cli.buckets", "app", "Buckets: create, list, drop.", False),
+    "serve": (
+        "omega_jupyter.cli.serve",
+        "serve",
+        "Serve the REST API at /api/v1 with API keys (create one with `om apikey create`).",
+        False,
+    ),
+    "jobs": (
+        "omega_jupyter.cli.jobs",
+        "app",
+        "Notebooks: store, run, schedule; runs and results.",
+        False,
+    ),
+    "scripts": (
+        "omega_jupyter.cli.scripts",
+        "app",
+        "Script packages: run(om, **kwargs) on the cluster.",
+        False,
+    ),
+    # `om script put …` works too
+    "script": (
+        "omega_jupyter.cli.scripts",
+        "app",
+        "Script packages: run(om, **kwargs) on the cluster.",
+        True,
+    ),
+    "streams": (
+        "omega_jupyter.cli.streams",
+        "app",
+        "Message streams: append, list, tail and follow.",
+        False,
+    ),
+    "scheduler": (
+        "omega_jupyter.cli.scheduler",
+        "scheduler",
+        "Run scheduled notebooks and scripts. Any number may run against one database.",
+        False,
+    ),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command of ``COMMANDS[name]``, its module imported now."""
+    module, attribute, help_, hidden = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    command.help = command.help or help_
+    command.hidden = hidden
+    return command
+
 
 try:  # typer vendors click from 0.2x on; its exceptions derive from TyperException
     from typer import TyperException as CommandLineError
@@ -74,10 +166,33 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
 
 
 class OmegaGroup(TyperGroup):
-    """The root group: global options anywhere on the line, exceptions as one line."""
+    """The root group: global options anywhere on the line, exceptions as one line, areas
+    imported when their command runs (``COMMANDS``)."""
+
+    _listing = False  # True while the root's help is drawn: commands are shown, not loaded
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name in self.commands or name not in COMMANDS:
+            return super().get_command(ctx, name)
+        if self._listing:  # the root's help: the line of COMMANDS, nothing imported
+            _, _, help_, hidden = COMMANDS[name]
+            return TyperCommand(name, help=help_, hidden=hidden)
+        command = load_command(name)
+        self.add_command(command, name)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -127,28 +242,9 @@ def root(
     ctx.obj = CliState(bucket=bucket, url=url, json=json_, debug=debug, progress=progress)
 
 
-# Sub-apps: one import above and one line here each.
-app.add_typer(datasets_app, name="datasets")
-app.add_typer(db_app, name="db")
-app.add_typer(models_app, name="models")
-app.add_typer(runtime_app, name="runtime")
-app.add_typer(cluster_app, name="cluster")
-app.add_typer(experiments_app, name="experiments")
-app.add_typer(apikey_app, name="apikey")
-app.add_typer(bucket_app, name="bucket")
-app.command("serve")(serve)
-app.add_typer(jobs_app, name="jobs")
-app.add_typer(scripts_app, name="scripts")
-app.add_typer(scripts_app, name="script", hidden=True)  # `om script put …` works too
-app.add_typer(streams_app, name="streams")
-app.command("scheduler")(scheduler)
-runtime_app.command("job")(runtime_job)
-runtime_app.command("script")(runtime_script)
-
-
 def main() -> None:
     """Console script entry point (``om``)."""
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "load_command", "main"]

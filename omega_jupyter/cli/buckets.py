@@ -8,14 +8,12 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
-from omega_jupyter.storage import buckets
-from omega_jupyter.storage.engine import get_database
 
-app = typer.Typer(help="Buckets: create, list, drop.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 def _db(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    return get_database(state(ctx).settings().resolved_database_url)
+    return state(ctx).database()
 
 
 @app.command("create")
@@ -23,6 +21,8 @@ def create(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The bucket's name.")]
 ) -> None:
     """Register a bucket; on PostgreSQL create its role and schema (idempotent)."""
+    from omega_jupyter.storage import buckets
+
     buckets.create(_db(ctx), name)
     output.emit(state(ctx), {"bucket": name, "created": True}, f"bucket {name} ready")
 
@@ -30,6 +30,8 @@ def create(
 @app.command("ls")
 def list_buckets(ctx: typer.Context) -> None:
     """List buckets (registered or in use) with their role and number of objects."""
+    from omega_jupyter.storage import buckets
+
     st = state(ctx)
     rows = buckets.list_buckets(_db(ctx))
     for row in rows:
@@ -50,6 +52,8 @@ def drop(
     ] = False,
 ) -> None:
     """Drop a bucket: its objects, runs, logs, schedules, streams, data tables and role."""
+    from omega_jupyter.storage import buckets
+
     dropped = buckets.drop(_db(ctx), name, force=force)
     output.emit(
         state(ctx),

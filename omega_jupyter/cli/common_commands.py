@@ -6,15 +6,18 @@ Each store's command module keeps its own options, help and summary columns and 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import CliState
 from omega_jupyter.exceptions import RunFailedError
-from omega_jupyter.storage.metadata import Metadata
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from omega_jupyter.storage.metadata import Metadata
 
 RUN_ERROR_WIDTH = 80
 

@@ -13,6 +13,7 @@ from omega_jupyter.settings import Settings
 
 if TYPE_CHECKING:
     from omega_jupyter.client import Omega
+    from omega_jupyter.storage.engine import Database
 
 
 @dataclass
@@ -31,6 +32,12 @@ class CliState:
 
     def settings(self) -> Settings:
         return Settings.resolve(database_url=self.url, bucket=self.bucket)
+
+    def database(self) -> Database:
+        """The configured database, without a client (``om db``, ``om bucket``)."""
+        from omega_jupyter.storage.engine import get_database  # SQLAlchemy: commands only
+
+        return get_database(self.settings().resolved_database_url)
 
     @property
     def show_progress(self) -> bool:

@@ -22,7 +22,7 @@ from omega_jupyter.datasets.profile import (
 from omega_jupyter.exceptions import InvalidFilterError
 from omega_jupyter.storage.metadata import Metadata
 
-app = typer.Typer(help="Datasets: DataFrames, arrays, Python data and files.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 def summary(meta: Metadata) -> dict[str, Any]:

@@ -7,19 +7,17 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
-from omega_jupyter.storage import gc, migrate
-from omega_jupyter.storage.engine import get_database
 
-app = typer.Typer(
-    help="The database: schema status, upgrades and garbage collection.", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
     """Upgrade the database schema to this version of omega_jupyter."""
+    from omega_jupyter.storage import migrate
+
     st = state(ctx)
-    db = get_database(st.settings().resolved_database_url)
+    db = st.database()
     with db.connect() as conn:
         before, after = migrate.upgrade(conn)
         conn.commit()
@@ -34,8 +32,10 @@ def upgrade(ctx: typer.Context) -> None:
 @app.command("status")
 def status(ctx: typer.Context) -> None:
     """Show the database URL (without password) and its schema revision against the code's."""
+    from omega_jupyter.storage import migrate
+
     st = state(ctx)
-    db = get_database(st.settings().resolved_database_url)
+    db = st.database()
     with db.connect() as conn:
         current = migrate.current_revision(conn)
     head = migrate.head_revision()
@@ -74,12 +74,14 @@ def collect(
     ),
 ) -> None:
     """Drop data tables and blobs that no object version references (left by crashed writes)."""
+    from omega_jupyter.storage import gc
+
     st = state(ctx)
     try:
         period = gc.parse_duration(grace)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--grace") from None
-    db = get_database(st.settings().resolved_database_url)
+    db = st.database()
     report = gc.sweep(db, grace=period, dry_run=dry_run)
     if st.json:
         output.emit_json(report.to_dict())

@@ -9,9 +9,8 @@ import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
-from omega_jupyter.experiments.experiment import parse_run
 
-app = typer.Typer(help="Experiments: runs, params, metrics.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(help="Experiment name.")]
 RunOption = Annotated[
@@ -59,6 +58,8 @@ def data(
     limit: Annotated[int, typer.Option("--limit", help="At most N events.")] = 1000,
 ) -> None:
     """Events of a run (or runs), oldest first."""
+    from omega_jupyter.experiments.experiment import parse_run
+
     st = state(ctx)
     exp = st.client().runtime.experiment(name).require()
     frame = exp.data(event=_split(event), key=_split(key), run=parse_run(run), limit=limit)
@@ -72,6 +73,8 @@ def data(
 @app.command("summary")
 def summary(ctx: typer.Context, name: NameArg, run: RunOption = "*") -> None:
     """count, mean, std, min, quartiles, max of the numeric values per event and key."""
+    from omega_jupyter.experiments.experiment import parse_run
+
     st = state(ctx)
     frame = st.client().runtime.experiment(name).require().summary(run=parse_run(run))
     if st.json:
@@ -88,6 +91,8 @@ def export(
     run: RunOption = "*",
 ) -> None:
     """Write the events to a CSV file (every run unless --run)."""
+    from omega_jupyter.experiments.experiment import parse_run
+
     st = state(ctx)
     frame = st.client().runtime.experiment(name).require().data(run=parse_run(run))
     frame.to_csv(path, index=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,9 +29,11 @@ from omega_jupyter.cli.context import CliState, state
 from omega_jupyter.exceptions import InvalidParameterError, RunFailedError, RunTimeoutError
 from omega_jupyter.params import parse_map
 from omega_jupyter.params import parse_pairs as parse_key_values
-from omega_jupyter.storage.metadata import Metadata
 
-app = typer.Typer(help="Notebooks: store, run, schedule; runs and results.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from omega_jupyter.storage.metadata import Metadata
+
+app = typer.Typer(no_args_is_help=True)
 
 ParamOption = Annotated[
     list[str] | None,
@@ -128,15 +130,41 @@ def schedule(
     show: ShowScheduleOption = False,
     delete: DeleteScheduleOption = False,
     paused: PauseScheduleOption = None,
+    map_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="Each slot starts a run group: key=a,b,c, or a file of JSON lines.",
+        ),
+    ] = None,
+    max_parallel: Annotated[
+        int | None,
+        typer.Option("--max-parallel", help="--map: members running at once (default 4)."),
+    ] = None,
 ) -> None:
-    """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"``.
+    """Schedule a notebook: ``om jobs schedule NAME "weekdays at 08:30"`` (``--map``: groups).
+
+    With ``--map store=a,b,c`` every slot starts a run group, one member per value.
 
     ``--pause`` keeps the schedule and runs nothing; ``--resume`` runs again from the next slot
     after now (the slots during the pause are not run). A changed schedule stays paused or
     active unless --pause/--resume is given with WHEN."""
     st = state(ctx)
-    options = (parse_pairs(params) or None, missed, max_retries, timezone)
-    apply_schedule(st, st.client().jobs, name, when, options, show, delete, paused)
+    pairs = parse_pairs(params) or None
+    extra: dict = {}
+    if map_spec is not None or max_parallel is not None:
+        if when is None:
+            raise typer.BadParameter("--map and --max-parallel need WHEN")
+        if map_spec is None:
+            raise typer.BadParameter("--max-parallel applies to --map")
+        try:
+            extra["map"] = parse_map(map_spec, pairs)
+        except InvalidParameterError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        extra["max_parallel"] = max_parallel
+        pairs = None  # shared parameters are merged into every member
+    options = (pairs, missed, max_retries, timezone)
+    apply_schedule(st, st.client().jobs, name, when, options, show, delete, paused, extra)
 
 
 def apply_schedule(
@@ -148,12 +176,15 @@ def apply_schedule(
     show: bool,
     delete: bool,
     paused: bool | None = None,
+    extra: dict | None = None,
 ) -> None:
     """Create, show, pause, resume or remove (``--delete``, the unschedule command's alias) the
     schedule of a job or script and print it.
 
     With WHEN, ``paused`` is the state of the new or changed schedule (None: kept as it was).
     """
+    from omega_jupyter.jobs.claims import DEFAULT_SCHEDULED_PARALLEL
+
     if delete:
         if when is not None or show or paused is not None:
             raise typer.BadParameter("give --delete alone")
@@ -162,7 +193,7 @@ def apply_schedule(
     if show and (when is not None or paused is not None):
         raise typer.BadParameter("give WHEN, --pause/--resume or --show, not several")
     if when is not None:
-        info = store.schedule(name, when, *options, paused=paused)
+        info = store.schedule(name, when, *options, paused=paused, **(extra or {}))
     elif paused is not None:
         info = store.pause(name) if paused else store.resume(name)
     else:
@@ -176,6 +207,12 @@ def apply_schedule(
         output.console().print(f"paused: nothing runs until {resume}", markup=False)
     else:
         output.console().print("next: " + ", ".join(t.isoformat() for t in info["next_times"]))
+    if info.get("map"):
+        output.console().print(
+            f"each slot: a run group of {len(info['map'])} members, "
+            f"{info['max_parallel'] or DEFAULT_SCHEDULED_PARALLEL} at once",
+            markup=False,
+        )
 
 
 @app.command("unschedule")

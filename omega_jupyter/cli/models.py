@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.common_commands import list_objects, show_frame
 from omega_jupyter.cli.context import state
-from omega_jupyter.models.store import lineage_summary
-from omega_jupyter.storage.metadata import Metadata
 
-app = typer.Typer(help="Models: versioned, tagged scikit-learn estimators.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from omega_jupyter.storage.metadata import Metadata
+
+app = typer.Typer(no_args_is_help=True)
 
 
 def summary(meta: Metadata) -> dict[str, Any]:
@@ -42,6 +43,8 @@ def ls(
 @app.command("info")
 def info(ctx: typer.Context, name: Annotated[str, typer.Argument(help="m, m@3, m@prod, m^")]):
     """Metadata of one model version: format, library versions, lineage, signature."""
+    from omega_jupyter.models.store import lineage_summary
+
     st = state(ctx)
     meta = st.client().models.metadata(name)
     data = meta.to_dict()

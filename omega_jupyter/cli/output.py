@@ -8,26 +8,21 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
 from omega_jupyter.cli.context import CliState
-from omega_jupyter.progress import Progress as ProgressCallback
-from omega_jupyter.records import json_records
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from omega_jupyter.progress import Progress as ProgressCallback
+
+# pandas, rich.progress and the record codec are imported where they are used: ``om --help``
+# and every command that prints no frame stay free of them (tests/cli/test_cli_imports.py).
 
 
 def console(stderr: bool = False) -> Console:
@@ -39,7 +34,7 @@ def console(stderr: bool = False) -> Console:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date | pd.Timestamp):
+    if isinstance(value, datetime | date):  # pandas.Timestamp is a datetime
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
@@ -63,16 +58,20 @@ def emit(state: CliState, data: Any, human: str | None = None) -> None:
 
 def cell(value: Any) -> str:
     """A value as table text: missing values shown as an empty cell."""
-    if value is None or value is pd.NaT:
+    if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):
         return ""
-    try:
-        if pd.isna(value) is True:
+    pd = sys.modules.get("pandas")  # a pandas missing value can only come from pandas
+    if pd is not None:
+        if value is pd.NaT:
             return ""
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, datetime | pd.Timestamp):
+        try:
+            if pd.isna(value) is True:
+                return ""
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, datetime):  # pandas.Timestamp too
         return value.isoformat(sep=" ")
     if isinstance(value, dict | list):
         return json.dumps(value, default=_json_default)
@@ -111,6 +110,8 @@ def frame_table(df: pd.DataFrame, title: str | None = None, caption: str | None 
 
 def frame_for_output(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with a non-default index turned into leading columns."""
+    import pandas as pd
+
     if isinstance(df, pd.Series):
         df = df.to_frame()
     default = isinstance(df.index, pd.RangeIndex) and df.index.name is None
@@ -119,6 +120,8 @@ def frame_for_output(df: pd.DataFrame) -> pd.DataFrame:
 
 def frame_records(df: pd.DataFrame) -> list[dict]:
     """Rows of ``df`` as JSON-ready dicts (ISO dates, missing values as null)."""
+    from omega_jupyter.records import json_records
+
     return json_records(frame_for_output(df))
 
 
@@ -145,6 +148,17 @@ def progress_bar(
     if not state.show_progress:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
     bar = Progress(
         SpinnerColumn(),

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from omega_jupyter.cli import output
 from omega_jupyter.cli.common_commands import RunRetriesOption, show_group
 from omega_jupyter.cli.context import CliState, state
-from omega_jupyter.runtime import cluster as clusters
-from omega_jupyter.runtime.handle import RunHandle
-from omega_jupyter.storage.metadata import Metadata
+from omega_jupyter.cli.jobs import runtime_job
+from omega_jupyter.cli.scripts import runtime_script
 
-app = typer.Typer(help="Run models (and jobs, scripts) on the Dask cluster.", no_args_is_help=True)
-cluster_app = typer.Typer(help="A local Dask cluster in the background.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from omega_jupyter.runtime.handle import RunHandle
+
+app = typer.Typer(no_args_is_help=True)
+cluster_app = typer.Typer(no_args_is_help=True)
 
 ACTIONS = (
     "fit",
@@ -94,6 +94,11 @@ def _wait(st: CliState, handle: RunHandle, timeout: float | None) -> Any:
 
 
 def _show(st: CliState, handle: RunHandle, value: Any) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from omega_jupyter.storage.metadata import Metadata
+
     data: Any
     if isinstance(value, Metadata):
         data = {"model": value.name, "version": value.version}
@@ -125,6 +130,8 @@ def runs(
     limit: Annotated[int, typer.Option("--limit", help="Newest N runs.")] = 50,
 ) -> None:
     """Recent runs, newest first."""
+    import pandas as pd
+
     st = state(ctx)
     frame = st.client().runtime.runs(state=state_ or None, target=target, limit=limit)
     if st.json:
@@ -148,6 +155,8 @@ def runs(
 
 
 def _seconds(start: Any, end: Any) -> str:
+    import pandas as pd
+
     if start is None or end is None or pd.isna(start) or pd.isna(end):
         return ""
     return f"{(end - start).total_seconds():.2f}"
@@ -244,6 +253,8 @@ def cluster_start(
     threads: Annotated[int, typer.Option("--threads", help="Threads per worker (0: auto).")] = 0,
 ) -> None:
     """Start a local scheduler and workers in the background (they outlive this shell)."""
+    from omega_jupyter.runtime import cluster as clusters
+
     st = state(ctx)
     data = clusters.start_background(st.settings().home, workers=workers, threads=threads)
     output.emit(st, data, f"cluster running at {data['address']} (pid {data['pid']})")
@@ -252,6 +263,8 @@ def cluster_start(
 @cluster_app.command("status")
 def cluster_status(ctx: typer.Context) -> None:
     """Whether the background cluster runs, and where."""
+    from omega_jupyter.runtime import cluster as clusters
+
     st = state(ctx)
     data = clusters.read_cluster_file(st.settings().home)
     if data is None:
@@ -267,6 +280,13 @@ def cluster_status(ctx: typer.Context) -> None:
 @cluster_app.command("stop")
 def cluster_stop(ctx: typer.Context) -> None:
     """Stop the background cluster."""
+    from omega_jupyter.runtime import cluster as clusters
+
     st = state(ctx)
     stopped = clusters.stop_background(st.settings().home)
     output.emit(st, {"stopped": stopped}, "stopped" if stopped else "no background cluster")
+
+
+# `om runtime job` and `om runtime script` live with the notebooks' and scripts' commands.
+app.command("job")(runtime_job)
+app.command("script")(runtime_script)

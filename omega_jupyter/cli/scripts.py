@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,9 +26,11 @@ from omega_jupyter.cli.common_commands import (
 )
 from omega_jupyter.cli.context import state
 from omega_jupyter.cli.jobs import apply_schedule, parse_pairs
-from omega_jupyter.storage.metadata import Metadata
 
-app = typer.Typer(help="Script packages: run(om, **kwargs) on the cluster.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from omega_jupyter.storage.metadata import Metadata
+
+app = typer.Typer(no_args_is_help=True)
 
 
 def summary(meta: Metadata) -> dict[str, Any]:

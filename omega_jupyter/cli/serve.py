@@ -11,7 +11,7 @@ from omega_jupyter.cli import output
 from omega_jupyter.cli.context import state
 from omega_jupyter.exceptions import ObjectNotFoundError
 
-apikey_app = typer.Typer(help="API keys of the standalone REST server.", no_args_is_help=True)
+apikey_app = typer.Typer(no_args_is_help=True)
 
 
 def serve(

@@ -13,7 +13,7 @@ from omega_jupyter.cli.common_commands import drop_object, show_fields, show_row
 from omega_jupyter.cli.context import state
 from omega_jupyter.exceptions import InvalidMessageError
 
-app = typer.Typer(help="Message streams: append, list, tail and follow.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("ls")

@@ -231,7 +231,16 @@ class ScheduleHandler(OmegaHandler):
 
     async def put(self, name: str) -> None:
         body = _object(self.json_body(), "the schedule")
-        allowed = {"when", "parameters", "missed", "max_retries", "timezone", "paused"}
+        allowed = {
+            "when",
+            "parameters",
+            "missed",
+            "max_retries",
+            "timezone",
+            "paused",
+            "map",
+            "max_parallel",
+        }
         unknown = set(body) - allowed
         if unknown or "when" not in body:
             raise BadRequestError(f"send {{'when': …}} plus any of {sorted(allowed - {'when'})}")

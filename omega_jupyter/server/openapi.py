@@ -315,6 +315,20 @@ SCHEDULE_BODY = json_body(
             "max_retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES},
             "timezone": TIMEZONE,
             "paused": {"type": "boolean", "nullable": True},
+            # each slot starts a run group: one member per parameter dict
+            "map": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_MEMBERS,
+                "items": {"type": "object"},
+                "nullable": True,
+            },
+            "max_parallel": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_MEMBERS,
+                "nullable": True,
+            },
         },
         "additionalProperties": False,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -194,3 +195,33 @@ def test_runtime_job_map_runs_a_group_with_one_bar(om_cli, om, tmp_path, monkeyp
     assert len(om.runtime.groups()) == groups
     missing = om_cli("runtime", "group", "0" * 32)
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def test_schedule_a_map(om_cli, om, tmp_path, monkeypatch):
+    """``om jobs schedule NAME WHEN --map store=a,b``: every slot starts a run group."""
+    monkeypatch.chdir(tmp_path)
+    nbformat.write(make_notebook("print(store, x)"), "notebook.ipynb")
+    ok(om_cli("jobs", "put", "notebook.ipynb", "mynotebook"))
+    out = ok(om_cli("jobs", "schedule", "mynotebook", "hourly", "--map", "store=a,b", "-p", "x=1"))
+    assert "each slot: a run group of 2 members, 4 at once" in out
+    info = om.jobs.schedule_info("mynotebook")
+    assert info["map"] == [{"store": "a", "x": 1}, {"store": "b", "x": 1}]
+    assert info["parameters"] == {}
+    Path("members.jsonl").write_text('{"store": "c"}\n{"store": "d"}\n{"store": "e"}\n')
+    shown = json.loads(
+        ok(
+            om_cli(
+                "--json", "jobs", "schedule", "mynotebook", "hourly",
+                "--map", "members.jsonl", "--max-parallel", "2",
+            )
+        )
+    )  # fmt: skip
+    assert [m["store"] for m in shown["map"]] == ["c", "d", "e"] and shown["max_parallel"] == 2
+    for args in (
+        ["--max-parallel", "2"],  # no --map
+        ["--map", "store=a", "--show"],  # no WHEN
+        ["hourly", "--map", "nosuchfile.jsonl"],
+    ):
+        bad = om_cli("jobs", "schedule", "mynotebook", *args)
+        assert bad.exit_code == 2, (args, bad.stdout, bad.stderr)
+    assert [m["store"] for m in om.jobs.schedule_info("mynotebook")["map"]] == ["c", "d", "e"]

@@ -381,3 +381,31 @@ async def test_script_metadata_and_delete(jp_fetch, database_url: str, bucket: s
     for method in ("GET", "DELETE"):
         status, body = await call(jp_fetch, "scripts/etl/daily", method)
         assert status == 404 and json.loads(body)["error"] == "not_found", body
+
+
+async def test_put_schedule_with_a_map(jp_fetch) -> None:
+    """A schedule whose every slot starts a run group, set over REST; bad maps change nothing."""
+    await _schedule(jp_fetch)
+    members = [{"x": 1}, {"x": 2}, {"x": 3}]
+    status, body = await call(
+        jp_fetch,
+        "jobs/report/schedule",
+        "PUT",
+        {"when": "hourly", "map": members, "max_parallel": 2},
+    )
+    assert status == 200, body
+    assert (json.loads(body)["map"], json.loads(body)["max_parallel"]) == (members, 2)
+    _, body = await call(jp_fetch, "jobs/report/schedule")
+    assert json.loads(body)["map"] == members
+    for bad in (
+        {"when": "daily", "map": []},
+        {"when": "daily", "map": [1, 2]},
+        {"when": "daily", "map": "x=1,2"},
+        {"when": "daily", "max_parallel": 2},  # max_parallel without a map
+        {"when": "daily", "map": members, "max_parallel": 0},
+    ):
+        status, out = await call(jp_fetch, "jobs/report/schedule", "PUT", bad)
+        assert status == 400, (bad, out)
+        assert set(json.loads(out)) == {"error", "message"}
+    _, body = await call(jp_fetch, "jobs/report/schedule")
+    assert (json.loads(body)["when"], json.loads(body)["map"]) == ("hourly", members)
