@@ -75,6 +75,19 @@ export function metricTitle(experiment: string, metric: string, runs: readonly n
   return [experiment, metric, which].filter(Boolean).join(' · ');
 }
 
+/**
+ * The label of a chart's tab, short enough for a tab: `iris · accuracy` for runs overlaid,
+ * `iris run 2 · accuracy` for one run (the full title is the tab's tooltip).
+ */
+export function metricTabLabel(
+  experiment: string,
+  metric: string,
+  runs: readonly number[]
+): string {
+  const which = runs.length === 1 ? `${experiment} run ${runs[0]}` : experiment;
+  return metric ? `${which} · ${metric}` : which;
+}
+
 export interface IMetricSpecOptions {
   experiment: string;
   metric: string;
@@ -127,7 +140,12 @@ export function metricSpec(
     ...base,
     mark: { type: 'line', point: true, tooltip: true },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step' },
+      x: {
+        field: 'step',
+        type: 'quantitative',
+        title: 'step',
+        axis: { tickMinStep: 1, format: 'd' }
+      },
       y: value,
       color: { field: 'run', type: 'nominal', title: 'run' },
       tooltip

@@ -9,7 +9,7 @@ import { MainAreaWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
-import { metricPoints, metricSpec, metricTitle } from './charts';
+import { metricPoints, metricSpec, metricTabLabel, metricTitle } from './charts';
 import { ChartView, openChartTab } from './chartview';
 import {
   DATA_LIMIT,
@@ -40,8 +40,8 @@ export interface IMetricChartOptions {
   api: ExperimentApi;
   target: IExperimentTarget;
   rendermime: IRenderMimeRegistry | null;
-  /** Told the chart's title whenever it changes (the tab's label follows it). */
-  onTitle?: (title: string) => void;
+  /** Told the chart's title and a short label whenever they change (for the tab). */
+  onTitle?: (title: string, label: string) => void;
 }
 
 export class MetricChart extends ChartView {
@@ -144,7 +144,10 @@ export class MetricChart extends ChartView {
       const run = byRun.get(r);
       return run !== undefined && hasMetric(run, metric);
     });
-    this._setTitle(metric ? metricTitle(target.experiment, metric, runs) : target.experiment);
+    this._setTitle(
+      metric ? metricTitle(target.experiment, metric, runs) : target.experiment,
+      metricTabLabel(target.experiment, metric, runs)
+    );
     if (!metric) {
       this.setStatus('');
       await this.draw(null, 'no metrics logged yet');
@@ -180,10 +183,10 @@ export class MetricChart extends ChartView {
     }
   }
 
-  private _setTitle(title: string): void {
+  private _setTitle(title: string, label: string): void {
     this._title = title;
     this.setHeading(title);
-    this.options.onTitle?.(title);
+    this.options.onTitle?.(title, label);
   }
 
   private _renderRunBoxes(): void {
@@ -250,14 +253,20 @@ export async function openExperimentChart(
     api,
     target,
     rendermime,
-    onTitle: title => {
+    onTitle: (title, label) => {
       if (tab) {
-        tab.title.label = title;
+        tab.title.label = label;
         tab.title.caption = `omega experiment chart: ${title}`;
       }
     }
   });
-  tab = openChartTab(app, id, content, metricTitle(target.experiment, target.metric ?? '', []));
+  const runs = target.run === null ? [] : [target.run];
+  tab = openChartTab(
+    app,
+    id,
+    content,
+    metricTabLabel(target.experiment, target.metric ?? '', runs)
+  );
   await content.load();
   return tab;
 }

@@ -6,6 +6,7 @@ import {
   metricChartKind,
   metricPoints,
   metricSpec,
+  metricTabLabel,
   metricTitle,
   runsText,
   VEGALITE_SCHEMA
@@ -59,6 +60,9 @@ describe('metric titles', () => {
     expect(runsText([4, 2, 3, 1, 3])).toBe('runs 1–4');
     expect(metricTitle('team/iris', 'accuracy', [2])).toBe('team/iris · accuracy · run 2');
     expect(metricTitle('iris', '', [])).toBe('iris');
+    expect(metricTabLabel('iris', 'accuracy', [1, 2])).toBe('iris · accuracy');
+    expect(metricTabLabel('iris', 'accuracy', [2])).toBe('iris run 2 · accuracy');
+    expect(metricTabLabel('iris', '', [])).toBe('iris');
   });
 });
 
@@ -162,12 +166,12 @@ describe('the chart tab of an experiment', () => {
   it('charts the first metric of every run, fetched in one request, and follows the picks', async () => {
     const { settings, calls } = experimentServer();
     const { rendermime, specs } = registry();
-    const titles: string[] = [];
+    const titles: [string, string][] = [];
     const chart = new MetricChart({
       api: new ExperimentApi(settings),
       target: { experiment: 'iris', run: null, metric: null },
       rendermime,
-      onTitle: title => titles.push(title)
+      onTitle: (title, label) => titles.push([title, label])
     });
     await chart.load();
     expect(chart.metric).toBe('accuracy');
@@ -181,7 +185,7 @@ describe('the chart tab of an experiment', () => {
       '1,2' // run 3 logged no accuracy
     ]);
     expect(chart.chartTitle).toBe('iris · accuracy · runs 1, 2');
-    expect(titles[titles.length - 1]).toBe('iris · accuracy · runs 1, 2');
+    expect(titles[titles.length - 1]).toEqual(['iris · accuracy · runs 1, 2', 'iris · accuracy']);
     expect(specs).toHaveLength(1);
     expect((specs[0].data as { values: unknown[] }).values).toHaveLength(6);
     const picker = chart.node.querySelector<HTMLSelectElement>('.jp-omega-expchart-metric')!;
