@@ -23,10 +23,12 @@ import { IItemView, ISectionOptions, Section } from './section';
 export const RUNS_SHOWN = 20;
 
 export function experimentView(item: IExperiment): IItemView {
-  const runs = item.runs === 1 ? '1 run' : `${item.runs.toLocaleString('en-US')} runs`;
+  const count = (n: unknown) => (typeof n === 'number' ? n : 0);
+  const runs =
+    count(item.runs) === 1 ? '1 run' : `${count(item.runs).toLocaleString('en-US')} runs`;
   const lines = [
     item.name,
-    `${runs}, ${item.events.toLocaleString('en-US')} events`,
+    `${runs}, ${count(item.events).toLocaleString('en-US')} events`,
     `last event ${formatTime(item.last)}`
   ];
   return { key: item.name, label: item.name, detail: runs, title: lines.join('\n') };
