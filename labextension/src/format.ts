@@ -1,6 +1,7 @@
 /**
  * Pure helpers: text the panel shows and code it inserts. No DOM, no requests.
  */
+import { experimentCode } from './experiments';
 import type { IRun } from './service';
 
 /** A Python string literal for `text` (single quotes; backslashes, quotes, control chars escaped). */
@@ -41,6 +42,8 @@ export function insertCode(store: string, name: string): string {
       return `import omega_jupyter as om\nrun = om.runtime.script(${ref}).run()\nrun.result()`;
     case 'runs':
       return `import omega_jupyter as om\nrun = om.runtime.run(${ref})\nrun.status`;
+    case 'experiments':
+      return experimentCode(name);
     default:
       return `import omega_jupyter as om\n# ${name}`;
   }

@@ -21,6 +21,8 @@ import { OmegaActions, RUN_VIEWER, reportError } from './actions';
 import { OmegaApiError } from './api';
 import { startItemDrag } from './drag';
 import { OmegaDrive, saveMessage } from './drive';
+import { openExperimentChart } from './expchart';
+import { ExperimentApi, parseExperimentKey } from './experiments';
 import { omegaIcon } from './icon';
 import { OmegaPanel, SectionId } from './panel';
 import { OmegaService, StoreName } from './service';
@@ -43,6 +45,7 @@ export namespace CommandIDs {
   export const openRun = 'omega:open-run';
   export const cancelRun = 'omega:cancel-run';
   export const saveRunResult = 'omega:save-run-result';
+  export const experimentChart = 'omega:experiment-chart';
 }
 
 type Args = { store?: string; name?: string };
@@ -68,12 +71,14 @@ function addCommands(
   actions: OmegaActions,
   panel: OmegaPanel,
   notebooks: INotebookTracker,
-  browsers: IFileBrowserFactory | null
+  browsers: IFileBrowserFactory | null,
+  rendermime: IRenderMimeRegistry | null
 ): void {
   const { commands } = app;
   const target = (args: Args, store?: SectionId) =>
     actions.target({ store: store ?? args.store, name: args.name });
   const has = (store?: SectionId) => (args: Args) => target(args, store) !== null;
+  const experiments = new ExperimentApi(actions.service.settings);
 
   commands.addCommand(CommandIDs.open, {
     label: 'Show the omega panel',
@@ -97,7 +102,16 @@ function addCommands(
     [CommandIDs.openNotebook, 'Open', 'jobs', name => actions.openNotebook(name)],
     [CommandIDs.schedule, 'Schedule…', 'jobs', name => actions.schedule(name)],
     [CommandIDs.openRun, 'Open executed notebook', 'runs', name => actions.openRun(name)],
-    [CommandIDs.cancelRun, 'Cancel run', 'runs', name => actions.cancelRun(name)]
+    [CommandIDs.cancelRun, 'Cancel run', 'runs', name => actions.cancelRun(name)],
+    [
+      CommandIDs.experimentChart,
+      'Open chart',
+      'experiments',
+      name =>
+        openExperimentChart(app, experiments, rendermime, parseExperimentKey(name)).catch(error =>
+          reportError('Could not open the chart', error)
+        )
+    ]
   ];
   for (const [id, label, store, act] of onItem) {
     commands.addCommand(id, {
@@ -140,7 +154,7 @@ function addCommands(
     label: 'Delete…',
     isEnabled: args => {
       const t = target(args as Args);
-      return t !== null && t.store !== 'runs';
+      return t !== null && t.store !== 'runs' && t.store !== 'experiments';
     },
     execute: args => {
       const t = target(args as Args);
@@ -199,7 +213,9 @@ function addCommands(
     [CommandIDs.drop, 'scripts', 9],
     [CommandIDs.openRun, 'runs', 1],
     [CommandIDs.cancelRun, 'runs', 2],
-    [CommandIDs.insert, 'runs', 3]
+    [CommandIDs.insert, 'runs', 3],
+    [CommandIDs.experimentChart, 'experiments', 1],
+    [CommandIDs.insert, 'experiments', 2]
   ];
   for (const [command, store, rank] of menu) {
     app.contextMenu.addItem({
@@ -302,21 +318,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
           models: CommandIDs.describeModel,
           jobs: CommandIDs.openNotebook,
           scripts: CommandIDs.insert,
-          runs: CommandIDs.openRun
+          runs: CommandIDs.openRun,
+          experiments: CommandIDs.experimentChart
         };
         void app.commands.execute(commands[store], { store, name: key });
       },
       onDragStart: (store, key, event) => startItemDrag(store, key, event, panel)
     });
     panel.title.icon = omegaIcon;
-    panel.title.caption = 'omega: datasets, models, notebooks, scripts and runs';
+    panel.title.caption = 'omega: datasets, models, notebooks, scripts, runs and experiments';
     app.shell.add(panel, 'left', { rank: 600 });
     if (restorer) {
       restorer.add(panel, 'omega-jupyter-panel');
     }
     addRunViewer(app);
     const actions = new OmegaActions(app, service, panel, notebooks, docManager, rendermime);
-    addCommands(app, actions, panel, notebooks, browsers);
+    addCommands(app, actions, panel, notebooks, browsers, rendermime);
 
     if (palette) {
       for (const command of [CommandIDs.saveCurrent, CommandIDs.refresh, CommandIDs.open]) {

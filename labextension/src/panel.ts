@@ -7,19 +7,22 @@ import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 import { refreshIcon, searchIcon } from '@jupyterlab/ui-components';
 
+import { ExperimentApi, IExperiment } from './experiments';
+import { ExperimentsSection, experimentView } from './expsection';
 import { formatBytes, formatDuration, formatTime, runDuration, runProgress } from './format';
 import { SectionModel } from './model';
-import { Section, IItemView } from './section';
+import { Section, IItemView, ISectionOptions } from './section';
 import type { IObjectSummary, IRun, OmegaService, StoreName } from './service';
 
-export type SectionId = StoreName | 'runs';
+export type SectionId = StoreName | 'runs' | 'experiments';
 
 export const SECTION_LABELS: Record<SectionId, string> = {
   datasets: 'Datasets',
   models: 'Models',
   jobs: 'Notebooks',
   scripts: 'Scripts',
-  runs: 'Runs'
+  runs: 'Runs',
+  experiments: 'Experiments'
 };
 
 /** Tooltips of section titles, where the label is not the store's word (see docs/glossary.md). */
@@ -159,6 +162,14 @@ export class OmegaPanel extends Panel {
       pageSize
     );
     this._add('runs', runs, runView, this._runFilterBar(runs));
+    const experiments = new ExperimentApi(service.settings);
+    this._add(
+      'experiments',
+      new SectionModel<IExperiment>(q => experiments.list(q), pageSize),
+      experimentView,
+      undefined,
+      options => new ExperimentsSection(options, experiments)
+    );
     this._poll = new Poll({
       factory: () => this.refresh(),
       frequency: {
@@ -249,9 +260,10 @@ export class OmegaPanel extends Panel {
     id: SectionId,
     model: SectionModel<T>,
     view: (item: T) => IItemView,
-    filters?: HTMLElement
+    filters?: HTMLElement,
+    make: (options: ISectionOptions<T>) => Section<T> = options => new Section<T>(options)
   ): void {
-    const section = new Section<T>({
+    const section = make({
       filters,
       id,
       label: SECTION_LABELS[id],

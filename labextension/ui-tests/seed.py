@@ -94,3 +94,18 @@ with tempfile.TemporaryDirectory() as tmp:
     )
     om.scripts.put(package / "setup.py", "etl")
 print("seeded for the panel tests:", om.models.list(), om.scripts.list())
+
+# -- the Experiments section and its charts (tests/experiments.spec.ts) -----------------------
+# Two runs of one experiment with params and metrics over 8 steps (a line per run), a metric
+# logged once per run (a bar per run), and a second experiment for the search.
+for C, base in ((0.1, 0.70), (1.0, 0.80)):
+    with om.runtime.experiment("iris-exp") as exp:
+        exp.log_params({"C": C, "penalty": "l2"})
+        for step in range(8):
+            exp.log_metric("accuracy", round(base + 0.025 * step - 0.002 * step * step, 4), step)
+            exp.log_metric("loss", round(1.2 - base + 0.6 / (step + 1), 4), step)
+        exp.log_metric("f1", base + 0.1)
+with om.runtime.experiment("team/churn-exp") as exp:
+    exp.log_param("depth", 3)
+    exp.log_metric("auc", 0.81)
+print("seeded experiments:", om.runtime.experiments()["name"].tolist())

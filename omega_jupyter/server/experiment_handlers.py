@@ -3,6 +3,9 @@ Python API's)."""
 
 from __future__ import annotations
 
+import fnmatch
+
+from omega_jupyter.exceptions import BadRequestError
 from omega_jupyter.experiments.experiment import list_experiments, parse_run, to_records
 from omega_jupyter.server import payloads, resources
 from omega_jupyter.server.handlers import OmegaHandler
@@ -11,16 +14,23 @@ DATA_LIMIT = 10_000  # events per GET unless ?limit= says otherwise
 
 
 class ExperimentsHandler(OmegaHandler):
-    """``GET /experiments``: name, runs, events and last event time of each, paginated."""
+    """``GET /experiments?name=``: name, runs, events and last event time of each experiment
+    whose name matches the glob ``name`` (all without it), paginated."""
 
     resource = "experiments"
 
     async def get(self) -> None:
         limit, offset = self.paging()
+        pattern = self.arg("name")
+        if pattern is not None and len(pattern) > 255:
+            raise BadRequestError("name patterns are at most 255 characters")
         om = self.om
 
         def listing() -> dict:
-            return resources.page(to_records(list_experiments(om)), limit, offset)
+            items = to_records(list_experiments(om))
+            if pattern:
+                items = [i for i in items if fnmatch.fnmatchcase(i["name"], pattern)]
+            return resources.page(items, limit, offset)
 
         self.reply(await self.call(listing))
 

@@ -28,6 +28,20 @@ async def test_experiments_routes(jp_fetch, database_url: str, bucket: str) -> N
     assert status == 200
     [item] = json.loads(body)["items"]
     assert (item["name"], item["runs"]) == ("rest", 2)
+    with om.runtime.experiment("other/rest-2") as exp:
+        exp.log_metric("accuracy", 0.1)
+    # ?name= is a glob on names (the panel's search sends *text*); paging counts the matches
+    _, body = await call(jp_fetch, "experiments", name="*rest*")
+    assert [i["name"] for i in json.loads(body)["items"]] == ["other/rest-2", "rest"]
+    _, body = await call(jp_fetch, "experiments", name="rest")
+    assert [i["name"] for i in json.loads(body)["items"]] == ["rest"]
+    _, body = await call(jp_fetch, "experiments", name="*REST*")  # case matters, as in stores
+    assert json.loads(body)["total"] == 0
+    _, body = await call(jp_fetch, "experiments", name="*rest*", limit=1, offset=1)
+    page = json.loads(body)
+    assert (page["total"], [i["name"] for i in page["items"]]) == (2, ["rest"])
+    status, _ = await call(jp_fetch, "experiments", name="x" * 256)
+    assert status == 400
     status, body = await call(jp_fetch, "experiments/rest/runs")
     runs = json.loads(body)["items"]
     assert [r["metric.accuracy"] for r in runs] == [0.5, 0.7]
