@@ -152,8 +152,12 @@ class AppRunner:
         """The app's state: ``name``, ``state`` (its latest run's: queued, running, failed,
         cancelled — or ``stopped`` if it never ran), ``serving``, ``run_id``, ``source``,
         ``host``, ``port``, ``pid``, ``crashes``, ``started``, ``heartbeat``, ``error``,
-        ``path`` (where ``om serve`` serves it)."""
-        return describe(self.name, self._latest())
+        ``path`` (where ``om serve`` serves it). ObjectNotFoundError for a name that is
+        neither stored nor ever ran."""
+        record = self._latest()
+        if record is None:
+            self.source()
+        return describe(self.name, record)
 
     def logs(self, limit: int = 200) -> list[str]:
         """The last ``limit`` lines the app's latest run logged (its process's output)."""
@@ -310,6 +314,7 @@ for _om_name in {names}:
 def _code_cell(code: str) -> dict:
     return {
         "cell_type": "code",
+        "id": "omega-url-parameters",
         "metadata": {"tags": ["injected-parameters"]},
         "source": code,
         "outputs": [],

@@ -4,6 +4,8 @@ cookie) and Jupyter at ``{base_url}omega/apps/{name}/``; HTTP and WebSockets; 40
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -13,7 +15,7 @@ import tornado.websocket
 from tornado.httpclient import HTTPClientError, HTTPRequest
 
 import omega_jupyter
-from tests.apps.conftest import ASGI_APP, FLASK_APP, put_app
+from tests.apps.conftest import ASGI_APP, FLASK_APP, put_app, put_dashboard
 from tests.server.test_server_standalone import Server, server  # noqa: F401 (fixture)
 
 
@@ -29,8 +31,9 @@ def apps_bucket(server: Server, dask_cluster) -> Iterator[tuple]:  # noqa: F811
     )
     put_app(om, "hello", FLASK_APP)
     put_app(om, "echo", ASGI_APP)
+    put_dashboard(om, "dash")
     yield om, bucket
-    for name in ("hello", "echo"):
+    for name in ("hello", "echo", "dash"):
         om.runtime.app(name).stop()
 
 
@@ -84,3 +87,59 @@ def test_apps_through_om_serve(server: Server, apps_bucket) -> None:  # noqa: F8
     with pytest.raises(HTTPClientError) as refused:
         asyncio.run(ws_round_trip(ws, {}, "hi"))
     assert refused.value.code == 401
+
+
+KERNEL_INFO = {
+    "header": {
+        "msg_id": "omega-test-1",
+        "msg_type": "kernel_info_request",
+        "username": "test",
+        "session": "omega-test",
+        "version": "5.3",
+        "date": "",
+    },
+    "parent_header": {},
+    "metadata": {},
+    "content": {},
+    "channel": "shell",
+    "buffers": [],
+}
+
+
+async def kernel_round_trip(url: str, headers: dict) -> dict:
+    """Send a kernel_info_request over a Voilà kernel's WebSocket; the reply to it."""
+    connection = await tornado.websocket.websocket_connect(HTTPRequest(url, headers=headers))
+    try:
+        await connection.write_message(json.dumps(KERNEL_INFO))
+        while True:
+            message = json.loads(await asyncio.wait_for(connection.read_message(), 60))
+            if message.get("parent_header", {}).get("msg_id") == "omega-test-1" and (
+                message["header"]["msg_type"] == "kernel_info_reply"
+            ):
+                return message
+    finally:
+        connection.close()
+
+
+def kernel_id(page: str) -> str:
+    match = re.search(r"kernelId[\"']?\s*[:=]\s*[\"']([0-9a-f-]{36})", page)
+    assert match, page[:2000]
+    return match[1]
+
+
+def test_voila_dashboard_through_om_serve(server: Server, apps_bucket) -> None:  # noqa: F811
+    om, bucket = apps_bucket
+    root = server.url.removesuffix("/api/v1")
+    auth = {"Authorization": f"Bearer {server.key(bucket)}"}
+    dash = om.runtime.app("dash").start(timeout=300)
+    assert dash["serving"] and dash["source"] == "notebook", dash
+    page = requests.get(f"{root}/apps/dash/?greeting=hey&count=5", headers=auth, timeout=300)
+    assert page.status_code == 200, page.text[:500]
+    assert "hey dashboard x10" in page.text  # the URL query set the parameters
+    assert "print(f" not in page.text  # outputs only, no code
+    ws = (
+        root.replace("http://", "ws://") + f"/apps/dash/api/kernels/{kernel_id(page.text)}/channels"
+    )
+    reply = asyncio.run(kernel_round_trip(ws, auth))
+    assert reply["content"]["status"] == "ok"
+    om.runtime.app("dash").stop()
