@@ -63,7 +63,8 @@ def start_options(body: Any) -> dict[str, Any]:
 
 class AppActionHandler(OmegaHandler):
     """``POST /apps/{name}/start|stop|restart``: the app's status afterwards (start and
-    restart answer 202 unless ``{"wait": true}``: then 200 once it serves)."""
+    restart answer 202 unless ``{"wait": true}``: then 200 once it serves; stop answers 200
+    once the process ended, waiting at most ``timeout`` seconds)."""
 
     resource = "apps"
 
@@ -71,12 +72,10 @@ class AppActionHandler(OmegaHandler):
         om = self.om
         body = payloads.parse_json(self.request.body) if self.request.body else None
         app = om.runtime.app(name)
-        if app_action == "stop":
-            if body:
-                raise BadRequestError("stop takes no options")
-            self.reply(await self.call(app.stop))
-            return
         options = start_options(body)
+        if app_action == "stop":  # waits for the process to end (timeout); the rest is start's
+            self.reply(await self.call(app.stop, options["timeout"]))
+            return
 
         def act() -> dict:
             if app_action == "restart":

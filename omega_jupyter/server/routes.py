@@ -360,7 +360,8 @@ ROUTES: list[Route] = [
         {
             "post": op(
                 "start, stop or restart; start and restart take {wait, timeout, max_crashes} "
-                "and answer 202 (200 with wait: once it serves); the app's status",
+                "and answer 202 (200 with wait: once it serves); stop answers 200 once the "
+                "process ended (within timeout); the app's status",
                 [*BY_NAME, doc.action_param(apps.APP_ACTIONS, "app_action")],
                 doc.APP_START_BODY,
                 ok=(200, 202),
