@@ -64,13 +64,21 @@ class AppNotServing(OmegaError):
     """The app exists in the bucket but does not serve (503)."""
 
 
+def cached(om: Any, name: str) -> dict[str, Any] | None:
+    """The address looked up for app ``name`` within ``ADDRESS_SECONDS`` (no database)."""
+    hit = _addresses.get((om.bucket, name))
+    if hit is not None and time.monotonic() - hit[0] < ADDRESS_SECONDS:
+        return hit[1]
+    return None
+
+
 def lookup(om: Any, name: str) -> dict[str, Any]:
     """Where app ``name`` of ``om``'s bucket serves; ObjectNotFoundError (404) if the bucket
     has no such app, AppNotServing (503) if it is not running."""
     key = (om.bucket, name)
-    hit = _addresses.get(key)
-    if hit is not None and time.monotonic() - hit[0] < ADDRESS_SECONDS and hit[1] is not None:
-        return hit[1]
+    address = cached(om, name)
+    if address is not None:
+        return address
     address = serving_address(om, name)
     _addresses[key] = (time.monotonic(), address)
     if address is None:
@@ -133,8 +141,9 @@ class AppProxyHandler(tornado.websocket.WebSocketHandler):
         self.name = validate_name(name)
         await self.authenticate()
         om = self.client()
-        loop = asyncio.get_running_loop()
-        address = await loop.run_in_executor(None, lookup, om, self.name)
+        address = cached(om, self.name)  # most requests: no thread hop, no database
+        if address is None:
+            address = await asyncio.get_running_loop().run_in_executor(None, lookup, om, self.name)
         prefix = self.mount_prefix()
         path = base_url(self.name) + rest if address.get("source") == "notebook" else "/" + rest
         if self.request.query:
