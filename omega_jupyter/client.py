@@ -34,12 +34,13 @@ def run_kinds() -> tuple[RunKind, ...]:
     """The kinds of run a client's runtime knows. Adding a kind is its module plus a line
     here; the runtime itself never imports them."""
     # Imported with the first runtime, not the package: nbformat alone takes about a second.
+    from omega_jupyter.apps.app_run import APP_RUN
     from omega_jupyter.experiments.monitor_run import MONITOR_RUN
     from omega_jupyter.jobs.notebook_run import NOTEBOOK_RUN
     from omega_jupyter.models.model_run import MODEL_RUN
     from omega_jupyter.scripts.script_run import SCRIPT_RUN
 
-    return (MODEL_RUN, NOTEBOOK_RUN, SCRIPT_RUN, MONITOR_RUN)
+    return (MODEL_RUN, NOTEBOOK_RUN, SCRIPT_RUN, MONITOR_RUN, APP_RUN)
 
 
 class Omega:

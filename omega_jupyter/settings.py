@@ -34,6 +34,10 @@ class Settings:
     blob_chunk_bytes: int = 4 * 1024 * 1024
     # the longest a run may take with its bucket credential (runtime/service.credential_ttl)
     max_run_seconds: int = 24 * 3600
+    # apps (apps/app_run.py): crashes after which an app's run is failed, and the address its
+    # process listens on (0.0.0.0 on a cluster whose proxy reaches workers over the network)
+    app_max_crashes: int = 3
+    app_bind: str = "127.0.0.1"
 
     @property
     def resolved_database_url(self) -> str:

@@ -245,6 +245,86 @@ def log(
         pass
 
 
+# -- apps ---------------------------------------------------------------------------------------
+APP_ACTIONS = ("start", "stop", "restart", "status", "logs")
+
+
+@app.command("app")
+def app_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A stored script package or notebook.")],
+    action: Annotated[str, typer.Argument(help=", ".join(APP_ACTIONS))] = "status",
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="start/restart: seconds to wait until it serves.")
+    ] = 120.0,
+    max_crashes: Annotated[
+        int | None, typer.Option("--max-crashes", help="start: crashes before it is failed.")
+    ] = None,
+    lines: Annotated[int, typer.Option("-n", "--lines", help="logs: how many lines.")] = 50,
+) -> None:
+    """Serve a stored app: ``om runtime app dashboard start|stop|restart|status|logs``."""
+    st = state(ctx)
+    if action not in APP_ACTIONS:
+        raise typer.BadParameter(f"unknown action {action!r}; use one of {', '.join(APP_ACTIONS)}")
+    runner = st.client().runtime.app(name)
+    if action == "logs":
+        found = runner.logs(lines)
+        if st.json:
+            output.emit_json(found)
+        else:
+            for line in found:
+                output.console().print(line, markup=False)
+        return
+    if action == "start":
+        info = runner.start(timeout=timeout, max_crashes=max_crashes)
+    elif action == "stop":
+        info = runner.stop()
+    elif action == "restart":
+        info = runner.restart(timeout=timeout)
+    else:
+        info = runner.status()
+    _show_app(st, info)
+
+
+def _show_app(st: CliState, info: dict) -> None:
+    where = (
+        f" on {info['host']}:{info['port']} (om serve: {info['path']})" if info["serving"] else ""
+    )
+    crashes = f", {info['crashes']} crash(es)" if info["crashes"] else ""
+    error = f": {info['error']}" if info["error"] and info["state"] == "failed" else ""
+    output.emit(st, info, f"app {info['name']}: {info['state']}{where}{crashes}{error}")
+
+
+@app.command("apps")
+def apps_command(ctx: typer.Context) -> None:
+    """The apps that ran in this bucket, with their state."""
+    from omega_jupyter.apps.app_run import list_apps
+
+    st = state(ctx)
+    found = list_apps(st.client())
+    if st.json:
+        output.emit_json(found)
+        return
+    columns = ["name", "state", "serving", "source", "host", "port", "crashes", "started"]
+    output.table(found, columns, title="apps")
+
+
+@app.command("restart")
+def restart(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="apps/NAME: the app to restart.")],
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait until it serves.")
+    ] = 120.0,
+) -> None:
+    """Restart an app: ``om runtime restart apps/dashboard`` (= ``om runtime app NAME restart``)."""
+    st = state(ctx)
+    kind, _, name = target.partition("/")
+    if kind != "apps" or not name:
+        raise typer.BadParameter(f"restart takes apps/NAME, not {target!r}")
+    _show_app(st, st.client().runtime.app(name).restart(timeout=timeout))
+
+
 # -- om cluster -------------------------------------------------------------------------------
 @cluster_app.command("start")
 def cluster_start(

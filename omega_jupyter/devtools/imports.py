@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT_PACKAGE = "omega_jupyter"
 SURFACES = ("cli", "magics", "widgets", "server")  # everything else is a service
 SURFACE_LIBRARIES = ("tornado", "IPython", "typer")
-RUNTIME_MUST_NOT_IMPORT = ("jobs", "scripts", "models", "client")
+RUNTIME_MUST_NOT_IMPORT = ("jobs", "scripts", "models", "apps", "client")
 # ``om.datasets`` … is the default client's (omega_jupyter/__init__.py): the package attribute
 # of these names is the client's object, so ``from omega_jupyter import datasets`` and
 # ``import omega_jupyter.datasets.x as y`` get that object, never the module.

@@ -42,6 +42,7 @@ COMMANDS: dict[str, Command] = {
     "stream": cmd.stream.stream,
     "exp": cmd.exp.exp,
     "experiment": cmd.exp.exp,
+    "app": cmd.app.app,
 }
 GLOBAL_OPTIONS = ("--bucket", "--url")
 TRACEBACK_HINT = "%config OmegaMagics.short_errors = False shows the traceback"

@@ -131,6 +131,11 @@ class Runtime:
         """A stored script package: ``om.runtime.script('etl').run(day='2024-01-01')``."""
         return self.kind("script").front(self, name)
 
+    def app(self, name: str) -> Any:
+        """A stored script package or notebook served as an app:
+        ``om.runtime.app('dashboard').start()`` (``docs/apps.md``)."""
+        return self.kind("app").front(self, name)
+
     def experiment(self, name: str, **links: Any) -> Experiment:
         """Experiment ``name`` of this bucket: ``with om.runtime.experiment('iris') as exp:``
         is one run of it (``docs/experiments.md``)."""

@@ -15,18 +15,21 @@ from typing import Any
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Int, List, Unicode, default
 
 import omega_jupyter
+from omega_jupyter.exceptions import AuthenticationError, PermissionDeniedError
 from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.runtime.reconcile import ReconcileLoop
+from omega_jupyter.server.app_proxy import APP_PATTERN, AppProxyHandler
 from omega_jupyter.server.context import ServerContext
 from omega_jupyter.server.routes import mount
 from omega_jupyter.storage import audit, credentials
 
 API_PATH = "omega/api/v1"
+APPS_PATH = "omega/apps"
 
 
 class JupyterBase(APIHandler):
@@ -39,6 +42,31 @@ class JupyterBase(APIHandler):
         # APIHandler forces application/json; keep the type a handler chose (CSV, Parquet).
         kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
         return super().finish(*args, **kwargs)
+
+
+class JupyterAppProxy(AppProxyHandler, JupyterHandler):
+    """``{base_url}omega/apps/{name}/…``: the app of the request's bucket (the ``Bucket``
+    header's, else the server's), for Jupyter's logged-in user (authorized on
+    ``omega_jupyter:apps``). Jupyter's own cookies do not reach the app."""
+
+    auth_resource = "omega_jupyter:apps"
+
+    async def authenticate(self) -> None:
+        user = self.current_user
+        if not user:
+            raise AuthenticationError("log in to Jupyter first")
+        if not self.authorizer.is_authorized(self, user, "read", self.auth_resource):
+            raise PermissionDeniedError("this Jupyter user may not use apps")
+        audit.set_actor(f"jupyter:{getattr(user, 'username', None) or user}")
+
+    def client(self) -> Any:
+        return self.settings["omega"].client_for(self.request.headers.get("Bucket") or None)
+
+    def mount_prefix(self) -> str:
+        return f"{self.base_url.rstrip('/')}/{APPS_PATH}/{self.name}"
+
+    def platform_cookie(self, name: str) -> bool:
+        return name.startswith("username-") or name == "_xsrf"
 
 
 def jupyter_guard(method: Any) -> Any:
@@ -133,6 +161,7 @@ class OmegaExtensionApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(mount(API_PATH, JupyterBase, jupyter_guard, guard_public=True))
+        self.handlers.append((rf"{APPS_PATH}/{APP_PATTERN}$", JupyterAppProxy))
 
     async def stop_extension(self) -> None:
         reconcile_loop = getattr(self, "reconcile_loop", None)

@@ -235,6 +235,19 @@ JOB_RUN_BODY = json_body(
 )
 # keyword arguments of the script's run(), with result_stream and max_retries
 SCRIPT_RUN_BODY = json_body({"type": "object", "properties": RUN_OPTIONS}, required=False)
+# apps: start and restart options (stop takes none)
+APP_START_BODY = json_body(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "wait": {"type": "boolean"},
+            "timeout": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 600},
+            "max_crashes": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+    },
+    required=False,
+)
 ANY_BODY = json_body({"maxProperties": 50, "maxItems": 50})
 DATASET_READ = [
     NAME_PARAM,
@@ -461,8 +474,8 @@ NOTEBOOK_BODY = json_body(NOTEBOOK)
 PUBLIC = {"security": [], "responses": {"200": {"description": "ok"}}}
 
 
-def action_param(actions: tuple[str, ...]) -> dict[str, Any]:
-    return {"name": "action", "in": "path", "required": True, "schema": {"enum": list(actions)}}
+def action_param(actions: tuple[str, ...], name: str = "action") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"enum": list(actions)}}
 
 
 def document(operations: dict[str, dict[str, Any]], prefix: str = "/api/v1") -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omega_jupyter.models.predict import ACTIONS
+from omega_jupyter.server import app_handlers as apps
 from omega_jupyter.server import experiment_handlers as experiments
 from omega_jupyter.server import handlers as h
 from omega_jupyter.server import job_handlers as jobs
@@ -26,6 +27,7 @@ NAME = r"(?P<name>[^/].*?)"
 RUN_ID = r"(?P<run_id>[^/]+)"
 GROUP_ID = r"(?P<group_id>[^/]+)"
 ACTION = r"(?P<action>[a-z_]+)"
+APP_ACTION = r"(?P<app_action>start|stop|restart)"
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,39 @@ ROUTES: list[Route] = [
         "/experiments/{name}/data",
         {"get": op("Events, oldest first (the latest run unless ?run=)", EXPERIMENT_DATA)},
     ),
+    Route(
+        r"apps/?",
+        apps.AppsHandler,
+        "/apps",
+        {"get": op("Apps that ran in this bucket, each with its status", doc.PAGING)},
+    ),
+    Route(
+        rf"apps/{NAME}/logs",
+        apps.AppLogsHandler,
+        "/apps/{name}/logs",
+        {"get": op("The last lines its latest run logged", [*BY_NAME, doc.LIMIT_PARAM])},
+    ),
+    Route(
+        rf"apps/{NAME}/{APP_ACTION}",
+        apps.AppActionHandler,
+        "/apps/{name}/{app_action}",
+        {
+            "post": op(
+                "start, stop or restart; start and restart take {wait, timeout, max_crashes} "
+                "and answer 202 (200 with wait: once it serves); stop answers 200 once the "
+                "process ended (within timeout); the app's status",
+                [*BY_NAME, doc.action_param(apps.APP_ACTIONS, "app_action")],
+                doc.APP_START_BODY,
+                ok=(200, 202),
+            )
+        },
+    ),
+    Route(
+        rf"apps/{NAME}",
+        apps.AppHandler,
+        "/apps/{name}",
+        {"get": op("The app's status (state, serving, host, port, crashes, error)", BY_NAME)},
+    ),
     Route(r"streams/?", streams.StreamsHandler, "/streams", {"get": op("List streams", doc.LIST)}),
     Route(
         rf"streams/{NAME}",
@@ -439,7 +474,7 @@ def mount(
 
 def sample_path(pattern: str) -> str:
     """A concrete path matching a route ``pattern`` (sample values for its groups)."""
-    samples = {"action": "predict", "run_id": "1"}
+    samples = {"action": "predict", "run_id": "1", "app_action": "stop"}
 
     def group(match: re.Match) -> str:
         return samples.get(match[1], "x")

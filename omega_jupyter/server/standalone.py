@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import os
+import secrets
 import signal
 import socket
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import AuthenticationError
 from omega_jupyter.runtime.reconcile import ReconcileLoop
 from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
+from omega_jupyter.server.app_proxy import APP_PATTERN, SESSION_COOKIE, AppProxyHandler
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
 from omega_jupyter.server.handlers import OmegaHandler
 from omega_jupyter.server.routes import mount
@@ -27,6 +29,11 @@ from omega_jupyter.server.workers import cpu_count, run_workers
 from omega_jupyter.storage import audit
 
 API_PREFIX = "/api/v1"
+APPS_PREFIX = "/apps"
+SESSION_DAYS = 0.5  # how long a browser's app session lasts after its key was checked
+# Signs the apps' session cookies; made once per `om serve` (before its workers fork, so that
+# every worker honours every worker's cookie), or set to keep sessions across restarts.
+SESSION_SECRET = os.environ.get("OMEGA_SESSION_SECRET") or secrets.token_hex(32)
 log = logging.getLogger("omega_jupyter.server")
 
 
@@ -74,6 +81,71 @@ def require_key(method: Callable) -> Callable:
     return inner
 
 
+class KeyAppProxy(AppProxyHandler):
+    """``/apps/{name}/…``: the app of the API key's bucket (its default one, or the ``Bucket``
+    header's). The key comes as ``Authorization: Bearer KEY``, once as ``?api_key=KEY`` (a
+    browser: answered with a redirect that drops it), or as the session cookie either sets
+    after the key was checked (signed, HttpOnly, valid ``SESSION_DAYS``)."""
+
+    api_key: ApiKey | None = None
+
+    @property
+    def ctx(self) -> ServerContext:
+        return self.settings["omega"]
+
+    async def authenticate(self) -> None:
+        keys: ApiKeyService = self.ctx.apikeys
+        token = bearer_token(self.request.headers.get("Authorization"))
+        from_query = self.get_query_argument("api_key", None)
+        if token is None and from_query:
+            token = from_query
+        if token is None:
+            cookie = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
+            token = cookie.decode() if cookie else None
+        key = keys.cached(token)
+        if key is None:
+            key = await asyncio.get_running_loop().run_in_executor(None, keys.verify, token)
+        key.check_role(False, self.request.method or "GET")
+        self.api_key = key
+        audit.set_actor(f"key:{key.key_id}")
+        if not self.get_cookie(SESSION_COOKIE) or from_query:
+            self.set_signed_cookie(
+                SESSION_COOKIE,
+                token,
+                expires_days=SESSION_DAYS,
+                path=APPS_PREFIX + "/",
+                httponly=True,
+                samesite="Lax",
+            )
+        if from_query:  # the key leaves the address bar (and the app's logs) at once
+            query = "&".join(
+                part for part in self.request.query.split("&") if not part.startswith("api_key=")
+            )
+            raise _Redirect(self.request.path + (f"?{query}" if query else ""))
+
+    def client(self) -> Any:
+        assert self.api_key is not None
+        return self.ctx.client_for(self.api_key.bucket_for(self.request.headers.get("Bucket")))
+
+    def mount_prefix(self) -> str:
+        return f"{APPS_PREFIX}/{self.name}"
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, _Redirect):
+            self.set_status(302)
+            self.set_header("Location", exc.location)
+            self.finish()
+            return
+        super().write_error(status_code, **kwargs)
+
+
+class _Redirect(tornado.web.HTTPError):
+    def __init__(self, location: str) -> None:
+        super().__init__(302)
+        self.location = location
+
+
 class NotFound(OmegaHandler):
     """Paths outside ``/api/v1``."""
 
@@ -106,9 +178,11 @@ def make_app(
         apikeys=ApiKeyService(client.db, cache_seconds=key_cache_seconds),
     )
     handlers = mount(API_PREFIX, KeyHandler, require_key, guard_public=False)
+    handlers.insert(0, (rf"{APPS_PREFIX}/{APP_PATTERN}$", KeyAppProxy, {}))
     return tornado.web.Application(
         handlers,
         omega=ctx,
+        cookie_secret=SESSION_SECRET,
         omega_api_prefix=API_PREFIX,
         default_handler_class=NotFound,
         compress_response=False,

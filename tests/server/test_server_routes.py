@@ -37,7 +37,9 @@ def test_every_documented_operation_is_served() -> None:
         for verb in operations:
             assert any(verb in handler_verbs(r.handler) for r in served), (path, verb)
         # The documented path, with sample values, is matched by a route that serves it.
-        concrete = re.sub(r"\{(\w+)\}", lambda m: {"run_id": "1"}.get(m[1], "predict"), path)
+        concrete = re.sub(
+            r"\{(\w+)\}", lambda m: {"run_id": "1", "app_action": "stop"}.get(m[1], "predict"), path
+        )
         first = next(r for r in ROUTES if re.fullmatch(r.pattern, concrete.lstrip("/")))
         assert first in served, (path, first.pattern)
 

@@ -426,7 +426,13 @@ def _route_requests(run_id: str) -> list[tuple[str, str, bool]]:
     """(verb, path, writes) for every verb of every keyed route, on objects named 'x' and the
     run ``run_id``, plus the requests whose verb alone does not say whether they write."""
     # a run group of no bucket: every group route answers 404 (or 401/403) and changes nothing
-    samples = {"name": "x", "action": "predict", "run_id": run_id, "group_id": "0" * 32}
+    samples = {
+        "name": "x",
+        "action": "predict",
+        "run_id": run_id,
+        "group_id": "0" * 32,
+        "app_action": "stop",
+    }
     out = []
     for route in ROUTES:
         if route.public:

@@ -1,6 +1,7 @@
 """One module per ``%om`` subcommand; each exposes one function ``(ctx, argv) -> result``."""
 
 from omega_jupyter.magics.cmd import (
+    app,
     browse,
     drop,
     exp,
@@ -24,6 +25,7 @@ from omega_jupyter.magics.cmd import (
 )
 
 __all__ = [
+    "app",
     "browse",
     "drop",
     "exp",
