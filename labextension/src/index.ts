@@ -22,7 +22,9 @@ import { OmegaApiError } from './api';
 import { startItemDrag } from './drag';
 import { OmegaDrive, saveMessage } from './drive';
 import { omegaIcon } from './icon';
+import { groupIdOf } from './groups';
 import { OmegaPanel, SectionId } from './panel';
+import { addRunCommands, RunCommandIDs, RunCommands } from './runcommands';
 import { OmegaService, StoreName } from './service';
 
 const PLUGIN_ID = 'omega-jupyter:plugin';
@@ -202,9 +204,11 @@ function addCommands(
     [CommandIDs.insert, 'runs', 3]
   ];
   for (const [command, store, rank] of menu) {
+    // A run group's row (groups.ts) has commands of its own (runcommands.ts).
+    const notGroup = store === 'runs' ? ':not([data-kind="group"])' : '';
     app.contextMenu.addItem({
       command,
-      selector: `.jp-omega-item[data-store="${store}"]`,
+      selector: `.jp-omega-item[data-store="${store}"]${notGroup}`,
       rank
     });
   }
@@ -304,8 +308,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
           scripts: CommandIDs.insert,
           runs: CommandIDs.openRun
         };
+        const group = store === 'runs' ? groupIdOf(key) : null;
+        if (group) {
+          void runCommands.openGroup(group);
+          return;
+        }
         void app.commands.execute(commands[store], { store, name: key });
       },
+      onOpenRunsView: () => void app.commands.execute(RunCommandIDs.runsView),
       onDragStart: (store, key, event) => startItemDrag(store, key, event, panel)
     });
     panel.title.icon = omegaIcon;
@@ -317,9 +327,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     addRunViewer(app);
     const actions = new OmegaActions(app, service, panel, notebooks, docManager, rendermime);
     addCommands(app, actions, panel, notebooks, browsers);
+    const runCommands = new RunCommands(app, service, panel, actions);
+    addRunCommands(app, runCommands, browsers);
 
     if (palette) {
-      for (const command of [CommandIDs.saveCurrent, CommandIDs.refresh, CommandIDs.open]) {
+      for (const command of [
+        CommandIDs.saveCurrent,
+        CommandIDs.refresh,
+        CommandIDs.open,
+        RunCommandIDs.runsView
+      ]) {
         palette.addItem({ command, category: 'omega' });
       }
     }
