@@ -94,3 +94,19 @@ with tempfile.TemporaryDirectory() as tmp:
     )
     om.scripts.put(package / "setup.py", "etl")
 print("seeded for the panel tests:", om.models.list(), om.scripts.list())
+
+# -- run groups and the Runs view (tests/runs.spec.ts) --------------------------------------
+# A notebook run for each store: the store 'bad' fails with a message the group row shows.
+stores = nbformat.v4.new_notebook()
+stores.metadata["kernelspec"] = nb.metadata["kernelspec"]
+store_params = nbformat.v4.new_code_cell("store = 'a'  # which store to report on")
+store_params.metadata["tags"] = ["parameters"]
+stores.cells = [
+    store_params,
+    nbformat.v4.new_code_cell(
+        "if store == 'bad':\n    raise ValueError(f'no data for store {store}')\nprint('store', store)"
+    ),
+]
+om.jobs.put(stores, "reports/stores")
+om.jobs.put(stores, "reports/history")
+print("seeded for the runs tests:", om.jobs.list())
