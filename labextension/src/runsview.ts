@@ -40,6 +40,8 @@ export interface IColumn {
 }
 
 export const COLUMNS: IColumn[] = [
+  // The actions first: always in view, however narrow the tab.
+  { id: 'actions', label: '' },
   { id: 'target', label: 'Target', sort: 'target' },
   { id: 'action', label: 'Action', sort: 'action' },
   { id: 'trigger', label: 'Trigger' },
@@ -47,8 +49,7 @@ export const COLUMNS: IColumn[] = [
   { id: 'started', label: 'Started', sort: 'started' },
   { id: 'duration', label: 'Duration', sort: 'duration' },
   { id: 'state', label: 'State', sort: 'state' },
-  { id: 'attempt', label: 'Attempt', sort: 'attempt' },
-  { id: 'actions', label: '' }
+  { id: 'attempt', label: 'Attempt', sort: 'attempt' }
 ];
 
 export interface ISortState {
@@ -232,7 +233,7 @@ export class RunsView extends Widget {
       void this.refresh().catch(() => undefined);
     };
     const select = (el: HTMLSelectElement, label: string, choices: [string, string][]) => {
-      el.className = 'jp-omega-filter';
+      el.className = 'jp-omega-runs-filter';
       el.setAttribute('aria-label', label);
       el.title = label;
       for (const [value, text] of choices) {

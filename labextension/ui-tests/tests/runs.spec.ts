@@ -118,7 +118,7 @@ test('Run for each: one group row with its progress and the failed member', asyn
   await contextMenu(page, group, 'Show the members in the Runs view');
   const view = page.locator('.jp-omega-runs-view:visible');
   await expect(view.locator('tbody tr')).toHaveCount(3);
-  await expect(page.locator('.lm-TabBar-tab.lm-mod-current')).toContainText(
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toContainText(
     'Runs · reports/stores (group)'
   );
   for (const trigger of await view.locator('td[data-column="trigger"]').allTextContents()) {
