@@ -130,6 +130,8 @@ test('Run for each: one group row with its progress and the failed member', asyn
 test('Runs view: run history, run now with parameters, rerun, sort, filter, open, HTML', async ({
   page
 }, testInfo) => {
+  // A laptop's screen: the whole table in view beside the panel.
+  await page.setViewportSize({ width: 1366, height: 768 });
   await openPanel(page);
   await openSection(page, 'jobs');
   await contextMenu(page, item(page, 'jobs', 'reports/history'), 'Run history');
