@@ -28,6 +28,7 @@ import { omegaIcon } from './icon';
 import { modelDetailsNode } from './modelinfo';
 import type { OmegaPanel, SectionId } from './panel';
 import { DatasetPreview } from './preview';
+import { runFileStem } from './runfile';
 import { RunView } from './runview';
 import { ScheduleDialog, ScheduleForm } from './schedule';
 import type { IParameter, IRun, ISchedule, OmegaService, StoreName } from './service';
@@ -200,7 +201,7 @@ export class OmegaActions {
       await this._showRun(run);
       return;
     }
-    const path = `${DRIVE_NAME}:${RUNS_DIR}/${runId}.ipynb`;
+    const path = `${DRIVE_NAME}:${RUNS_DIR}/${runId}/${runFileStem(run)}.ipynb`;
     const factory = this.app.docRegistry.getWidgetFactory(RUN_VIEWER) ? RUN_VIEWER : undefined;
     const widget = this.docManager.openOrReveal(path, factory);
     if (!widget) {

@@ -6,6 +6,7 @@
 import { Contents, ServerConnection } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
 
+import { runIdOfPath } from './runfile';
 import { OmegaApiError } from './api';
 import { notebookName, notebookPath } from './format';
 import type { IObjectSummary, OmegaService } from './service';
@@ -216,11 +217,18 @@ export class OmegaDrive implements Contents.IDrive {
   }
 
   private async _runResult(path: string, content: boolean): Promise<Contents.IModel> {
-    const id = notebookName(path.slice(RUNS_DIR.length + 1));
+    const rest = path.slice(RUNS_DIR.length + 1);
+    const id = runIdOfPath(rest);
     const run = await this.service.run(id);
     const when = run.finished ?? run.started ?? run.submitted ?? EPOCH;
     const model = fileModel(
-      { name: `${RUNS_DIR}/${id}`, kind: 'notebook', version: 1, modified: when, size: null },
+      {
+        name: `${RUNS_DIR}/${notebookName(rest)}`,
+        kind: 'notebook',
+        version: 1,
+        modified: when,
+        size: null
+      },
       content ? await this.service.runResult(id) : null
     );
     return { ...model, writable: false };

@@ -24,7 +24,9 @@ import { OmegaDrive, saveMessage } from './drive';
 import { openExperimentChart } from './expchart';
 import { ExperimentApi, parseExperimentKey } from './experiments';
 import { omegaIcon } from './icon';
+import { groupIdOf } from './groups';
 import { OmegaPanel, SectionId } from './panel';
+import { addRunCommands, RunCommandIDs, RunCommands } from './runcommands';
 import { OmegaService, StoreName } from './service';
 
 const PLUGIN_ID = 'omega-jupyter:plugin';
@@ -218,9 +220,11 @@ function addCommands(
     [CommandIDs.insert, 'experiments', 2]
   ];
   for (const [command, store, rank] of menu) {
+    // A run group's row (groups.ts) has commands of its own (runcommands.ts).
+    const notGroup = store === 'runs' ? ':not([data-kind="group"])' : '';
     app.contextMenu.addItem({
       command,
-      selector: `.jp-omega-item[data-store="${store}"]`,
+      selector: `.jp-omega-item[data-store="${store}"]${notGroup}`,
       rank
     });
   }
@@ -321,8 +325,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
           runs: CommandIDs.openRun,
           experiments: CommandIDs.experimentChart
         };
+        const group = store === 'runs' ? groupIdOf(key) : null;
+        if (group) {
+          void runCommands.openGroup(group);
+          return;
+        }
         void app.commands.execute(commands[store], { store, name: key });
       },
+      onOpenRunsView: () => void app.commands.execute(RunCommandIDs.runsView),
       onDragStart: (store, key, event) => startItemDrag(store, key, event, panel)
     });
     panel.title.icon = omegaIcon;
@@ -334,9 +344,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     addRunViewer(app);
     const actions = new OmegaActions(app, service, panel, notebooks, docManager, rendermime);
     addCommands(app, actions, panel, notebooks, browsers, rendermime);
+    const runCommands = new RunCommands(app, service, panel, actions);
+    addRunCommands(app, runCommands, browsers);
 
     if (palette) {
-      for (const command of [CommandIDs.saveCurrent, CommandIDs.refresh, CommandIDs.open]) {
+      for (const command of [
+        CommandIDs.saveCurrent,
+        CommandIDs.refresh,
+        CommandIDs.open,
+        RunCommandIDs.runsView
+      ]) {
         palette.addItem({ command, category: 'omega' });
       }
     }

@@ -10,7 +10,9 @@ import { refreshIcon, searchIcon } from '@jupyterlab/ui-components';
 import { ExperimentApi, IExperiment } from './experiments';
 import { ExperimentsSection, experimentView } from './expsection';
 import { formatBytes, formatDuration, formatTime, runDuration, runProgress } from './format';
+import { groupView } from './groups';
 import { SectionModel } from './model';
+import { collapsedRuns, isGroup, PanelRun } from './runsapi';
 import { Section, IItemView, ISectionOptions } from './section';
 import type { IObjectSummary, IRun, OmegaService, StoreName } from './service';
 
@@ -37,6 +39,8 @@ export interface IPanelOptions {
   pageSize?: number;
   onActivate: (section: SectionId, key: string) => void;
   onDragStart?: (section: SectionId, key: string, event: MouseEvent) => void;
+  /** Open the Runs view in the main area (a button beside the Runs filters). */
+  onOpenRunsView?: () => void;
 }
 
 function objectView(item: IObjectSummary): IItemView {
@@ -151,9 +155,10 @@ export class OmegaPanel extends Panel {
       const model = new SectionModel<IObjectSummary>(q => service.list(id, q), pageSize);
       this._add(id, model, objectView);
     }
-    const runs = new SectionModel<IRun>(
+    // Runs outside groups, and one expandable row per run group (groups.ts).
+    const runs = new SectionModel<PanelRun>(
       q =>
-        service.runs({
+        collapsedRuns(service, {
           limit: q.limit,
           offset: q.offset,
           state: this._runFilters.state.value || undefined,
@@ -161,7 +166,20 @@ export class OmegaPanel extends Panel {
         }),
       pageSize
     );
-    this._add('runs', runs, runView, this._runFilterBar(runs));
+    const view = (item: PanelRun) =>
+      isGroup(item)
+        ? groupView(item, {
+            expanded: this._expanded.has(item.id),
+            onToggle: id => {
+              if (!this._expanded.delete(id)) {
+                this._expanded.add(id);
+              }
+              this.section('runs').render();
+            },
+            onOpenMember: id => this.options.onActivate('runs', id)
+          })
+        : runView(item);
+    this._add('runs', runs, view, this._runFilterBar(runs));
     const experiments = new ExperimentApi(service.settings);
     this._add(
       'experiments',
@@ -238,7 +256,7 @@ export class OmegaPanel extends Panel {
     return this._runFilters;
   }
 
-  private _runFilterBar(model: SectionModel<IRun>): HTMLElement {
+  private _runFilterBar(model: SectionModel<PanelRun>): HTMLElement {
     const bar = document.createElement('div');
     bar.className = 'jp-omega-filters';
     const make = (select: HTMLSelectElement, label: string, choices: [string, string][]) => {
@@ -253,6 +271,14 @@ export class OmegaPanel extends Panel {
     };
     make(this._runFilters.state, 'Show runs in this state', RUN_STATE_FILTERS);
     make(this._runFilters.kind, 'Show runs of this kind', RUN_KIND_FILTERS);
+    if (this.options.onOpenRunsView) {
+      const open = document.createElement('button');
+      open.className = 'jp-omega-open-runs-view jp-Button jp-mod-minimal';
+      open.textContent = 'Table ↗';
+      open.title = 'Open the Runs view: every run in a table (sort, filter, rerun)';
+      open.addEventListener('click', () => this.options.onOpenRunsView?.());
+      bar.append(open);
+    }
     return bar;
   }
 
@@ -346,6 +372,7 @@ export class OmegaPanel extends Panel {
   private _banner = document.createElement('div');
   private _poll: Poll;
   private _lastSelected: { store: SectionId; name: string } | null = null;
+  private _expanded = new Set<string>();
   private _runFilters = {
     state: document.createElement('select'),
     kind: document.createElement('select')

@@ -166,7 +166,20 @@ export class ScheduleForm extends Widget {
     if (!value.when) {
       throw new Error('Type when the notebook runs (cron or text), e.g. "weekdays at 08:30".');
     }
-    await this.service.previewSchedule(value.when, value.timezone);
+    const refused = await this.service.previewSchedule(value.when, value.timezone).then(
+      () => null,
+      (error: Error) => error
+    );
+    if (refused) {
+      // The reason is said once, where the live description says it (under *When*); the
+      // dialog's foot only says that nothing was saved.
+      this._ticket++;
+      this._preview = null;
+      this._description.classList.add('jp-omega-error');
+      this._description.textContent = refused.message;
+      this._times.replaceChildren();
+      throw new Error('When does not parse (see above).');
+    }
     return this.service.setSchedule(this.notebook, value);
   }
 

@@ -17,6 +17,10 @@ export interface IItemView {
   state?: string;
   /** A short marker after the detail (a schedule: 'scheduled' or 'paused'). */
   badge?: string;
+  /** What sort of row it is, as `data-kind` (a run group's row: 'group'). */
+  kind?: string;
+  /** More content under the label and detail (a run group's progress bar). */
+  extra?: HTMLElement;
 }
 
 export interface ISectionOptions<T> {
@@ -225,6 +229,12 @@ export class Section<T = unknown> extends Widget {
       badge.dataset.state = view.badge === 'paused' ? 'paused' : 'active';
       badge.textContent = view.badge;
       row.append(badge);
+    }
+    if (view.kind) {
+      row.dataset.kind = view.kind;
+    }
+    if (view.extra) {
+      row.append(view.extra);
     }
     return row;
   }

@@ -109,3 +109,18 @@ with om.runtime.experiment("team/churn-exp") as exp:
     exp.log_param("depth", 3)
     exp.log_metric("auc", 0.81)
 print("seeded experiments:", om.runtime.experiments()["name"].tolist())
+# -- run groups and the Runs view (tests/runs.spec.ts) --------------------------------------
+# A notebook run for each store: the store 'bad' fails with a message the group row shows.
+stores = nbformat.v4.new_notebook()
+stores.metadata["kernelspec"] = nb.metadata["kernelspec"]
+store_params = nbformat.v4.new_code_cell("store = 'a'  # which store to report on")
+store_params.metadata["tags"] = ["parameters"]
+stores.cells = [
+    store_params,
+    nbformat.v4.new_code_cell(
+        "if store == 'bad':\n    raise ValueError(f'no data for store {store}')\nprint('store', store)"
+    ),
+]
+om.jobs.put(stores, "reports/stores")
+om.jobs.put(stores, "reports/history")
+print("seeded for the runs tests:", om.jobs.list())

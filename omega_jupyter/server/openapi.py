@@ -293,6 +293,46 @@ RUNS_QUERY = [
     {"name": "limit", "in": "query", "schema": integer(1)},
     {"name": "offset", "in": "query", "schema": integer()},
 ]
+EXPORT_FORMAT = {
+    "name": "format",
+    "in": "query",
+    "schema": {
+        "type": "string",
+        "enum": ["html", "markdown", "python", "script", "notebook", "latex", "rst", "asciidoc"],
+        "default": "html",
+    },
+}
+PANEL_RUNS_QUERY = [
+    *RUNS_QUERY[1:],
+    {"name": "collapse", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "target", "in": "query", "schema": STRING, "description": "what ran (exact name)"},
+    {"name": "action", "in": "query", "schema": STRING, "description": "run, fit, predict …"},
+    {
+        "name": "trigger",
+        "in": "query",
+        "schema": {"type": "string", "enum": ["manual", "schedule", "api", "map"]},
+        "description": "map: members of run groups",
+    },
+    {"name": "group", "in": "query", "schema": STRING, "description": "a run group's id"},
+    {
+        "name": "sort",
+        "in": "query",
+        "schema": {
+            "type": "string",
+            "enum": [
+                "submitted",
+                "started",
+                "finished",
+                "duration",
+                "target",
+                "action",
+                "state",
+                "attempt",
+            ],
+        },
+    },
+    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
+]
 PAUSE_BODY = json_body(
     {
         "type": "object",

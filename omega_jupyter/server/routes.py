@@ -289,6 +289,17 @@ ROUTES: list[Route] = [
         {"get": op("The executed notebook", BY_RUN_ID)},
     ),
     Route(
+        rf"runs/{RUN_ID}/export",
+        panel.RunExportHandler,
+        "/runs/{run_id}/export",
+        {
+            "get": op(
+                "The executed notebook rendered by nbconvert, as a download (?format=html)",
+                [*BY_RUN_ID, doc.EXPORT_FORMAT],
+            )
+        },
+    ),
+    Route(
         rf"runs/{RUN_ID}/cancel",
         jobs.RunCancelHandler,
         "/runs/{run_id}/cancel",
@@ -346,6 +357,19 @@ ROUTES: list[Route] = [
                     {"name": "timezone", "in": "query", "schema": doc.TIMEZONE},
                 ],
             ),
+        },
+    ),
+    Route(
+        r"panel/runs",
+        panel.PanelRunsHandler,
+        "/panel/runs",
+        {
+            "get": op(
+                "Runs for the panel: collapse=true, runs outside groups and one item per run "
+                "group (counts by state, failed members), newest first; else every run, "
+                "filtered and sorted",
+                doc.PANEL_RUNS_QUERY,
+            )
         },
     ),
     Route(

@@ -117,7 +117,11 @@ describe('ScheduleDialog keeps the dialog and the input when a save fails', () =
     dialog.resolve(1);
     await new Promise(r => setTimeout(r, 50));
     expect(dialog.isDisposed).toBe(false);
-    expect(form.saveError).toContain("cannot read 'every blue moon'");
+    // The reason is said once: under When, where the live description says it.
+    expect(form.saveError).toBe('Not saved: When does not parse (see above).');
+    const description = form.node.querySelector('.jp-omega-schedule-description')!;
+    expect(description.textContent).toContain("cannot read 'every blue moon'");
+    expect(form.node.textContent!.split("cannot read 'every blue moon'").length).toBe(2);
     expect(form.node.querySelector<HTMLElement>('.jp-omega-schedule-save-error')!.hidden).toBe(
       false
     );
