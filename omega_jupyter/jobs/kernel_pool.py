@@ -139,19 +139,26 @@ class KernelPool:
             kernel.retired = True
         self._submit(("stop", kernel))
 
-    def idle(self, kernel_name: str | None = None) -> int:
+    def idle(self, kernel_name: str, env: dict[str, str]) -> int:
+        """How many kernels are ready for this kernel name and environment."""
         with self._lock:
-            return sum(
-                len(v) for k, v in self._idle.items() if kernel_name is None or k[0] == kernel_name
-            )
+            return len(self._idle.get(pool_key(kernel_name, env), []))
 
-    def wait_idle(self, count: int, timeout: float = 60.0) -> bool:
-        """Wait until ``count`` kernels are idle (tests and benchmarks)."""
+    def fill(self, kernel_name: str, env: dict[str, str], size: int, timeout: float = 120) -> bool:
+        """Start kernels until ``size`` are ready, and wait for them (tests and benchmarks)."""
         import time
 
+        key = pool_key(kernel_name, env)
+        with self._lock:
+            self._idle.setdefault(key, [])
+            missing = size - len(self._idle[key]) - self._starting.get(key, 0)
+            if missing > 0:
+                self._starting[key] = self._starting.get(key, 0) + missing
+        for _ in range(max(0, missing)):
+            self._submit(("start", (key, kernel_name, dict(env), size)))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.idle() >= count:
+            if self.idle(kernel_name, env) >= size:
                 return True
             time.sleep(0.05)
         return False

@@ -8,7 +8,7 @@ from omega_jupyter.client import Omega
 from omega_jupyter.exceptions import RunFailedError
 from omega_jupyter.jobs import kernel_pool
 from omega_jupyter.jobs.notebook_run import cell_value
-from omega_jupyter.runtime.worker import run_env
+from omega_jupyter.runtime.worker import client_from_payload, run_env
 from tests.jobs.test_jobs import make_notebook
 
 
@@ -16,34 +16,23 @@ def with_pool(om: Omega, size: int) -> Omega:
     return Omega(om.settings.replace(warm_kernels=size))
 
 
+def task_env(client: Omega) -> dict[str, str]:
+    """The environment a run's kernel gets on the worker (on PostgreSQL: with the bucket's
+    credential, not the client's login)."""
+    worker_om = client_from_payload(client.runtime.task_settings())
+    return run_env(worker_om.settings, client.bucket)
+
+
 def warm_run(client: Omega, name: str, **kw):
     """Run ``name`` on a warm kernel (filling the pool first); returns the finished handle."""
     pool = kernel_pool.pool()
-    env = run_env(client.settings, client.bucket)
-    key = kernel_pool.pool_key("python3", env)
-    if not _idle_for(key):
-        pool.take("python3", env, client.settings.warm_kernels)  # fill for this key
-        _wait_for(key)
+    env = task_env(client)
+    assert pool.fill("python3", env, client.settings.warm_kernels), "the pool started no kernel"
     taken = pool.taken
     handle = client.runtime.job(name).run(**kw)
     handle.wait(120)
     assert pool.taken == taken + 1, "the run did not take a warm kernel"
     return handle
-
-
-def _idle_for(key) -> int:
-    pool = kernel_pool.pool()
-    with pool._lock:
-        return len(pool._idle.get(key, []))
-
-
-def _wait_for(key, timeout: float = 60) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not _idle_for(key):
-        time.sleep(0.05)
-    assert _idle_for(key), "the pool started no kernel"
 
 
 def comparable(node) -> list:
@@ -137,10 +126,9 @@ def test_pool_is_keyed_by_bucket_and_credential(om):
     """A kernel started for one bucket (its environment: database URL, bucket) is never
     taken for another: the other bucket's run finds the pool empty and starts cold."""
     pool = kernel_pool.pool()
-    mine = run_env(om.settings, om.bucket)
-    other = run_env(om.settings, om.bucket + "x")
-    pool.take("python3", mine, 1)
-    _wait_for(kernel_pool.pool_key("python3", mine))
+    mine = task_env(om)
+    other = task_env(om[om.bucket + "x"])
+    assert pool.fill("python3", mine, 1)
     assert pool.take("python3", other, 1) is None  # none for it yet (one starts now)
     taken = pool.take("python3", mine, 1)
     assert taken is not None and taken.key == kernel_pool.pool_key("python3", mine)
