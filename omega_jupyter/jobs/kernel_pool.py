@@ -14,9 +14,10 @@ Policy (``docs/configuration.md``, "Warm kernels"):
 - **bounded**: at most ``warm_kernels`` idle kernels per key and :data:`MAX_KEYS` keys per
   process; the least recently used key's kernels are shut down when a new key needs room.
 
+A kernel counts as ready once it answered a ``kernel_info`` request (no code runs for it).
 Each kernel has a private temporary directory (its working directory and its IPC sockets),
 removed with it. Starting and shutting down happen on the pool's own thread and event loop;
-a run talks to its kernel through a client of its own, made in the run's event loop.
+the client connected there is used by the run in its own event loop.
 """
 
 from __future__ import annotations
@@ -75,11 +76,13 @@ def kernel_manager_class(env: dict[str, str], cwd: str, on_start: Any = None) ->
 
 @dataclass
 class WarmKernel:
-    """A started kernel nobody used yet: its manager and private directory."""
+    """A started kernel nobody used yet: its manager, private directory and a client already
+    connected to it (the run's nbclient talks through it: no connecting on the hot path)."""
 
     key: Key
     manager: Any
     cwd: str
+    client: Any = None
     taken: bool = field(default=False)
     retired: bool = field(default=False)
 
@@ -218,10 +221,13 @@ class KernelPool:
             try:
                 extra = IPYKERNEL_ARGS if manager.ipykernel else []
                 await manager.start_kernel(extra_arguments=list(extra))
+                client = await _ready(manager)
             except BaseException:
+                if manager.has_kernel:
+                    await manager.shutdown_kernel(now=True)
                 shutil.rmtree(cwd, ignore_errors=True)
                 raise
-            kernel = WarmKernel(key, manager, cwd)
+            kernel = WarmKernel(key, manager, cwd, client)
             with self._lock:
                 self.started += 1
                 if key in self._idle:
@@ -235,6 +241,7 @@ class KernelPool:
 
     async def _stop(self, kernel: WarmKernel) -> None:
         manager = kernel.manager
+        _stop_client(kernel)
         try:
             if kernel.alive():
                 manager.shutdown_wait_time = SHUTDOWN_WAIT
@@ -248,6 +255,28 @@ class KernelPool:
                 pass
         finally:
             shutil.rmtree(kernel.cwd, ignore_errors=True)
+
+
+async def _ready(manager: Any) -> Any:
+    """A client connected to the kernel once it answers (its imports done): a kernel counts
+    as ready only then. Asking for ``kernel_info`` runs no code in the kernel."""
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+    except BaseException:
+        client.stop_channels()
+        raise
+    return client
+
+
+def _stop_client(kernel: WarmKernel) -> None:
+    client, kernel.client = kernel.client, None
+    if client is not None:
+        try:
+            client.stop_channels()
+        except Exception:
+            pass
 
 
 _pool: KernelPool | None = None

@@ -18,8 +18,9 @@ class WarmKernelEngine(NBClientEngine):
     """papermill's nbclient engine, executing on a kernel taken from the pool.
 
     ``warm_kernel`` (a :class:`kernel_pool.WarmKernel`) is handed to nbclient as its kernel
-    manager; nbclient then starts no kernel, and — not owning it — stops neither its client
-    nor its kernel: this engine does both, whatever the outcome, so the kernel is used once.
+    manager and its connected client; nbclient then starts and connects nothing, and — not
+    owning the kernel — stops neither the client nor the kernel: this engine does both,
+    whatever the outcome, so the kernel is used once.
     """
 
     @classmethod
@@ -28,27 +29,17 @@ class WarmKernelEngine(NBClientEngine):
     ) -> Any:
         if warm_kernel is None:
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-        captured: dict[str, Any] = {}
-
-        class Client(PapermillNotebookClient):
-            def start_new_kernel_client(self) -> Any:  # type: ignore[override]
-                captured["client"] = self
-                return super().start_new_kernel_client()
-
         kwargs.pop("kernel_manager_class", None)
         try:
-            return _run_nbclient(Client, nb_man, kernel_name, km=warm_kernel.manager, **kwargs)
+            return _run_nbclient(nb_man, kernel_name, warm_kernel, **kwargs)
         finally:
-            client = captured.get("client")
-            if client is not None and client.kc is not None:
-                client.kc.stop_channels()
             kernel_pool.pool().retire(warm_kernel)
 
 
 def _run_nbclient(
-    client_class: type,
     nb_man: Any,
     kernel_name: str,
+    warm_kernel: Any,
     log_output: bool = False,
     stdout_file: Any = None,
     stderr_file: Any = None,
@@ -56,7 +47,7 @@ def _run_nbclient(
     execution_timeout: int | None = None,
     **kwargs: Any,
 ) -> Any:
-    """What ``NBClientEngine.execute_managed_notebook`` does, with our client class."""
+    """What ``NBClientEngine.execute_managed_notebook`` does, on the warm kernel."""
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
 
@@ -72,7 +63,11 @@ def _run_nbclient(
         stdout_file=stdout_file,
         stderr_file=stderr_file,
     )
-    return client_class(nb_man, **final_kwargs).execute()
+    client = PapermillNotebookClient(nb_man, km=warm_kernel.manager, **final_kwargs)
+    if warm_kernel.client is not None:  # what nbclient's start_new_kernel_client would do
+        client.kc = warm_kernel.client
+        client.kc.allow_stdin = False
+    return client.execute()
 
 
 ENGINE = "omega-warm"
