@@ -5,8 +5,9 @@ Policy (``docs/configuration.md``, "Warm kernels"):
 - **used once**: a kernel executes one run, then is shut down; it never sees a second run's
   code, so no variable, import, working directory or environment change carries over;
 - **replaced at once**: taking a kernel asks the pool's thread to start its replacement
-  in the background, so the next run finds one ready; the first run of a kind of kernel in a
-  process starts cold and fills the pool;
+  in the background, so the next run finds one ready; a run that finds none ready but one
+  starting waits for it (it is ahead of any kernel the run would start); the first run of a
+  kind of kernel in a process starts cold and fills the pool;
 - **never shared**: kernels are kept per kernel name and the exact environment the run's
   kernel gets (``worker.run_env``: the database URL — on PostgreSQL the bucket's own
   credential —, the bucket, home), so a kernel started for one bucket or credential serves
@@ -26,10 +27,10 @@ import asyncio
 import atexit
 import logging
 import os
-import queue
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from typing import Any
 log = logging.getLogger("omega_jupyter.jobs")
 
 MAX_KEYS = 4  # kernel names × environments kept warm in one process
+WAIT_FOR_STARTING = 60.0  # a run waits this long at most for a kernel already starting
 SHUTDOWN_WAIT = 5.0  # seconds a used kernel gets to exit on its own before it is killed
 # what nbclient passes an IPython kernel it starts itself: the same for a warm one
 IPYKERNEL_ARGS = ["--HistoryManager.hist_file=:memory:"]
@@ -97,8 +99,8 @@ class KernelPool:
     def __init__(self) -> None:
         self._idle: OrderedDict[Key, list[WarmKernel]] = OrderedDict()
         self._starting: dict[Key, int] = {}
-        self._lock = threading.Lock()
-        self._jobs: queue.Queue = queue.Queue()
+        self._lock = threading.Condition()  # notified when a start ends
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.started = 0  # kernels started by the pool (for tests and benchmarks)
         self.taken = 0
@@ -112,17 +114,25 @@ class KernelPool:
         key = pool_key(kernel_name, env)
         found: WarmKernel | None = None
         dead: list[WarmKernel] = []
+        deadline = time.monotonic() + WAIT_FOR_STARTING
         with self._lock:
             idle = self._idle.setdefault(key, [])
             self._idle.move_to_end(key)
-            while idle:
-                candidate = idle.pop(0)
-                if candidate.alive():
-                    found = candidate
-                    found.taken = True
-                    self.taken += 1
+            while True:
+                while idle:
+                    candidate = idle.pop(0)
+                    if candidate.alive():
+                        found = candidate
+                        found.taken = True
+                        self.taken += 1
+                        break
+                    dead.append(candidate)
+                left = deadline - time.monotonic()
+                if found is not None or not self._starting.get(key) or left <= 0:
                     break
-                dead.append(candidate)
+                # a kernel for this key is starting, ahead of any this run would start cold
+                self._lock.wait(left)
+                idle = self._idle.setdefault(key, [])
             missing = size - len(idle) - self._starting.get(key, 0)
             if missing > 0:
                 self._starting[key] = self._starting.get(key, 0) + missing
@@ -149,8 +159,6 @@ class KernelPool:
 
     def fill(self, kernel_name: str, env: dict[str, str], size: int, timeout: float = 120) -> bool:
         """Start kernels until ``size`` are ready, and wait for them (tests and benchmarks)."""
-        import time
-
         key = pool_key(kernel_name, env)
         with self._lock:
             self._idle.setdefault(key, [])
@@ -166,17 +174,6 @@ class KernelPool:
             time.sleep(0.05)
         return False
 
-    def clear(self) -> None:
-        """Shut every idle kernel down (waits for it)."""
-        with self._lock:
-            kernels = [k for v in self._idle.values() for k in v]
-            self._idle.clear()
-        for kernel in kernels:
-            self._submit(("stop", kernel))
-        done = threading.Event()
-        self._submit(("mark", done))
-        done.wait(60)
-
     def _evict(self, keep: Key) -> list[WarmKernel]:
         """Make room for ``keep``: the least recently used keys' idle kernels go (locked)."""
         evicted: list[WarmKernel] = []
@@ -187,28 +184,25 @@ class KernelPool:
 
     # -- the pool's thread ----------------------------------------------------------------------
     def _submit(self, job: tuple) -> None:
+        """Run a start or a stop on the pool's event loop (they run concurrently there)."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
+                self._loop = asyncio.new_event_loop()
                 self._thread = threading.Thread(
-                    target=self._serve, name="omega-kernel-pool", daemon=True
+                    target=self._loop.run_forever, name="omega-kernel-pool", daemon=True
                 )
                 self._thread.start()
-        self._jobs.put(job)
+            loop = self._loop
+        asyncio.run_coroutine_threadsafe(self._job(*job), loop)
 
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        while True:
-            what, item = self._jobs.get()
-            try:
-                if what == "start":
-                    loop.run_until_complete(self._start(*item))
-                elif what == "stop":
-                    loop.run_until_complete(self._stop(item))
-                elif what == "mark":
-                    item.set()
-            except Exception as exc:  # a kernel that cannot start: runs start theirs cold
-                log.warning("kernel pool: %s failed: %s", what, exc)
+    async def _job(self, what: str, item: Any) -> None:
+        try:
+            if what == "start":
+                await self._start(*item)
+            else:
+                await self._stop(item)
+        except Exception as exc:  # a kernel that cannot start: runs start theirs cold
+            log.warning("kernel pool: %s failed: %s", what, exc)
 
     async def _start(self, key: Key, kernel_name: str, env: dict[str, str], size: int) -> None:
         try:
@@ -238,6 +232,7 @@ class KernelPool:
         finally:
             with self._lock:
                 self._starting[key] = max(0, self._starting.get(key, 0) - 1)
+                self._lock.notify_all()
 
     async def _stop(self, kernel: WarmKernel) -> None:
         manager = kernel.manager
