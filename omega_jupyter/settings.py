@@ -38,6 +38,13 @@ class Settings:
     # process listens on (0.0.0.0 on a cluster whose proxy reaches workers over the network)
     app_max_crashes: int = 3
     app_bind: str = "127.0.0.1"
+    # kernels kept started per worker process, kernel name and bucket for notebook runs
+    # (jobs/kernel_pool.py); 0 starts every run's kernel cold
+    warm_kernels: int = 1
+    # om scheduler: a running run without heartbeat for this long is failed (or retried); a
+    # queued run this old is failed only if Dask no longer holds its task (runtime/reconcile.py)
+    stale_after_seconds: int = 15
+    queued_after_seconds: int = 600
 
     @property
     def resolved_database_url(self) -> str:
@@ -85,6 +92,7 @@ def _read_config_file(path: Path, names: set[str]) -> dict[str, Any]:
     return data
 
 
+_ZERO_ALLOWED = {"warm_kernels"}  # integer settings where 0 means "off"
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
 
@@ -99,8 +107,8 @@ def _convert(name: str, value: Any) -> Any:
             return low in _BOOL_TRUE
         if kind == "int":
             number = int(value)
-            if number < 1:
-                raise ValueError("must be >= 1")
+            if number < (0 if name in _ZERO_ALLOWED else 1):
+                raise ValueError(f"must be >= {0 if name in _ZERO_ALLOWED else 1}")
             return number
         if kind == "Path":
             return Path(value).expanduser()

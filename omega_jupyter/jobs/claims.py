@@ -259,8 +259,9 @@ class ScheduleReconciler(RunReconciler):
         buckets: list[str] | None = None,
         loop_id: str | None = None,
         om: Any = None,
+        dask: Any = None,
     ) -> None:
-        super().__init__(db, stale_after, queued_after, buckets, loop_id, om)
+        super().__init__(db, stale_after, queued_after, buckets, loop_id, om, dask=dask)
         # A loop whose row has not beaten for this long is gone (it beats every 5 s).
         self.loop_gone_after = max(self.stale_after, timedelta(seconds=3 * LOOP_HEARTBEAT_SECONDS))
 

@@ -12,7 +12,6 @@ import ast
 import asyncio
 import contextvars
 import math
-import os
 import re
 import tempfile
 import threading
@@ -28,6 +27,8 @@ from omega_jupyter.exceptions import (
     ObjectNotFoundError,
     UnknownKernelError,
 )
+from omega_jupyter.jobs import kernel_pool
+from omega_jupyter.jobs.kernel_pool import kernel_manager_class
 from omega_jupyter.jobs.notebooks import kernel_name
 from omega_jupyter.jobs.papermill_io import SCHEME, route
 from omega_jupyter.logs.logger import current_run
@@ -146,27 +147,9 @@ class JobDeadline:
 
 
 def _kernel_manager_class(env: dict[str, str], cwd: str, deadline: JobDeadline) -> type:
-    """A kernel manager that starts its kernel in ``cwd`` with exactly ``env`` (the worker's
-    environment is not inherited), over IPC sockets in ``cwd``.
-
-    The working directory goes to the kernel process only: papermill's own ``cwd`` changes
-    the directory of the whole worker process, which concurrent runs in threads would race on.
-    IPC (Unix sockets in the run's private temporary folder) instead of TCP on localhost: no
-    other local user can reach the kernel's ports, and the kernel does not warn about
-    unencrypted TCP on every run.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    class RunKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw.pop("env", None)
-            kw["cwd"] = cwd
-            self.transport = "ipc"
-            self.ip = os.path.join(cwd, "kernel")
-            await super().start_kernel(env=dict(env), **kw)
-            deadline.arm(self)
-
-    return RunKernelManager
+    """A cold run's kernel manager (``kernel_pool.kernel_manager_class``), its deadline armed
+    once the kernel runs."""
+    return kernel_manager_class(env, cwd, on_start=deadline.arm)
 
 
 def check_kernel(name: str) -> None:
@@ -246,17 +229,27 @@ def _execute(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from omega_jupyter.jobs.papermill_engine import ENGINE
+
     node = om.jobs.get(name)
     kernel = kernel_name(node)
     check_kernel(kernel)
     source, target = f"{SCHEME}run-{run_id}/input.ipynb", f"{SCHEME}run-{run_id}/output.ipynb"
     env = run_env(om.settings, om.bucket)
     deadline = JobDeadline(spec.get("timeout"))
+    # a kernel started ahead for this kernel name and environment (bucket, credential), used
+    # once (kernel_pool); None: this run starts its own
+    warm = kernel_pool.pool().take(kernel, env, om.settings.warm_kernels)
+    if warm is not None:
+        deadline.arm(warm.manager)
+        engine = {"engine_name": ENGINE, "warm_kernel": warm}
     with (
         route(source, om, name=name),
         route(target, om, on_write=capture),
         tempfile.TemporaryDirectory(prefix="omega-job-") as cwd,
     ):
+        if warm is None:
+            engine = {"kernel_manager_class": _kernel_manager_class(env, cwd, deadline)}
         try:
             in_own_event_loop(
                 run_id,
@@ -268,7 +261,7 @@ def _execute(
                 progress_bar=False,
                 # nbclient takes whole seconds per cell; the deadline keeps the exact total
                 execution_timeout=math.ceil(deadline.seconds) if deadline.seconds else None,
-                kernel_manager_class=_kernel_manager_class(env, cwd, deadline),
+                **engine,
             )
         except Exception as exc:
             if deadline.expired:
@@ -281,6 +274,8 @@ def _execute(
             return (f"{cell} failed: {exc.ename}: {exc.evalue}", trace)
         finally:
             deadline.cancel()
+            if warm is not None:  # the engine retired it, unless papermill failed before
+                kernel_pool.pool().retire(warm)
     return None
 
 

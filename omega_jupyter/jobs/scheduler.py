@@ -45,8 +45,10 @@ class Scheduler:
 
     ``clock`` returns the current UTC time (inject one in tests); ``stale_after`` is how long a
     running run of any kind may go without a heartbeat before it is failed (or retried; three
-    missed beats by default); on stop, the loop waits up to ``drain_seconds`` for the runs it
-    submitted.
+    missed beats by default); ``queued_after`` how long a run may stay queued before it is
+    failed — only if the loop's Dask scheduler no longer holds its task: runs queued behind
+    others on the cluster wait as long as it takes (``runtime/reconcile.py``); on stop, the
+    loop waits up to ``drain_seconds`` for the runs it submitted.
     """
 
     def __init__(
@@ -68,7 +70,7 @@ class Scheduler:
         self.loop_id = loop_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.claimer = ScheduleClaimer(self.db, self.loop_id, buckets)
         self.reconciler = ScheduleReconciler(
-            self.db, stale_after, queued_after, buckets, self.loop_id, om=om
+            self.db, stale_after, queued_after, buckets, self.loop_id, om=om, dask=self._dask
         )
         self.reconcile_every = max(1.0, stale_after / 4)
         self.stop_event = threading.Event()
@@ -78,6 +80,10 @@ class Scheduler:
         self.drain_seconds = drain_seconds
         self._inflight: list[Any] = []
         self.sweeper = PeriodicSweep(self.db, buckets=buckets)  # orphaned data, hourly
+
+    def _dask(self) -> Any:
+        """The Dask client this loop sends runs with: asked whether a queued run is held."""
+        return self.om.runtime.client
 
     # -- one pass ---------------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> list[Claim]:

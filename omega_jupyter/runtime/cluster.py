@@ -52,6 +52,19 @@ def get_client(dask_address: str | None, home: Path) -> Any:
     return client_for(address, source)
 
 
+def current_client(dask_address: str | None, home: Path) -> Any:
+    """The client this process already has for the cluster it would use, or None: never
+    connects anew nor starts a local cluster (for looking, not for sending)."""
+    address, _source = resolve_address(dask_address, home)
+    with _lock:
+        if address is None:
+            if _local_cluster is None or _local_cluster.status.name != "running":
+                return None
+            address = _local_cluster.scheduler_address
+        client = _clients.get(address)
+        return client if client is not None and client.status == "running" else None
+
+
 def client_for(address: str, source: str = "address") -> Any:
     from distributed import Client
 

@@ -6,13 +6,19 @@ a copy of its task that Dask re-ran finds it so (``lifecycle.run_task``), or whe
 in the queue for longer than anyone should. A :class:`RunReconciler` finds such runs and
 
 - fails a running run whose heartbeat is older than ``stale_after`` (three missed beats by
-  default) and a queued run older than ``queued_after``, each with one conditional update:
+  default) and a queued run older than ``queued_after`` whose task Dask no longer holds, each
+  with one conditional update:
   of any number of reconcilers (scheduler loops, servers, handles that wait), exactly one
   fails a run and publishes its ``finished`` message;
 - retries a lost run while its attempts are fewer than ``1 + max_retries``: a retry is a new
   run row that names its previous attempt (``retry_of``) and counts on (``attempt``); the
   previous attempt keeps its error, marked `` (retried)`` by the same conditional update
   that decides who creates the retry, so a run is retried once whoever watches it.
+
+A queued run past ``queued_after`` is only lost if the Dask scheduler does not hold its task
+(waiting, queued or processing): a backlog of runs queued behind others on the cluster is
+not failed however long it waits. When the reconciler has no Dask client to ask (or the
+scheduler does not answer), it fails such a run as before: its task is most likely gone.
 
 Retries are returned, not sent: the caller sends them (:func:`send`) with its own Dask client.
 Only lost runs are retried: a run whose own code failed fails for good.
@@ -48,11 +54,32 @@ log = logging.getLogger("omega_jupyter.runtime")
 STALE_AFTER_SECONDS = DEAD_AFTER_BEATS * HEARTBEAT_SECONDS  # three missed beats
 QUEUED_AFTER_SECONDS = 600.0
 RECONCILE_SECONDS = 5.0  # how often a server's reconcile loop looks (one beat)
+# Dask task states of a run that is still coming: not lost however long it waits
+HELD_STATES = frozenset({"waiting", "queued", "processing"})
 
 # Every error of a run that lost its worker starts so (this module, the lifecycle's copy that
 # finds its run dead, a handle whose task Dask lost); a retried one ends with RETRIED.
 LOST = "the worker running this "
 RETRIED = " (retried)"
+
+
+def task_key(run_id: str) -> str:
+    """The Dask key of a run's task."""
+    return f"omega-run-{run_id}"
+
+
+def held_by_dask(client: Any, run_ids: list[str]) -> set[str] | None:
+    """The runs among ``run_ids`` whose tasks the Dask scheduler of ``client`` still holds
+    (waiting, queued behind others, or processing); None if it cannot be asked."""
+    if client is None or not run_ids:
+        return set() if client is not None else None
+    keys = [task_key(r) for r in run_ids]
+    try:
+        states = client.sync(client.scheduler.get_task_status, keys=keys)
+    except Exception as exc:
+        log.warning("could not ask the Dask scheduler about queued runs: %s", exc)
+        return None
+    return {r for r, k in zip(run_ids, keys, strict=True) if states.get(k) in HELD_STATES}
 
 
 def attempt_number(run: Any) -> int:
@@ -146,7 +173,9 @@ class RunReconciler:
     ``buckets`` limits it to those buckets, ``run_ids`` to those runs (a handle reconciles
     its own run). A failed run that names a ``result_stream`` gets its ``finished`` message
     there; ``om`` is the client to publish with and to drop a run's staged inputs, by
-    default one made for ``db``.
+    default one made for ``db``. ``dask()`` returns the Dask client asked whether a queued
+    run's task is still held (None: cannot tell); by default the one ``om``'s process is
+    already connected to, never a new cluster.
     """
 
     table: Any = runtime_runs
@@ -160,9 +189,11 @@ class RunReconciler:
         loop_id: str | None = None,
         om: Any = None,
         run_ids: list[str] | None = None,
+        dask: Callable[[], Any] | None = None,
     ) -> None:
         self.db = db
         self.om = om
+        self.dask = dask
         self.stale_after = timedelta(seconds=stale_after)
         self.queued_after = timedelta(seconds=queued_after)
         self.buckets = buckets
@@ -191,14 +222,33 @@ class RunReconciler:
             & (sa.func.coalesce(runs.c.heartbeat, runs.c.submitted) < running_cutoff)
         ) | ((runs.c.state == "queued") & (runs.c.submitted < queued_cutoff))
 
+    def _dask_client(self) -> Any:
+        try:
+            if self.dask is not None:
+                return self.dask()
+            if self.om is not None:
+                from omega_jupyter.runtime import cluster
+
+                return cluster.current_client(self.om.settings.dask_address, self.om.settings.home)
+        except Exception as exc:  # e.g. the cluster unreachable: cannot tell
+            log.warning("no Dask client to ask about queued runs: %s", exc)
+        return None
+
     def _fail_stale(self, now: datetime) -> list[Any]:
         runs, stale = self.table, self._stale(now)
         with self.db.connect() as conn:
-            candidates = [
-                r.id for r in conn.execute(self._scoped(sa.select(runs.c.id)).where(stale))
-            ]
+            found = conn.execute(self._scoped(sa.select(runs.c.id, runs.c.state)).where(stale))
+            candidates = [(r.id, r.state) for r in found]
+        queued = [run_id for run_id, state in candidates if state == "queued"]
+        held: set[str] | None = set()
+        if queued:
+            held = held_by_dask(self._dask_client(), queued)
+            if held:
+                log.info("%d queued run(s) past the cutoff still held by Dask", len(held))
         retries = []
-        for run_id in candidates:
+        for run_id, _state in candidates:
+            if held and run_id in held:
+                continue  # queued behind others on the cluster: not lost
             with self.db.begin() as conn:
                 run = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
                 if run is None:
@@ -206,9 +256,10 @@ class RunReconciler:
                 if run.state == "running":
                     message = stale_message(run)
                 else:
+                    gone = "" if held is None else " and Dask no longer holds its task"
                     message = (
                         f"the run waited over {self.queued_after.total_seconds():g} s in the "
-                        f"queue: no worker took it; attempt {attempt_number(run)}"
+                        f"queue{gone}: no worker took it; attempt {attempt_number(run)}"
                     )
                 retry = None
                 failed = conn.execute(

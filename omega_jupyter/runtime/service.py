@@ -14,7 +14,7 @@ from omega_jupyter.runtime.groups import GroupStore, RunGroup, check_members, ch
 from omega_jupyter.runtime.handle import RunHandle
 from omega_jupyter.runtime.kinds import RunKind, RunKinds
 from omega_jupyter.runtime.lifecycle import run_task
-from omega_jupyter.runtime.reconcile import check_retries, task_record
+from omega_jupyter.runtime.reconcile import check_retries, task_key, task_record
 from omega_jupyter.runtime.runs import RunRecord, RunStore
 from omega_jupyter.runtime.worker import settings_payload
 from omega_jupyter.storage import credentials
@@ -330,7 +330,3 @@ def credential_ttl(settings: Any) -> float:
     gets one that stays valid for at least ``settings.max_run_seconds`` — PostgreSQL checks
     ``VALID UNTIL`` at login, and ``sweep_credentials`` ends sessions only once it passed."""
     return 2.0 * float(settings.max_run_seconds)
-
-
-def task_key(run_id: str) -> str:
-    return f"omega-run-{run_id}"

@@ -33,7 +33,6 @@ HEAVY = (
 # Commands whose help still needs part of the stack, and why.
 HEAVIER = {
     "datasets": "the profile options' limits live in datasets.profile (pandas, pyarrow)",
-    "scheduler": "its --stale-after default comes from runtime.reconcile (SQLAlchemy)",
 }
 
 PROBE = """
