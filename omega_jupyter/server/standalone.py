@@ -22,11 +22,12 @@ from omega_jupyter.runtime.reconcile import ReconcileLoop
 from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
 from omega_jupyter.server.handlers import OmegaHandler
-from omega_jupyter.server.routes import mount
+from omega_jupyter.server.routes import MLFLOW_ROUTES, mount
 from omega_jupyter.server.workers import cpu_count, run_workers
 from omega_jupyter.storage import audit
 
 API_PREFIX = "/api/v1"
+MLFLOW_PREFIX = "/mlflow"  # MLFLOW_TRACKING_URI=http://host:port/mlflow
 log = logging.getLogger("omega_jupyter.server")
 
 
@@ -106,6 +107,7 @@ def make_app(
         apikeys=ApiKeyService(client.db, cache_seconds=key_cache_seconds),
     )
     handlers = mount(API_PREFIX, KeyHandler, require_key, guard_public=False)
+    handlers += mount(MLFLOW_PREFIX, KeyHandler, require_key, False, routes=MLFLOW_ROUTES)
     return tornado.web.Application(
         handlers,
         omega=ctx,
