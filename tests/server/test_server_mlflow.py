@@ -275,9 +275,16 @@ def _auth(key: str) -> dict:
 
 
 async def test_the_mlflow_client_through_jupyter(
-    jp_serverapp, jp_base_url: str, jp_http_port: int, database_url: str, bucket: str, tmp_path
+    jp_fetch,
+    jp_serverapp,
+    jp_base_url: str,
+    jp_http_port: int,
+    database_url: str,
+    bucket: str,
+    tmp_path,
 ) -> None:
-    """The Jupyter mount: its token as MLFLOW_TRACKING_TOKEN (sent as ``Bearer``)."""
+    """The Jupyter mount: its token as MLFLOW_TRACKING_TOKEN (sent as ``Bearer``); ``jp_fetch``
+    is what starts the HTTP server."""
     uri = f"http://127.0.0.1:{jp_http_port}{jp_base_url.rstrip('/')}/omega/mlflow"
     token = jp_serverapp.identity_provider.token
     out = await asyncio.to_thread(run_client, CLIENT, uri, token, "jp-iris", cwd=str(tmp_path))
