@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--url", default=None)
     parser.add_argument("--rest-calls", type=int, default=300)
+    parser.add_argument("--http-only", action="store_true", help="only the client over HTTP")
+    parser.add_argument(
+        "--mlflow-server-uri", default=None, help="an MLflow server already running (else started)"
+    )
     parser.add_argument("--rest-points", type=int, default=10_000)
     parser.add_argument(
         "--mlflow-server-python",
@@ -82,6 +87,27 @@ def main() -> None:
     print(f"database: {om.db.safe_url}; load {machine_load()}")
     rows, targets = [], []
 
+    if args.http_only:
+        print("--http-only: the mlflow client over HTTP only")
+    else:
+        local_measures(args, om, home, url, rows, targets)
+
+    # 4. the mlflow client over HTTP: om serve's /mlflow against an MLflow server
+    rest_rows, rest_ratios = rest_comparison(args, home, url)
+    rows += rest_rows
+
+    print(format_table(["measure", "ours", "baseline"], rows))
+    print()
+    print(format_table(["target", "ratio", "goal", "verdict"], [t.row() for t in targets]))
+    if rest_ratios:
+        print()
+        print(format_table(["mlflow client: MLflow server / om serve", "ratio"], rest_ratios))
+
+
+def local_measures(
+    args: argparse.Namespace, om: Any, home: Path, url: str, rows: list, targets: list
+) -> None:
+    """Sections 1-3: logging, many points, a tracked predict (in this process)."""
     # 1. per call
     exp = om.runtime.experiment("bench-calls")
     exp.start()
@@ -206,16 +232,6 @@ def main() -> None:
     )
     om.runtime.experiment("bench-prod").flush()
 
-    # 4. the mlflow client over HTTP: om serve's /mlflow against an MLflow server
-    rest_rows, rest_ratios = rest_comparison(args, home, url)
-    rows += rest_rows
-
-    print(format_table(["measure", "ours", "baseline"], rows))
-    print()
-    print(format_table(["target", "ratio", "goal", "verdict"], [t.row() for t in targets]))
-    if rest_ratios:
-        print()
-        print(format_table(["mlflow client: MLflow server / om serve", "ratio"], rest_ratios))
     engine.dispose()
 
 
@@ -277,6 +293,7 @@ def rest_comparison(args: argparse.Namespace, home: Path, url: str) -> tuple[lis
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     theirs = None
     try:
@@ -296,7 +313,7 @@ def rest_comparison(args: argparse.Namespace, home: Path, url: str) -> tuple[lis
         )
         rows.append([f"  {args.rest_points:,} points log_batch+history", f"{our_batch:.2f} s", ""])
         python = args.mlflow_server_python
-        if not python or not Path(python).exists():
+        if not args.mlflow_server_uri and (not python or not Path(python).exists()):
             rows.append(
                 [
                     "mlflow client -> MLflow server",
@@ -306,7 +323,10 @@ def rest_comparison(args: argparse.Namespace, home: Path, url: str) -> tuple[lis
                 ]
             )
             return rows, []
-        theirs, their_uri = start_mlflow_server(python, home)
+        if args.mlflow_server_uri:
+            their_uri = args.mlflow_server_uri
+        else:
+            theirs, their_uri = start_mlflow_server(python, home)
         if their_uri is None:
             rows.append(["mlflow client -> MLflow server", "", "skipped: it did not start"])
             return rows, []
@@ -329,11 +349,21 @@ def rest_comparison(args: argparse.Namespace, home: Path, url: str) -> tuple[lis
         ]
         return rows, ratios
     finally:
-        ours.terminate()
-        ours.wait(timeout=30)
-        if theirs is not None:
-            theirs.terminate()
-            theirs.wait(timeout=30)
+        for proc in (ours, theirs):
+            if proc is not None:
+                stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server this script started, with the processes it started (its session)."""
+    try:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=60)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=30)
 
 
 def start_mlflow_server(python: str, home: Path) -> tuple[subprocess.Popen, str | None]:
@@ -363,10 +393,11 @@ def start_mlflow_server(python: str, home: Path) -> tuple[subprocess.Popen, str 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+        start_new_session=True,  # its uvicorn and job runner children stop with it
     )
     import requests
 
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # its start imports a lot: minutes on a busy machine
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
