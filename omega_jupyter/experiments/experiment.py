@@ -205,6 +205,21 @@ class Experiment:
             return self._row(event, key, float(value), run=run, step=step)
         return self._row(event, key, None, run=run, step=step, data=_jsonable(value))
 
+    def event_row(
+        self,
+        event: str,
+        key: str | None,
+        value: float | None,
+        run: int | None,
+        step: int | None = None,
+        data: Any = None,
+        dt: datetime | None = None,
+    ) -> dict:
+        """One event row of ``run`` as stored, for a caller that writes rows itself (the MLflow
+        API writes each request's rows at once, with the client's times)."""
+        fields = {"dt": dt} if dt is not None else {}
+        return self._row(event, key, value, run=run, step=step, data=data, **fields)
+
     def _row(self, event: str, key: Any, value: float | None, **fields: Any) -> dict:
         row = {
             "bucket": self.om.bucket,

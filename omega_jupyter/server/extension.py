@@ -25,11 +25,12 @@ from omega_jupyter.jobs.scheduler import Scheduler
 from omega_jupyter.runtime.reconcile import ReconcileLoop
 from omega_jupyter.server.app_proxy import APP_PATTERN, AppProxyHandler
 from omega_jupyter.server.context import ServerContext
-from omega_jupyter.server.routes import mount
+from omega_jupyter.server.routes import MLFLOW_ROUTES, mount
 from omega_jupyter.storage import audit, credentials
 
 API_PATH = "omega/api/v1"
 APPS_PATH = "omega/apps"
+MLFLOW_PATH = "omega/mlflow"  # MLFLOW_TRACKING_URI=http://host:port{base_url}omega/mlflow
 
 
 class JupyterBase(APIHandler):
@@ -162,6 +163,9 @@ class OmegaExtensionApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(mount(API_PATH, JupyterBase, jupyter_guard, guard_public=True))
         self.handlers.append((rf"{APPS_PATH}/{APP_PATTERN}$", JupyterAppProxy))
+        self.handlers.extend(
+            mount(MLFLOW_PATH, JupyterBase, jupyter_guard, True, routes=MLFLOW_ROUTES)
+        )
 
     async def stop_extension(self) -> None:
         reconcile_loop = getattr(self, "reconcile_loop", None)

@@ -17,6 +17,7 @@ from omega_jupyter.server import app_handlers as apps
 from omega_jupyter.server import experiment_handlers as experiments
 from omega_jupyter.server import handlers as h
 from omega_jupyter.server import job_handlers as jobs
+from omega_jupyter.server import mlflow_handlers
 from omega_jupyter.server import model_handlers as models
 from omega_jupyter.server import monitor_handlers as monitor
 from omega_jupyter.server import openapi as doc
@@ -457,6 +458,14 @@ ROUTES: list[Route] = [
     ),
 ]
 
+# MLflow's tracking REST API (``mlflow_handlers``), mounted at its own prefix (``/mlflow`` in
+# ``om serve``, ``{base_url}omega/mlflow`` in Jupyter): one route answers every path under it
+# (unknown MLflow endpoints in MLflow's error shape). It is MLflow's API, documented by MLflow
+# and in docs/rest.md, not in this server's OpenAPI document.
+MLFLOW_ROUTES: list[Route] = [
+    Route(r"(?P<endpoint>.*)", mlflow_handlers.MlflowHandler, "/api/2.0/mlflow/{endpoint}"),
+]
+
 
 def openapi_document(prefix: str = "/api/v1") -> dict[str, Any]:
     """The OpenAPI document of ``ROUTES`` (served at ``{prefix}/openapi.json``)."""
@@ -474,17 +483,19 @@ def mount(
     base: type,
     guard: Callable[[Callable], Callable],
     guard_public: bool,
+    routes: list[Route] | None = None,
 ) -> list[tuple[str, type, dict]]:
     """Tornado URL specs for every route under ``prefix`` (no trailing slash).
 
     Each handler is mounted on ``base`` (the server's handler class: who the caller is, which
     bucket), with every verb wrapped by ``guard`` (the server's authentication), public
     routes too unless ``guard_public`` is False; each verb runs once the body is in
-    (``with_body``). Any other path under ``prefix`` is a JSON 404.
+    (``with_body``). Any other path under ``prefix`` is a JSON 404. ``routes``: another
+    table than ``ROUTES`` (``MLFLOW_ROUTES``), which answers every path itself.
     """
     not_found = Route(r"(?P<path>.*)", h.NotFoundHandler, "")
     specs: list[tuple[str, type, dict]] = []
-    for route in [*ROUTES, not_found]:
+    for route in [*ROUTES, not_found] if routes is None else routes:
         attrs: dict[str, Any] = {}
         guarded = not route.public or guard_public
         for verb in handler_verbs(route.handler):

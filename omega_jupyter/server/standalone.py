@@ -24,7 +24,7 @@ from omega_jupyter.server.apikeys import ApiKey, ApiKeyService
 from omega_jupyter.server.app_proxy import APP_PATTERN, SESSION_COOKIE, AppProxyHandler
 from omega_jupyter.server.context import DEFAULT_MAX_BODY_BYTES, ServerContext
 from omega_jupyter.server.handlers import OmegaHandler
-from omega_jupyter.server.routes import mount
+from omega_jupyter.server.routes import MLFLOW_ROUTES, mount
 from omega_jupyter.server.workers import cpu_count, run_workers
 from omega_jupyter.storage import audit
 
@@ -34,6 +34,7 @@ SESSION_DAYS = 0.5  # how long a browser's app session lasts after its key was c
 # Signs the apps' session cookies; made once per `om serve` (before its workers fork, so that
 # every worker honours every worker's cookie), or set to keep sessions across restarts.
 SESSION_SECRET = os.environ.get("OMEGA_SESSION_SECRET") or secrets.token_hex(32)
+MLFLOW_PREFIX = "/mlflow"  # MLFLOW_TRACKING_URI=http://host:port/mlflow
 log = logging.getLogger("omega_jupyter.server")
 
 
@@ -179,6 +180,7 @@ def make_app(
     )
     handlers = mount(API_PREFIX, KeyHandler, require_key, guard_public=False)
     handlers.insert(0, (rf"{APPS_PREFIX}/{APP_PATTERN}$", KeyAppProxy, {}))
+    handlers += mount(MLFLOW_PREFIX, KeyHandler, require_key, False, routes=MLFLOW_ROUTES)
     return tornado.web.Application(
         handlers,
         omega=ctx,
