@@ -201,6 +201,15 @@ RESTART_BODY = json_body(
     },
     required=False,
 )
+# POST /jobs/{name}/restore: the version to store again as the newest
+RESTORE_BODY = json_body(
+    {
+        "type": "object",
+        "required": ["version"],
+        "additionalProperties": False,
+        "properties": {"version": {"type": "integer", "minimum": 1}},
+    }
+)
 # {parameters, result_stream, max_retries}, or the parameters themselves
 JOB_RUN_BODY = json_body(
     {"type": "object", "properties": {"parameters": {"type": "object"}, **RUN_OPTIONS}},
