@@ -182,6 +182,8 @@ export interface IRunsQuery {
   state?: string;
   /** Only runs of this kind: notebook, script, model. */
   kind?: string;
+  /** Only runs whose target contains this text (any case). */
+  search?: string;
 }
 
 /** The answer of a DELETE of an object. */
@@ -347,8 +349,8 @@ export class OmegaService {
   // -- runs -------------------------------------------------------------------------------
   /** One page of runs, newest first; `total` counts all the runs that match. */
   runs(query: IRunsQuery = {}): Promise<IPage<IRun>> {
-    const { limit, offset, job, state, kind } = query;
-    return this.request(`runs${queryString({ limit, offset, job, state, kind })}`);
+    const { limit, offset, job, state, kind, search } = query;
+    return this.request(`runs${queryString({ limit, offset, job, state, kind, search })}`);
   }
 
   run(id: string): Promise<IRun> {

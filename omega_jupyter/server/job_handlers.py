@@ -295,11 +295,14 @@ class RunsHandler(OmegaHandler):
         state = payloads.list_param(self.arg("state"))  # one state or several, comma-separated
         target = self.arg("job") or self.arg("target")
         kind = self.arg("kind")
+        search = self.arg("search") or None  # a substring of the target (the panel's search)
+        if search is not None and len(search) > 255:
+            raise BadRequestError("search is at most 255 characters")
         om = self.om
 
         def listing() -> dict:
-            frame = om.runtime.runs(state, target, limit, offset, kind=kind)
-            total = om.runtime.run_count(state, target, kind=kind)
+            frame = om.runtime.runs(state, target, limit, offset, kind=kind, search=search)
+            total = om.runtime.run_count(state, target, kind=kind, search=search)
             return {"items": json_records(frame), "total": total, "limit": limit, "offset": offset}
 
         self.reply(await self.call(listing))

@@ -247,6 +247,12 @@ STATE_NAME = "|".join(RUN_STATES)
 RUNS_QUERY = [
     {"name": "job", "in": "query", "schema": STRING, "description": "target name"},
     {
+        "name": "search",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 255},
+        "description": "only runs whose target contains this text (any case)",
+    },
+    {
         "name": "kind",
         "in": "query",
         "schema": {"type": "string", "enum": ["job", "script", "model"]},

@@ -236,3 +236,97 @@ test('preview: more than the first 100 rows, page by page, under a sticky header
   await expect(preview.getByRole('button', { name: 'Next ›' })).toBeDisabled();
   await closeCurrentTab(page);
 });
+
+test('sidebar: names first, real counts, sticky search, runs searched, arrow keys', async ({
+  page
+}, testInfo) => {
+  await openPanel(page);
+  const panel = page.locator('#omega-jupyter-panel');
+  // A closed section says how many it holds.
+  const jobs = await api(page, 'jobs');
+  const notebooks = page.locator('#jp-omega-section-jobs');
+  await expect(notebooks).not.toHaveClass(/jp-mod-open/);
+  await expect(notebooks.locator('.jp-omega-count')).toHaveText(String(jobs.body.total));
+  expect(jobs.body.total).toBeGreaterThanOrEqual(5);
+
+  // Names first, cut in the middle: the end of "measurements" stays, the whole name is in the
+  // tooltip, and the name and its details do not overlap.
+  await openSection(page, 'datasets');
+  const row = item(page, 'datasets', 'measurements');
+  await expect(row).toHaveAttribute('title', /^measurements\n/);
+  await expect(row.locator('.jp-omega-item-tail')).toBeVisible();
+  await expect(row.locator('.jp-omega-item-tail')).toHaveText('ements');
+  const label = (await row.locator('.jp-omega-item-label').boundingBox())!;
+  const detail = (await row.locator('.jp-omega-item-detail').boundingBox())!;
+  expect(label.x + label.width).toBeLessThanOrEqual(detail.x + 1);
+  expect(label.width).toBeGreaterThan(detail.width * 0.5);
+
+  // Arrow keys move the selection through the open sections, one row selected in the panel.
+  await openSection(page, 'models');
+  const lastDataset = page.locator('.jp-omega-item[data-store="datasets"]').last();
+  const lastKey = (await lastDataset.getAttribute('data-key'))!;
+  await lastDataset.click();
+  const selected = panel.locator('.jp-omega-item.jp-mod-selected');
+  await page.keyboard.press('ArrowDown'); // past the last dataset: the first model
+  await expect(selected).toHaveCount(1);
+  await expect(selected).toHaveAttribute('data-store', 'models');
+  await expect(selected).toBeFocused();
+  await page.keyboard.press('ArrowUp');
+  await expect(selected).toHaveAttribute('data-key', lastKey);
+  await page.keyboard.press('Home');
+  await expect(selected).toHaveAttribute('data-key', 'iris_input');
+  await page.keyboard.press('Enter');
+  await expect(currentTab(page)).toContainText('iris_input');
+  await closeCurrentTab(page);
+
+  // The search box and the open section's header stay in view while the list scrolls.
+  await openSection(page, 'jobs');
+  await openSection(page, 'runs');
+  const viewport = page.viewportSize()!;
+  await page.setViewportSize({ width: viewport.width, height: 420 }); // a list longer than it
+  await page.waitForTimeout(300);
+  const search = panel.locator('.jp-omega-search-input');
+  const before = (await search.boundingBox())!;
+  await panel.evaluate(node => node.scrollTo({ top: node.scrollHeight }));
+  await page.waitForTimeout(200);
+  expect(await panel.evaluate(node => node.scrollTop)).toBeGreaterThan(0);
+  const after = (await search.boundingBox())!;
+  expect(Math.abs(after.y - before.y)).toBeLessThan(2);
+  // The header of the section being scrolled sticks below the search box.
+  const header = panel.locator('#jp-omega-section-runs .jp-omega-section-header');
+  const toolbar = (await panel.locator('.jp-omega-toolbar').boundingBox())!;
+  const headerBox = (await header.boundingBox())!;
+  expect(headerBox.y).toBeGreaterThanOrEqual(toolbar.y + toolbar.height - 1);
+  await shot(page, testInfo, 'views-sidebar-scrolled');
+  await page.setViewportSize(viewport);
+
+  // The search filters the runs too (by their target, in the server).
+  const started = await page.request.post(`${API}/jobs/reports/history/run`, { data: {} });
+  expect(started.status()).toBe(202);
+  await panel.locator('.jp-omega-refresh').click();
+  const runs = page.locator('.jp-omega-item[data-store="runs"]');
+  await expect(runs.filter({ hasText: 'reports/history' }).first()).toBeVisible();
+  await search.fill('history');
+  await expect(panel.locator('#jp-omega-section-datasets .jp-omega-count')).toHaveText('0');
+  await expect(runs.first()).toContainText('reports/history');
+  await expect(runs.first().locator('.jp-omega-item-detail')).toBeVisible();
+  for (const text of await runs.allTextContents()) {
+    expect(text).toContain('reports/history');
+  }
+  await expect(item(page, 'jobs', 'reports/history')).toBeVisible();
+  await shotsBothThemes(page, testInfo, 'views-sidebar-search');
+  await search.fill('');
+
+  // Page buttons are big enough to hit.
+  const size = await panel.evaluate(node => {
+    const b = document.createElement('button');
+    b.className = 'jp-omega-page-button';
+    b.textContent = '›';
+    node.querySelector('.jp-omega-pager')!.append(b);
+    const box = b.getBoundingClientRect();
+    b.remove();
+    return { width: box.width, height: box.height };
+  });
+  expect(size.width).toBeGreaterThanOrEqual(24);
+  expect(size.height).toBeGreaterThanOrEqual(24);
+});
