@@ -25,7 +25,8 @@ export function hasNotebook(run: { kind: string }): boolean {
 }
 import { insertCode, isFinal, notebookPath, runTitle } from './format';
 import { omegaIcon } from './icon';
-import { modelDetailsNode } from './modelinfo';
+import { HistoryView, versionPath, versionTitle } from './history';
+import { ModelView } from './modelview';
 import type { OmegaPanel, SectionId } from './panel';
 import { DatasetPreview } from './preview';
 import { runFileStem } from './runfile';
@@ -82,9 +83,13 @@ export class OmegaActions {
   }
 
   async previewDataset(name: string): Promise<void> {
+    let version: number | null = null;
     const content = new DatasetPreview(name, {
       load: () => this.service.datasetProfile(name),
-      rendermime: this.rendermime
+      rendermime: this.rendermime,
+      // Later pages read the version the first page showed (not one stored since).
+      page: (offset, limit) =>
+        this.service.previewDataset(version ? `${name}@${version}` : name, limit, offset)
     });
     const widget = new MainAreaWidget({ content });
     widget.id = `omega-preview-${encodeURIComponent(name)}-${Date.now()}`;
@@ -95,7 +100,9 @@ export class OmegaActions {
     this.app.shell.add(widget, 'main');
     this.app.shell.activateById(widget.id);
     try {
-      content.showPreview(await this.service.previewDataset(name, 100));
+      const first = await this.service.previewDataset(name, 100);
+      version = first.metadata.version;
+      content.showPreview(first);
     } catch (error) {
       content.showError((error as Error).message);
     }
@@ -143,41 +150,105 @@ export class OmegaActions {
     await this._refreshSection(store);
   }
 
-  async describeModel(name: string): Promise<void> {
-    try {
-      const details = await this.service.modelDetails(name);
-      const body = new Widget();
-      body.addClass('jp-omega-model');
-      body.node.append(modelDetailsNode(details));
-      await showDialog({ title: `Model ${name}`, body, buttons: [Dialog.okButton()] });
-    } catch (error) {
-      reportError(`Could not describe model ${name}`, error);
+  /** The model's view in a main-area tab (one per model: a second call reveals it). */
+  async describeModel(name: string): Promise<ModelView | null> {
+    const id = `omega-model-${encodeURIComponent(name)}`;
+    const open = Array.from(this.app.shell.widgets('main')).find(w => w.id === id);
+    if (open instanceof MainAreaWidget && open.content instanceof ModelView) {
+      this.app.shell.activateById(id);
+      await open.content.load();
+      return open.content;
+    }
+    const content = new ModelView(name, this.service, {
+      openDataset: dataset => void this.previewDataset(dataset),
+      openRun: run => void this.openRun(run)
+    });
+    const widget = new MainAreaWidget({ content });
+    widget.id = id;
+    widget.title.label = `Model ${name}`;
+    widget.title.caption = `omega model ${name}: versions, lineage, metrics, predict`;
+    widget.title.icon = omegaIcon;
+    widget.title.closable = true;
+    this.app.shell.add(widget, 'main');
+    this.app.shell.activateById(id);
+    await content.load();
+    return content;
+  }
+
+  /** Predict: the model's view with its predict form focused. */
+  async predict(model: string): Promise<void> {
+    const view = await this.describeModel(model);
+    const input = view?.predictParts.dataset;
+    if (input) {
+      input.scrollIntoView({ block: 'center' });
+      input.focus();
     }
   }
 
-  async predict(model: string): Promise<void> {
-    const input = document.createElement('input');
-    input.placeholder = 'dataset name';
-    const body = new Widget({ node: input });
-    const answer = await showDialog({
-      title: `Predict with ${model}`,
-      body,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Predict' })]
+  /** The version history of a stored notebook in a tab (one per notebook). */
+  async showHistory(name: string): Promise<HistoryView> {
+    const id = `omega-history-${encodeURIComponent(name)}`;
+    const open = Array.from(this.app.shell.widgets('main')).find(w => w.id === id);
+    if (open instanceof MainAreaWidget && open.content instanceof HistoryView) {
+      this.app.shell.activateById(id);
+      await open.content.load();
+      return open.content;
+    }
+    const content = new HistoryView(name, this.service, {
+      openVersion: (n, v) => this.openVersion(n, v),
+      confirmRestore: async (n, v) => {
+        const answer = await showDialog({
+          title: 'Restore version',
+          body: textBody(
+            `Store version ${v} of "${n}" again as its newest version? The versions in between stay.`
+          ),
+          buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Restore' })]
+        });
+        return answer.button.accept;
+      },
+      restored: (n, made, from) => {
+        Notification.success(`Restored ${n} v${from} as version ${made}`, { autoClose: 4000 });
+        void this._refreshSection('jobs');
+      }
     });
-    if (!answer.button.accept || !input.value.trim()) {
+    const widget = new MainAreaWidget({ content });
+    widget.id = id;
+    widget.title.label = `History ${name}`;
+    widget.title.caption = `Versions of the stored notebook ${name}`;
+    widget.title.icon = omegaIcon;
+    widget.title.closable = true;
+    this.app.shell.add(widget, 'main');
+    this.app.shell.activateById(id);
+    await content.load();
+    return content;
+  }
+
+  /**
+   * Open an older version of a stored notebook: read-only, no kernel, never dirty (the
+   * executed-notebook viewer), titled `name · vN (read-only)`.
+   */
+  openVersion(name: string, version: number): void {
+    const path = `${DRIVE_NAME}:${versionPath(name, version)}`;
+    const factory = this.app.docRegistry.getWidgetFactory(RUN_VIEWER) ? RUN_VIEWER : undefined;
+    const widget = this.docManager.openOrReveal(path, factory);
+    if (!widget) {
       return;
     }
-    try {
-      const out = await this.service.predict(model, input.value.trim());
-      const text = JSON.stringify(out.result, null, 1);
-      await showDialog({
-        title: `Predictions of ${model}`,
-        body: textBody(text.length > 5000 ? `${text.slice(0, 5000)} …` : text),
-        buttons: [Dialog.okButton()]
-      });
-    } catch (error) {
-      reportError(`Predict with ${model} failed`, error);
+    const label = versionTitle(name, version);
+    const caption = `Version ${version} of the stored notebook ${name} (read-only)`;
+    const keep = () => {
+      if (widget.title.label !== label) {
+        widget.title.label = label;
+      }
+      if (widget.title.caption !== caption) {
+        widget.title.caption = caption;
+      }
+    };
+    if (!widget.hasClass('jp-omega-version')) {
+      widget.addClass('jp-omega-version');
+      widget.title.changed.connect(keep);
     }
+    keep();
   }
 
   openNotebook(name: string): void {

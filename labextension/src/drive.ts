@@ -9,6 +9,7 @@ import { Signal } from '@lumino/signaling';
 import { runIdOfPath } from './runfile';
 import { OmegaApiError } from './api';
 import { notebookName, notebookPath } from './format';
+import { versionRef } from './history';
 import type { IObjectSummary, OmegaService } from './service';
 
 export const DRIVE_NAME = 'omega';
@@ -122,6 +123,10 @@ export class OmegaDrive implements Contents.IDrive {
     if (path.startsWith(`${RUNS_DIR}/`) && path.endsWith('.ipynb')) {
       return this._runResult(path, options?.content !== false);
     }
+    const version = versionRef(path);
+    if (version) {
+      return this._version(path, version, options?.content !== false);
+    }
     if (!path || !path.endsWith('.ipynb')) {
       const page = await this.service.list('jobs', { limit: 1000 });
       const prefix = path ? `${path}/` : '';
@@ -145,6 +150,9 @@ export class OmegaDrive implements Contents.IDrive {
     }
     if (localPath.replace(/^\/+/, '').startsWith(`${RUNS_DIR}/`)) {
       throw readOnly('change the executed notebook of a run: save it under another name');
+    }
+    if (versionRef(localPath)) {
+      throw readOnly('change an older version: restore it from the version history first');
     }
     const name = notebookName(localPath);
     const summary = await this.service.putJob(name, options.content);
@@ -230,6 +238,25 @@ export class OmegaDrive implements Contents.IDrive {
         size: null
       },
       content ? await this.service.runResult(id) : null
+    );
+    return { ...model, writable: false };
+  }
+
+  /** An older version of a stored notebook, read-only (`.versions/<name>@<n>.ipynb`). */
+  private async _version(
+    path: string,
+    ref: { name: string; version: number },
+    content: boolean
+  ): Promise<Contents.IModel> {
+    const model = fileModel(
+      {
+        name: path.replace(/\.ipynb$/, ''),
+        kind: 'notebook',
+        version: ref.version,
+        modified: EPOCH,
+        size: null
+      },
+      content ? await this.service.getJob(`${ref.name}@${ref.version}`) : null
     );
     return { ...model, writable: false };
   }

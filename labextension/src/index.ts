@@ -48,6 +48,8 @@ export namespace CommandIDs {
   export const cancelRun = 'omega:cancel-run';
   export const saveRunResult = 'omega:save-run-result';
   export const experimentChart = 'omega:experiment-chart';
+  export const history = 'omega:notebook-history';
+  export const saveVersion = 'omega:save-version';
 }
 
 type Args = { store?: string; name?: string };
@@ -94,15 +96,11 @@ function addCommands(
   // Commands on one item of one section: (id, label, section, action on the item's name).
   const onItem: [string, string, SectionId, (name: string) => unknown][] = [
     [CommandIDs.preview, 'Preview', 'datasets', name => actions.previewDataset(name)],
-    [
-      CommandIDs.describeModel,
-      'Versions, tags, lineage and signature',
-      'models',
-      name => actions.describeModel(name)
-    ],
+    [CommandIDs.describeModel, 'Open model view', 'models', name => actions.describeModel(name)],
     [CommandIDs.predict, 'Predict on a dataset…', 'models', name => actions.predict(name)],
     [CommandIDs.openNotebook, 'Open', 'jobs', name => actions.openNotebook(name)],
     [CommandIDs.schedule, 'Schedule…', 'jobs', name => actions.schedule(name)],
+    [CommandIDs.history, 'Version history', 'jobs', name => actions.showHistory(name)],
     [CommandIDs.openRun, 'Open executed notebook', 'runs', name => actions.openRun(name)],
     [CommandIDs.cancelRun, 'Cancel run', 'runs', name => actions.cancelRun(name)],
     [
@@ -151,6 +149,22 @@ function addCommands(
     command: CommandIDs.saveRunResult,
     keys: ['Accel S'],
     selector: '.jp-omega-run-result'
+  });
+  // The same for an older version of a stored notebook (opened from its history).
+  commands.addCommand(CommandIDs.saveVersion, {
+    label: 'Nothing to save: an older version of a stored notebook',
+    execute: () => {
+      const what = app.shell.currentWidget?.title.label ?? 'this version';
+      Notification.info(
+        `${what}: older versions are read-only; nothing to save. Restore it from the version history to make it the newest.`,
+        { autoClose: 5000 }
+      );
+    }
+  });
+  app.commands.addKeyBinding({
+    command: CommandIDs.saveVersion,
+    keys: ['Accel S'],
+    selector: '.jp-omega-version'
   });
   commands.addCommand(CommandIDs.drop, {
     label: 'Delete…',
@@ -208,7 +222,8 @@ function addCommands(
     [CommandIDs.openNotebook, 'jobs', 1],
     [CommandIDs.runNow, 'jobs', 2],
     [CommandIDs.schedule, 'jobs', 3],
-    [CommandIDs.insert, 'jobs', 4],
+    [CommandIDs.history, 'jobs', 4],
+    [CommandIDs.insert, 'jobs', 5],
     [CommandIDs.drop, 'jobs', 9],
     [CommandIDs.runNow, 'scripts', 1],
     [CommandIDs.insert, 'scripts', 2],

@@ -46,6 +46,16 @@ export class SectionModel<T> {
     return this._search;
   }
 
+  /** Change the search without fetching (a closed section: `refreshCount` follows). */
+  set search(text: string) {
+    if (text !== this._search) {
+      this._search = text;
+      this._offset = 0;
+      this._items = [];
+      this._shown = null;
+    }
+  }
+
   get hasNext(): boolean {
     return this._offset + this.pageSize < this._total;
   }
@@ -75,6 +85,37 @@ export class SectionModel<T> {
     this._search = text;
     this._offset = 0;
     return this.refresh();
+  }
+
+  /**
+   * Fetch only how many items there are (one item asked for), for a closed section's count;
+   * the items shown so far stay. Errors are recorded as by `refresh` and re-thrown.
+   */
+  async refreshCount(): Promise<void> {
+    const ticket = ++this._ticket;
+    try {
+      const page = await this.fetcher({ pattern: this.pattern, limit: 1, offset: 0 });
+      if (ticket !== this._ticket) {
+        return;
+      }
+      this._total = typeof page.total === 'number' ? page.total : (page.items ?? []).length;
+      this._counted = true;
+      this._error = null;
+    } catch (error) {
+      if (ticket === this._ticket) {
+        this._error = (error as Error).message ?? String(error);
+      }
+      throw error;
+    } finally {
+      if (ticket === this._ticket) {
+        this._changed.emit();
+      }
+    }
+  }
+
+  /** Whether `total` is known (a page or a count was fetched). */
+  get counted(): boolean {
+    return this._counted;
   }
 
   /** Back to the first page and fetch it (a filter of the fetcher changed). */
@@ -118,6 +159,7 @@ export class SectionModel<T> {
         return;
       }
       this._shown = key;
+      this._counted = true;
       this._items = page.items ?? [];
       this._total = typeof page.total === 'number' ? page.total : this._items.length;
       if (this._offset > 0 && this._offset >= this._total) {
@@ -146,6 +188,7 @@ export class SectionModel<T> {
   }
 
   private _items: T[] = [];
+  private _counted = false;
   private _total = 0;
   private _offset = 0;
   private _search = '';

@@ -156,11 +156,13 @@ export class OmegaPanel extends Panel {
       this._add(id, model, objectView);
     }
     // Runs outside groups, and one expandable row per run group (groups.ts).
-    const runs = new SectionModel<PanelRun>(
+    const runs: SectionModel<PanelRun> = new SectionModel<PanelRun>(
       q =>
         collapsedRuns(service, {
           limit: q.limit,
           offset: q.offset,
+          // The search box: runs whose target contains the text typed.
+          search: runs.search.trim() || undefined,
           state: this._runFilters.state.value || undefined,
           kind: this._runFilters.kind.value || undefined
         }),
@@ -215,10 +217,15 @@ export class OmegaPanel extends Panel {
     return this._sections.get(id)!;
   }
 
-  /** Refresh the open sections (all of them with `all`); rejects when any fails. */
+  /**
+   * Refresh the open sections (all of them with `all`) and the counts of the closed ones (one
+   * item asked for); rejects when any fails.
+   */
   async refresh(all = false): Promise<void> {
-    const open = [...this._sections.values()].filter(s => all || s.isOpen);
-    const results = await Promise.allSettled(open.map(s => s.model.refresh()));
+    const sections = [...this._sections.values()];
+    const results = await Promise.allSettled(
+      sections.map(s => (all || s.isOpen ? s.model.refresh() : s.model.refreshCount()))
+    );
     const failed = results.find(r => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) {
       throw failed.reason;
@@ -244,6 +251,24 @@ export class OmegaPanel extends Panel {
     }
     this._poll.dispose();
     super.dispose();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    // Section headers stick below the search box, whatever its height.
+    const toolbar = this.widgets[0]?.node;
+    if (toolbar && typeof ResizeObserver !== 'undefined') {
+      this._toolbarSize = new ResizeObserver(() => {
+        this.node.style.setProperty('--jp-omega-toolbar-height', `${toolbar.offsetHeight}px`);
+      });
+      this._toolbarSize.observe(toolbar);
+    }
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this._toolbarSize?.disconnect();
+    this._toolbarSize = null;
+    super.onBeforeDetach(msg);
   }
 
   protected onAfterShow(msg: Message): void {
@@ -351,8 +376,13 @@ export class OmegaPanel extends Panel {
       window.clearTimeout(timer);
       timer = window.setTimeout(() => {
         for (const section of this._sections.values()) {
-          if (section.options.id !== 'runs') {
-            void section.model.setSearch(input.value).catch(() => undefined);
+          const model = section.model;
+          if (section.isOpen) {
+            void model.setSearch(input.value).catch(() => undefined);
+          } else if (model.search !== input.value) {
+            // A closed section updates its count to what matches.
+            model.search = input.value;
+            void model.refreshCount().catch(() => undefined);
           }
         }
       }, 250);
@@ -369,6 +399,7 @@ export class OmegaPanel extends Panel {
   }
 
   private _sections = new Map<SectionId, Section<unknown>>();
+  private _toolbarSize: ResizeObserver | null = null;
   private _banner = document.createElement('div');
   private _poll: Poll;
   private _lastSelected: { store: SectionId; name: string } | null = null;

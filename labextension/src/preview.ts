@@ -14,6 +14,17 @@ import type { IDatasetPreview, IDatasetProfile } from './service';
 export interface IProfileSource {
   load: () => Promise<IDatasetProfile>;
   rendermime: IRenderMimeRegistry | null;
+  /** Rows `offset … offset + limit` of the version shown (the preview's other pages). */
+  page?: (offset: number, limit: number) => Promise<IDatasetPreview>;
+}
+
+/** `rows 101–200 of 250`: the rows a page shows. */
+export function pageText(offset: number, shown: number, total: number | null): string {
+  if (!shown) {
+    return total ? `no rows at ${offset.toLocaleString()} of ${total.toLocaleString()}` : 'no rows';
+  }
+  const range = `rows ${(offset + 1).toLocaleString()}–${(offset + shown).toLocaleString()}`;
+  return total === null ? range : `${range} of ${total.toLocaleString()}`;
 }
 
 /** Text for one cell of the preview table. */
@@ -46,6 +57,8 @@ export class DatasetPreview extends Widget {
 
   showPreview(preview: IDatasetPreview): void {
     const meta = preview.metadata;
+    this._pageSize = Math.max(preview.rows.length, this._pageSize);
+    this._total = preview.totalRows;
     const summary = document.createElement('div');
     summary.className = 'jp-omega-preview-summary';
     const title = document.createElement('h2');
@@ -57,13 +70,55 @@ export class DatasetPreview extends Widget {
       meta.kind,
       rows === null ? '' : `${rows.toLocaleString()} rows`,
       `${preview.columns.length} columns`,
-      formatBytes(meta.size),
-      rows !== null && rows > preview.rows.length ? `showing the first ${preview.rows.length}` : ''
+      formatBytes(meta.size)
     ]
       .filter(Boolean)
       .join(' · ');
     summary.append(title, facts);
 
+    const scroller = document.createElement('div');
+    scroller.className = 'jp-omega-preview-scroll';
+    this._scroller = scroller;
+    this._renderTable(preview, 0);
+    const table = document.createElement('div');
+    table.className = 'jp-omega-preview-tablebox';
+    table.append(this._pager, scroller);
+    if (!this.profileSource) {
+      this.node.replaceChildren(summary, table);
+      return;
+    }
+    const profile = document.createElement('div');
+    profile.className = 'jp-omega-preview-profile';
+    profile.hidden = true;
+    this.node.replaceChildren(summary, this._viewBar(table, profile), table, profile);
+  }
+
+  /** The offset of the page shown. */
+  get offset(): number {
+    return this._offset;
+  }
+
+  /** Show the page at `offset` (read from the server: only its rows). */
+  async showPage(offset: number): Promise<void> {
+    const load = this.profileSource?.page;
+    if (!load) {
+      return;
+    }
+    const target = Math.max(0, offset);
+    this._pagerText.textContent = `loading rows from ${(target + 1).toLocaleString()} …`;
+    try {
+      const preview = await load(target, this._pageSize);
+      this._total = preview.totalRows ?? this._total;
+      this._renderTable(preview, target);
+      this._scroller?.scrollTo({ top: 0 });
+    } catch (error) {
+      this._pagerText.textContent = (error as Error).message;
+      this._pagerText.classList.add('jp-omega-error');
+    }
+  }
+
+  private _renderTable(preview: IDatasetPreview, offset: number): void {
+    this._offset = offset;
     const table = document.createElement('table');
     table.className = 'jp-omega-preview-table';
     const head = table.createTHead();
@@ -86,17 +141,36 @@ export class DatasetPreview extends Widget {
         tr.insertCell().textContent = text;
       }
     }
-    const scroller = document.createElement('div');
-    scroller.className = 'jp-omega-preview-scroll';
-    scroller.append(table);
-    if (!this.profileSource) {
-      this.node.replaceChildren(summary, scroller);
-      return;
-    }
-    const profile = document.createElement('div');
-    profile.className = 'jp-omega-preview-profile';
-    profile.hidden = true;
-    this.node.replaceChildren(summary, this._viewBar(scroller, profile), scroller, profile);
+    this._scroller?.replaceChildren(table);
+    this._renderPager(preview.rows.length);
+  }
+
+  private _renderPager(shown: number): void {
+    const total = this._total;
+    const pager = this._pager;
+    pager.className = 'jp-omega-preview-pager';
+    this._pagerText.className = 'jp-omega-preview-pagetext';
+    this._pagerText.textContent = pageText(this._offset, shown, total);
+    const canPage = !!this.profileSource?.page;
+    const hasNext = total === null ? shown >= this._pageSize : this._offset + shown < total;
+    const make = (label: string, title: string, enabled: boolean, offset: () => number) => {
+      const b = document.createElement('button');
+      b.className = 'jp-Button jp-mod-styled jp-omega-preview-page';
+      b.textContent = label;
+      b.title = title;
+      b.disabled = !enabled || !canPage;
+      b.addEventListener('click', () => void this.showPage(offset()));
+      return b;
+    };
+    const size = this._pageSize;
+    const last = total === null ? this._offset : Math.max(0, Math.floor((total - 1) / size) * size);
+    pager.replaceChildren(
+      make('«', 'first page', this._offset > 0, () => 0),
+      make('‹ Previous', 'previous page', this._offset > 0, () => this._offset - size),
+      this._pagerText,
+      make('Next ›', 'next page', hasNext, () => this._offset + size),
+      make('»', 'last page', hasNext && total !== null, () => last)
+    );
   }
 
   /** Table | Profile: the profile is fetched the first time it is shown. */
@@ -151,4 +225,10 @@ export class DatasetPreview extends Widget {
   }
 
   private _profileLoading: Promise<void> | null = null;
+  private _offset = 0;
+  private _pageSize = 100;
+  private _total: number | null = null;
+  private _scroller: HTMLElement | null = null;
+  private _pager = document.createElement('div');
+  private _pagerText = document.createElement('span');
 }

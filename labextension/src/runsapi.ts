@@ -90,7 +90,7 @@ function post<T>(service: OmegaService, path: string, body: unknown): Promise<T>
 /** One page of the Runs section: runs outside groups and one item per group, newest first. */
 export function collapsedRuns(
   service: OmegaService,
-  query: { limit?: number; offset?: number; state?: string; kind?: string }
+  query: { limit?: number; offset?: number; state?: string; kind?: string; search?: string }
 ): Promise<IPage<PanelRun>> {
   return call(service, `panel/runs${queryString({ ...query, collapse: 'true' })}`);
 }

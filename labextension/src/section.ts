@@ -5,6 +5,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
+import { middleParts } from './ellipsis';
 import { SectionModel } from './model';
 
 export interface IItemView {
@@ -44,7 +45,7 @@ export class Section<T = unknown> extends Widget {
     this.addClass('jp-omega-section');
     this.id = `jp-omega-section-${options.id}`;
     this.node.dataset.section = options.id;
-    const header = document.createElement('div');
+    const header = this._header;
     header.className = 'jp-omega-section-header';
     this._caret.className = 'jp-omega-caret';
     const title = document.createElement('span');
@@ -74,6 +75,7 @@ export class Section<T = unknown> extends Widget {
     this._list.addEventListener('keydown', this);
     this._list.addEventListener('mousedown', this);
     this._list.addEventListener('contextmenu', this);
+    this._list.addEventListener('omega-select', this);
     this.render();
   }
 
@@ -106,9 +108,11 @@ export class Section<T = unknown> extends Widget {
     this._open = open;
     this.node.classList.toggle('jp-mod-open', open);
     this._caret.textContent = open ? '▾' : '▸';
+    this._header.setAttribute('aria-expanded', String(open));
     if (open && !this.model.items.length && !this.model.loading) {
       void this.model.refresh().catch(() => undefined);
     }
+    this.render();
   }
 
   handleEvent(event: Event): void {
@@ -118,6 +122,9 @@ export class Section<T = unknown> extends Widget {
     }
     const key = row.dataset.key ?? '';
     switch (event.type) {
+      case 'omega-select':
+        this.select(key);
+        break;
       case 'mousedown':
       case 'contextmenu':
         this.select(key);
@@ -129,10 +136,50 @@ export class Section<T = unknown> extends Widget {
         this.options.onActivate(this, key);
         break;
       case 'keydown':
-        if ((event as KeyboardEvent).key === 'Enter') {
-          this.options.onActivate(this, key);
-        }
+        this._onKey(event as KeyboardEvent, row, key);
         break;
+    }
+  }
+
+  /**
+   * Enter opens; ↑/↓ move to the row above/below (into the next or previous open section at
+   * either end), Home/End to the first/last row of the section; the row moved to is selected.
+   */
+  private _onKey(event: KeyboardEvent, row: HTMLElement, key: string): void {
+    const rows = (): HTMLElement[] =>
+      Array.from(
+        (this.node.closest('.jp-omega-panel') ?? this.node).querySelectorAll<HTMLElement>(
+          '.jp-omega-section.jp-mod-open .jp-omega-item'
+        )
+      );
+    let target: HTMLElement | undefined;
+    switch (event.key) {
+      case 'Enter':
+        this.options.onActivate(this, key);
+        return;
+      case 'ArrowDown':
+      case 'ArrowUp': {
+        const all = rows();
+        const at = all.indexOf(row);
+        target = all[at + (event.key === 'ArrowDown' ? 1 : -1)];
+        break;
+      }
+      case 'Home':
+        target = this._list.querySelector<HTMLElement>('.jp-omega-item') ?? undefined;
+        break;
+      case 'End': {
+        const own = this._list.querySelectorAll<HTMLElement>('.jp-omega-item');
+        target = own[own.length - 1];
+        break;
+      }
+      default:
+        return;
+    }
+    event.preventDefault();
+    if (target) {
+      target.focus();
+      target.scrollIntoView({ block: 'nearest' });
+      target.dispatchEvent(new Event('omega-select', { bubbles: true }));
     }
   }
 
@@ -160,11 +207,14 @@ export class Section<T = unknown> extends Widget {
     const items = model.items;
     const first = items.length ? model.offset + 1 : 0;
     const last = model.offset + items.length;
-    this._count.textContent = model.loading
-      ? '…'
-      : model.total > items.length
-        ? `${first}–${last} of ${model.total}`
-        : String(model.total);
+    // A closed section says how many there are (its rows are not shown, nor paged).
+    this._count.textContent =
+      model.loading && !model.counted
+        ? '…'
+        : !this._open || model.total <= items.length
+          ? String(model.total)
+          : `${first}–${last} of ${model.total}`;
+    this._count.title = `${model.total} in all`;
     this._renderPager();
     this._error.textContent = model.error ?? '';
     this._error.hidden = !model.error;
@@ -216,9 +266,22 @@ export class Section<T = unknown> extends Widget {
     if (view.key === this._selected) {
       row.classList.add('jp-mod-selected');
     }
+    // The name first, cut in the middle when the row is narrow (head … tail); the tooltip
+    // has it whole.
     const label = document.createElement('span');
     label.className = 'jp-omega-item-label';
-    label.textContent = view.label;
+    label.setAttribute('aria-label', view.label);
+    const [head, tail] = middleParts(view.label);
+    const headNode = document.createElement('span');
+    headNode.className = 'jp-omega-item-head';
+    headNode.textContent = head;
+    label.append(headNode);
+    if (tail) {
+      const tailNode = document.createElement('span');
+      tailNode.className = 'jp-omega-item-tail';
+      tailNode.textContent = tail;
+      label.append(tailNode);
+    }
     const detail = document.createElement('span');
     detail.className = 'jp-omega-item-detail';
     detail.textContent = view.detail;
@@ -241,6 +304,7 @@ export class Section<T = unknown> extends Widget {
 
   private _open = false;
   private _selected: string | null = null;
+  private _header = document.createElement('div');
   private _caret = document.createElement('span');
   private _count = document.createElement('span');
   private _pager = document.createElement('span');

@@ -162,6 +162,16 @@ export interface IAccepted {
   location: string;
 }
 
+/** One kept version of a stored notebook (GET jobs/{name}/versions). */
+export interface INotebookVersion {
+  version: number;
+  created: string;
+  size: number | null;
+  cells: number | null;
+  /** The version a restore copied, null for a saved one. */
+  restored_from: number | null;
+}
+
 export interface IListQuery {
   pattern?: string;
   limit?: number;
@@ -176,6 +186,8 @@ export interface IRunsQuery {
   state?: string;
   /** Only runs of this kind: notebook, script, model. */
   kind?: string;
+  /** Only runs whose target contains this text (any case). */
+  search?: string;
 }
 
 /** The answer of a DELETE of an object. */
@@ -216,8 +228,18 @@ export class OmegaService {
     return this.request(`datasets/${encodeName(name)}/metadata`);
   }
 
-  datasetRows(name: string, limit = 100): Promise<IDatasetRows> {
-    return this.request(`datasets/${encodeName(name)}${queryString({ limit, orient: 'records' })}`);
+  /** Rows `offset … offset + limit` (the server reads no further than that). */
+  datasetRows(name: string, limit = 100, offset = 0): Promise<IDatasetRows> {
+    const q = queryString({ limit, offset: offset || undefined, orient: 'records' });
+    return this.request(`datasets/${encodeName(name)}${q}`);
+  }
+
+  /** Store a frame (split JSON: columns and rows) as a new version of dataset `name`. */
+  putDataset(
+    name: string,
+    frame: { columns: string[]; data: unknown[][] }
+  ): Promise<IObjectSummary> {
+    return this.json(`datasets/${encodeName(name)}`, 'PUT', frame);
   }
 
   /** Per column statistics, top values, histogram and chart, computed over every row. */
@@ -225,11 +247,11 @@ export class OmegaService {
     return this.request(`datasets/${encodeName(name)}/profile`);
   }
 
-  /** The first `limit` rows with dtypes, row count and size, for the preview tab. */
-  async previewDataset(name: string, limit = 100): Promise<IDatasetPreview> {
+  /** Rows `offset … offset + limit` with dtypes, row count and size, for the preview tab. */
+  async previewDataset(name: string, limit = 100, offset = 0): Promise<IDatasetPreview> {
     const [metadata, rows] = await Promise.all([
       this.datasetMetadata(name),
-      this.datasetRows(name, limit)
+      this.datasetRows(name, limit, offset)
     ]);
     return previewOf(metadata, rows);
   }
@@ -249,7 +271,7 @@ export class OmegaService {
     return this.drop('models', name);
   }
 
-  predict(model: string, dataset: string): Promise<{ result: unknown }> {
+  predict(model: string, dataset: string): Promise<{ result: unknown; version?: number }> {
     return this.request(`model/${encodeName(model)}/predict${queryString({ datax: dataset })}`);
   }
 
@@ -260,6 +282,16 @@ export class OmegaService {
 
   putJob(name: string, notebook: unknown): Promise<IObjectSummary> {
     return this.json(`jobs/${encodeName(name)}`, 'PUT', notebook);
+  }
+
+  /** Every kept version of a stored notebook, newest first. */
+  jobVersions(name: string): Promise<IPage<INotebookVersion>> {
+    return this.request(`jobs/${encodeName(name)}/versions`);
+  }
+
+  /** Store version `version` again as the newest version of notebook `name`. */
+  restoreJob(name: string, version: number): Promise<IObjectSummary & { restored_from: number }> {
+    return this.json(`jobs/${encodeName(name)}/restore`, 'POST', { version });
   }
 
   dropJob(name: string): Promise<IDeleted> {
@@ -321,8 +353,8 @@ export class OmegaService {
   // -- runs -------------------------------------------------------------------------------
   /** One page of runs, newest first; `total` counts all the runs that match. */
   runs(query: IRunsQuery = {}): Promise<IPage<IRun>> {
-    const { limit, offset, job, state, kind } = query;
-    return this.request(`runs${queryString({ limit, offset, job, state, kind })}`);
+    const { limit, offset, job, state, kind, search } = query;
+    return this.request(`runs${queryString({ limit, offset, job, state, kind, search })}`);
   }
 
   run(id: string): Promise<IRun> {

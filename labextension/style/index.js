@@ -1,3 +1,5 @@
 import './base.css';
 import './experiments.css';
 import './runs.css';
+import './views.css';
+import './sidebar.css';

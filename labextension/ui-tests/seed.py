@@ -62,9 +62,24 @@ print("seeded:", om.datasets.list(), om.jobs.list(), om.models.list())
 
 # -- the panel's readability tests (tests/panel.spec.ts) ------------------------------------
 # A model with four versions, v2 tagged prod (the details dialog must say so).
+# The latest was fitted on a stored dataset (its lineage links to it) in a tracked experiment.
+om.datasets.put(pd.DataFrame({"x": np.linspace(0.0, 3.0, 250)}), "iris_input")
 for i in range(4):
-    om.models.put(LogisticRegression(C=1.0 + i).fit(X, [0, 0, 1, 1]), "iris_model")
+    lineage = (
+        {"action": "fit", "datasets": [{"name": "iris_input", "version": 1, "role": "X"}]}
+        if i == 3
+        else None
+    )
+    om.models.put(
+        LogisticRegression(C=1.0 + i).fit(X, [0, 0, 1, 1]),
+        "iris_model",
+        lineage=lineage,
+        signature={"columns": ["x"], "dtypes": ["float64"]} if lineage else None,
+    )
 om.models.tag("iris_model", 2, "prod")
+with om.runtime.experiment("iris-exp", model="iris_model", model_version=4) as exp:
+    exp.log_metric("accuracy", 0.75)
+    exp.log_metric("f1", 0.8125)
 # Notebooks of their own: one saved unchanged with Ctrl+S, one scheduled in a time zone and run.
 om.jobs.put(nb, "reports/unchanged")
 om.jobs.put(nb, "reports/zurich")
@@ -124,3 +139,24 @@ stores.cells = [
 om.jobs.put(stores, "reports/stores")
 om.jobs.put(stores, "reports/history")
 print("seeded for the runs tests:", om.jobs.list())
+# -- the model view, version history and preview paging (tests/views.spec.ts) -------------
+for n in (1, 2, 3):
+    version = nbformat.v4.new_notebook()
+    version.metadata["kernelspec"] = nb.metadata["kernelspec"]
+    version.cells = [nbformat.v4.new_code_cell(f"n = {n}"), nbformat.v4.new_code_cell("print(n)")]
+    if n == 3:
+        version.cells.append(nbformat.v4.new_markdown_cell("third version"))
+    om.jobs.put(version, "reports/versions")
+om.datasets.put(
+    pd.DataFrame(
+        {
+            "n": range(250),
+            # object dtype: a missing label is None (as pandas shows it), not NaN
+            "label": pd.Series(
+                [None if i % 7 == 0 else f"row {i}" for i in range(250)], dtype=object
+            ),
+        }
+    ),
+    "paged",
+)
+print("seeded for the views tests:", om.jobs.list(), om.datasets.list())

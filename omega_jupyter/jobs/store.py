@@ -8,7 +8,11 @@ import pandas as pd
 import sqlalchemy as sa
 from nbformat import NotebookNode
 
-from omega_jupyter.exceptions import ObjectNotFoundError, UnsupportedObjectError
+from omega_jupyter.exceptions import (
+    InvalidParameterError,
+    ObjectNotFoundError,
+    UnsupportedObjectError,
+)
 from omega_jupyter.jobs.notebooks import NotebookBlobs, complete_kernel, same_notebook, to_notebook
 from omega_jupyter.jobs.schedules import ScheduleStore
 from omega_jupyter.jobs.tables import runs
@@ -156,6 +160,31 @@ class JobStore(RunnableStore):
     def get(self, name: str) -> NotebookNode:
         """The notebook (``name@2`` for an older version)."""
         return self.notebooks.get(name)
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Every kept version of notebook ``name``, newest first: ``version``, ``created``,
+        ``size``, ``cells`` and ``restored_from`` (the version a restore copied, else None)."""
+        metas = self.notebooks.meta.versions(validate_name(name))
+        if not metas:
+            raise ObjectNotFoundError(f"job {name!r} does not exist")
+        return [
+            {
+                "version": m.version,
+                "created": m.created.isoformat(),
+                "size": m.size,
+                "cells": m.kind_meta.get("cells"),
+                "restored_from": m.attributes.get("restored_from"),
+            }
+            for m in reversed(metas)
+        ]
+
+    def restore(self, name: str, version: int) -> Metadata:
+        """Store version ``version`` of notebook ``name`` again, as its newest version (the
+        versions in between stay). Always a new version, even when it equals the latest."""
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidParameterError(f"version must be a positive integer, not {version!r}")
+        node = self.notebooks.get(f"{validate_name(name)}@{version}")
+        return self.notebooks.put(node, name, attributes={"restored_from": version})
 
     # -- results --------------------------------------------------------------------------
     def results(self, name: str | None = None) -> pd.DataFrame:

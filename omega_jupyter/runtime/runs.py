@@ -256,12 +256,14 @@ class RunStore:
         kind: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        search: str | None = None,
     ) -> pd.DataFrame:
         """Runs of this bucket, newest first (runs submitted at the same time by id), from
-        ``offset`` on; :meth:`count` tells how many there are in all."""
+        ``offset`` on; :meth:`count` tells how many there are in all. ``search``: only runs
+        whose target contains this text (case-insensitive)."""
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ConfigurationError(f"offset must be an integer >= 0, not {offset!r}")
-        query = self._filtered(sa.select(runs), state, target, kind)
+        query = self._filtered(sa.select(runs), state, target, kind, search)
         query = query.order_by(runs.c.submitted.desc(), runs.c.id)
         if limit:
             query = query.limit(int(limit))
@@ -278,9 +280,12 @@ class RunStore:
         state: str | list[str] | None = None,
         target: str | None = None,
         kind: str | None = None,
+        search: str | None = None,
     ) -> int:
         """How many runs of this bucket pass the filters of :meth:`list`."""
-        query = self._filtered(sa.select(sa.func.count()).select_from(runs), state, target, kind)
+        query = self._filtered(
+            sa.select(sa.func.count()).select_from(runs), state, target, kind, search
+        )
         self.db.ensure_schema()
         with self.db.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
@@ -296,6 +301,7 @@ class RunStore:
         state: str | list[str] | None,
         target: str | None,
         kind: str | None,
+        search: str | None = None,
     ) -> sa.Select:
         query = query.where(runs.c.bucket == self.bucket)
         if state is not None:
@@ -310,6 +316,10 @@ class RunStore:
             query = query.where(runs.c.target == target)
         if kind is not None:
             query = query.where(runs.c.kind == kind)
+        if search:  # a substring of the target, any case; % and _ are literals
+            query = query.where(
+                sa.func.lower(runs.c.target).contains(search.lower(), autoescape=True)
+            )
         return query
 
 

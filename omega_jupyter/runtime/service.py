@@ -90,11 +90,12 @@ class Runtime:
         target: str | None = None,
         *,
         kind: str | None = None,
+        search: str | None = None,
     ) -> int:
-        """How many runs ``runs(state, target, kind=kind)`` pages through."""
+        """How many runs ``runs(state, target, kind=kind, search=search)`` pages through."""
         if kind is not None:
             self.kinds.get(kind)  # an unknown kind is an error, not an empty list
-        return self.runs_store.count(state=state, target=target, kind=kind)
+        return self.runs_store.count(state=state, target=target, kind=kind, search=search)
 
     def runs(
         self,
@@ -104,14 +105,16 @@ class Runtime:
         offset: int = 0,
         *,
         kind: str | None = None,
+        search: str | None = None,
     ) -> pd.DataFrame:
         """Runs of this bucket, newest first, from ``offset`` on, only of one ``kind``
-        (``job``, ``script``, ``model``) when given (``run_count(state, target, kind=kind)``
-        tells how many there are in all)."""
+        (``job``, ``script``, ``model``) when given, only those whose target contains
+        ``search`` (any case) when given (``run_count(state, target, kind=kind,
+        search=search)`` tells how many there are in all)."""
         if kind is not None:
             self.kinds.get(kind)  # an unknown kind is an error, not an empty list
         return self.runs_store.list(
-            state=state, target=target, kind=kind, limit=limit, offset=offset
+            state=state, target=target, kind=kind, limit=limit, offset=offset, search=search
         )
 
     # -- kinds of run ---------------------------------------------------------------------

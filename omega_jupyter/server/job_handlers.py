@@ -97,6 +97,33 @@ class JobHandler(OmegaHandler):
         self.reply({"name": name, "deleted": True})
 
 
+class JobVersionsHandler(OmegaHandler):
+    """``GET /jobs/{name}/versions``: every kept version, newest first (the panel's history)."""
+
+    resource = "jobs"
+
+    async def get(self, name: str) -> None:
+        om = self.om
+        items = await self.call(om.jobs.history, name)
+        self.reply({"name": name, "items": items, "total": len(items)})
+
+
+class JobRestoreHandler(OmegaHandler):
+    """``POST /jobs/{name}/restore`` with ``{"version": N}``: version N stored again as the
+    newest version (201 with its summary)."""
+
+    resource = "jobs"
+
+    async def post(self, name: str) -> None:
+        body = _object(self.json_body() if self.request.body else None, "the body")
+        version = body.get("version")
+        if set(body) != {"version"} or isinstance(version, bool) or not isinstance(version, int):
+            raise BadRequestError("send {'version': N}: the version to restore, an integer")
+        om = self.om
+        meta = await self.call(om.jobs.restore, name, version)
+        self.reply({**resources.summary(meta), "restored_from": version, "created": True}, 201)
+
+
 class RunStartHandler(OmegaHandler):
     """Base of the handlers that start a run: they answer 202 with the run's location."""
 
@@ -277,11 +304,14 @@ class RunsHandler(OmegaHandler):
         state = payloads.list_param(self.arg("state"))  # one state or several, comma-separated
         target = self.arg("job") or self.arg("target")
         kind = self.arg("kind")
+        search = self.arg("search") or None  # a substring of the target (the panel's search)
+        if search is not None and len(search) > 255:
+            raise BadRequestError("search is at most 255 characters")
         om = self.om
 
         def listing() -> dict:
-            frame = om.runtime.runs(state, target, limit, offset, kind=kind)
-            total = om.runtime.run_count(state, target, kind=kind)
+            frame = om.runtime.runs(state, target, limit, offset, kind=kind, search=search)
+            total = om.runtime.run_count(state, target, kind=kind, search=search)
             return {"items": json_records(frame), "total": total, "limit": limit, "offset": offset}
 
         self.reply(await self.call(listing))

@@ -228,6 +228,15 @@ RESTART_BODY = json_body(
     },
     required=False,
 )
+# POST /jobs/{name}/restore: the version to store again as the newest
+RESTORE_BODY = json_body(
+    {
+        "type": "object",
+        "required": ["version"],
+        "additionalProperties": False,
+        "properties": {"version": {"type": "integer", "minimum": 1}},
+    }
+)
 # {parameters, result_stream, max_retries}, or the parameters themselves
 JOB_RUN_BODY = json_body(
     {"type": "object", "properties": {"parameters": {"type": "object"}, **RUN_OPTIONS}},
@@ -277,6 +286,12 @@ DATASET_WRITE = [
 STATE_NAME = "|".join(RUN_STATES)
 RUNS_QUERY = [
     {"name": "job", "in": "query", "schema": STRING, "description": "target name"},
+    {
+        "name": "search",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 255},
+        "description": "only runs whose target contains this text (any case)",
+    },
     {
         "name": "kind",
         "in": "query",

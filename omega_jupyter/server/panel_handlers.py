@@ -42,7 +42,10 @@ class PanelRunsHandler(OmegaHandler):
     async def get(self) -> None:
         limit = payloads.int_param(self.arg("limit"), "limit", 50, minimum=1)
         offset = payloads.int_param(self.arg("offset"), "offset", 0, minimum=0) or 0
-        filters = {"state": self.arg("state"), "kind": self.arg("kind")}
+        search = self.arg("search") or None  # the panel's search: a substring of the target
+        if search is not None and len(search) > 255:
+            raise BadRequestError("search is at most 255 characters")
+        filters = {"state": self.arg("state"), "kind": self.arg("kind"), "search": search}
         om = self.om
         if (self.arg("collapse") or "").lower() == "true":
             answer = panel_runs.runs_collapsed

@@ -56,8 +56,11 @@ def _run_filters(
     action: str | None,
     trigger: str | None,
     group: str | None,
+    search: str | None = None,
 ) -> sa.Select:
     query = query.where(runs.c.bucket == om.bucket)
+    if search:  # the panel's search box: a substring of the target, any case
+        query = query.where(_contains(runs.c.target, search))
     if states:
         query = query.where(runs.c.state.in_(states))
     if kind:
@@ -75,6 +78,11 @@ def _run_filters(
     if group:
         query = query.where(runs.c.group_id == group)
     return query
+
+
+def _contains(column: sa.ColumnElement, text: str) -> sa.ColumnElement:
+    """``column`` holds ``text``, any case; ``%`` and ``_`` are literal characters."""
+    return sa.func.lower(column).contains(text.lower(), autoescape=True)
 
 
 def run_item(record: Any) -> dict[str, Any]:
@@ -98,6 +106,7 @@ def runs_table(
     action: str | None = None,
     trigger: str | None = None,
     group: str | None = None,
+    search: str | None = None,
     sort: str = "submitted",
     descending: bool = True,
 ) -> dict[str, Any]:
@@ -112,6 +121,7 @@ def runs_table(
         "action": action,
         "trigger": trigger,
         "group": group,
+        "search": search,
     }
     key = _duration(om) if sort == "duration" else runs.c[sort]
     key = key.desc() if descending else key.asc()
@@ -168,9 +178,11 @@ def runs_collapsed(
     offset: int = 0,
     state: str | None = None,
     kind: str | None = None,
+    search: str | None = None,
 ) -> dict[str, Any]:
     """One page, newest first, of the runs outside any group and of the run groups (one item
-    each); with ``state``, the groups that have a member in that state."""
+    each); with ``state``, the groups that have a member in that state; with ``search``, the
+    runs and groups whose target holds that text (any case)."""
     states = _states(state)
     single = _run_filters(
         sa.select(runs.c.id, sa.literal("run").label("type"), runs.c.submitted.label("at")).where(
@@ -183,12 +195,15 @@ def runs_collapsed(
         action=None,
         trigger=None,
         group=None,
+        search=search,
     )
     groups = sa.select(
         run_groups.c.id, sa.literal("group").label("type"), run_groups.c.created.label("at")
     ).where(run_groups.c.bucket == om.bucket)
     if kind:
         groups = groups.where(run_groups.c.kind == kind)
+    if search:
+        groups = groups.where(_contains(run_groups.c.target, search))
     if states:
         groups = groups.where(
             sa.exists().where((runs.c.group_id == run_groups.c.id) & runs.c.state.in_(states))

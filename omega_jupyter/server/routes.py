@@ -243,6 +243,31 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
+        rf"jobs/{NAME}/versions",
+        jobs.JobVersionsHandler,
+        "/jobs/{name}/versions",
+        {
+            "get": op(
+                "Every kept version, newest first: version, created, size, cells, restored_from",
+                BY_NAME,
+            )
+        },
+    ),
+    Route(
+        rf"jobs/{NAME}/restore",
+        jobs.JobRestoreHandler,
+        "/jobs/{name}/restore",
+        {
+            "post": op(
+                "Store version {version} again as the newest version (the ones between stay)",
+                BY_NAME,
+                doc.RESTORE_BODY,
+                ok=201,
+                codes=WRITE_CODES,
+            )
+        },
+    ),
+    Route(
         rf"jobs/{NAME}",
         jobs.JobHandler,
         "/jobs/{name}",

@@ -361,6 +361,33 @@ async def test_runs_are_paged_with_a_total(jp_fetch, database_url: str, bucket: 
         assert status == 400 and name in json.loads(body)["message"], body
 
 
+async def test_runs_search_a_part_of_the_target(jp_fetch, database_url: str, bucket: str) -> None:
+    """?search= (the panel's search box) keeps the runs whose target contains the text, in any
+    case; % and _ are plain characters; the total counts the same runs."""
+    import omega_jupyter
+
+    om = omega_jupyter.setup(url=database_url, bucket=bucket)
+    for target in ("reports/Daily", "reports/weekly", "iris_model", "100%_done"):
+        om.runtime.runs_store.create("job", target, "run", trigger="manual")
+    found = {}
+    for text in ("daily", "REPORTS", "_", "%", "nothing"):
+        status, body = await call(jp_fetch, "runs", search=text)
+        page = json.loads(body)
+        assert status == 200 and page["total"] == len(page["items"]), body
+        found[text] = sorted(r["target"] for r in page["items"])
+    assert found == {
+        "daily": ["reports/Daily"],
+        "REPORTS": ["reports/Daily", "reports/weekly"],
+        "_": ["100%_done", "iris_model"],
+        "%": ["100%_done"],
+        "nothing": [],
+    }
+    _, body = await call(jp_fetch, "runs", search="report", limit="1")
+    assert json.loads(body)["total"] == 2
+    status, _ = await call(jp_fetch, "runs", search="x" * 256)
+    assert status == 400
+
+
 async def test_script_metadata_and_delete(jp_fetch, database_url: str, bucket: str) -> None:
     import omega_jupyter
     from tests.scripts.test_scripts import RUN, put_script

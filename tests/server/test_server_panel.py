@@ -104,3 +104,69 @@ async def test_routes_are_documented(jp_fetch) -> None:
     paths = json.loads(body)["paths"]
     for path in ("/panel/schedule-preview", "/panel/parameters/{name}", "/panel/models/{name}"):
         assert path in paths
+
+
+async def test_model_details_per_version_lineage_and_experiment_metrics(jp_fetch, om) -> None:
+    X = pd.DataFrame({"a": np.arange(10.0)})
+    om.models.put(LinearRegression().fit(X, X["a"]), "lin")
+    om.models.put(
+        LinearRegression().fit(X, X["a"]),
+        "lin",
+        lineage={"action": "fit", "run_id": "r1", "datasets": [{"name": "train", "version": 3}]},
+    )
+    with om.runtime.experiment("lin-exp", model="lin", model_version=2) as exp:
+        exp.log_metric("rmse", 0.25)
+        exp.log_metric("rmse", 0.125)  # the last value is shown
+    with om.runtime.experiment("other") as exp:  # names no model: not shown
+        exp.log_metric("rmse", 9.0)
+    status, body = await call(jp_fetch, "panel/models/lin")
+    assert status == 200, body
+    details = json.loads(body)
+    lineage = {v["version"]: v["lineage"] for v in details["versions"]}
+    assert lineage[1] == {} and lineage[2]["datasets"] == [{"name": "train", "version": 3}]
+    [run] = details["experiments"]
+    assert run["experiment"] == "lin-exp" and run["model_version"] == 2
+    assert run["metrics"] == {"rmse": 0.125} and run["status"] == "succeeded"
+
+    om.models.put(LinearRegression().fit(X, X["a"]), "plain")
+    _, body = await call(jp_fetch, "panel/models/plain")
+    assert json.loads(body)["experiments"] == []
+
+
+async def test_notebook_versions_and_restore(jp_fetch) -> None:
+    first = _notebook("n = 1")
+    second = _notebook("n = 2")
+    assert (await call(jp_fetch, "jobs/hist/nb", "PUT", first))[0] == 201
+    assert (await call(jp_fetch, "jobs/hist/nb", "PUT", second))[0] == 201
+    status, body = await call(jp_fetch, "jobs/hist/nb/versions")
+    assert status == 200, body
+    listing = json.loads(body)
+    assert [v["version"] for v in listing["items"]] == [2, 1] and listing["total"] == 2
+    assert listing["items"][0]["cells"] == 2 and listing["items"][0]["restored_from"] is None
+
+    # an older version reads by name@N; restoring it makes a new version with its content
+    _, body = await call(jp_fetch, "jobs/hist/nb@1")
+    assert json.loads(body)["cells"][0]["source"] == "n = 1"
+    status, body = await call(jp_fetch, "jobs/hist/nb/restore", "POST", {"version": 1})
+    assert status == 201, body
+    restored = json.loads(body)
+    assert restored["version"] == 3 and restored["restored_from"] == 1
+    _, body = await call(jp_fetch, "jobs/hist/nb")
+    assert json.loads(body)["cells"][0]["source"] == "n = 1"
+    _, body = await call(jp_fetch, "jobs/hist/nb/versions")
+    items = json.loads(body)["items"]
+    assert [(v["version"], v["restored_from"]) for v in items] == [(3, 1), (2, None), (1, None)]
+    # restoring the newest version again still makes a version (a restore is always one)
+    status, body = await call(jp_fetch, "jobs/hist/nb/restore", "POST", {"version": 3})
+    assert status == 201 and json.loads(body)["version"] == 4
+
+    for bad in ({}, {"version": "1"}, {"version": True}, {"version": 1, "x": 2}, {"version": 0}):
+        status, body = await call(jp_fetch, "jobs/hist/nb/restore", "POST", bad)
+        assert status == 400, (bad, body)
+    status, _ = await call(jp_fetch, "jobs/hist/nb/restore", "POST", {"version": 99})
+    assert status == 404
+    status, _ = await call(jp_fetch, "jobs/nope/versions")
+    assert status == 404
+    _, body = await call(jp_fetch, "openapi.json")
+    paths = json.loads(body)["paths"]
+    assert "/jobs/{name}/versions" in paths and "/jobs/{name}/restore" in paths

@@ -54,6 +54,14 @@ async def test_a_group_is_one_item_with_counts_and_failed_members(
     assert (await _page(jp_fetch, collapse="true", state="failed"))["total"] == 2
     assert (await _page(jp_fetch, collapse="true", state="running"))["total"] == 0
     assert (await _page(jp_fetch, collapse="true", kind="model"))["total"] == 1
+    # The panel's search box: runs and groups whose target holds the text, any case.
+    found = await _page(jp_fetch, collapse="true", search="REP")
+    assert [(i["type"], i["target"]) for i in found["items"]] == [("group", "report")]
+    assert [i["id"] for i in (await _page(jp_fetch, collapse="true", search="m"))["items"]] == [
+        single
+    ]
+    assert (await _page(jp_fetch, collapse="true", search="%"))["total"] == 0  # a literal %
+    assert (await _page(jp_fetch, search="repo"))["total"] == 3  # the view: every member
 
     # The Runs view: every run; the members say trigger "map".
     members = await _page(jp_fetch, trigger="map", sort="state", order="asc")
@@ -79,7 +87,14 @@ async def test_a_group_is_one_item_with_counts_and_failed_members(
 
 @pytest.mark.parametrize(
     "query",
-    [{"sort": "bogus"}, {"order": "up"}, {"state": "done"}, {"trigger": "cron"}, {"limit": "0"}],
+    [
+        {"sort": "bogus"},
+        {"order": "up"},
+        {"state": "done"},
+        {"trigger": "cron"},
+        {"limit": "0"},
+        {"search": "x" * 256},
+    ],
 )
 async def test_bad_panel_runs_query_is_400(jp_fetch, query) -> None:
     status, body = await call(jp_fetch, "panel/runs", **query)

@@ -44,6 +44,13 @@ describe('OmegaPanel runs section', () => {
       );
     const count = () => section.node.querySelector('.jp-omega-count')!.textContent;
 
+    // Closed, the section asks for one run only and says how many there are.
+    await panel.refresh();
+    expect(keys()).toEqual([]);
+    expect(count()).toBe('5');
+    expect(calls.some(c => /runs\?limit=1(&|$)/.test(c.url))).toBe(true);
+
+    section.setOpen(true);
     await section.model.refresh();
     expect(keys()).toEqual(['run005', 'run004']);
     expect(count()).toBe('1–2 of 5');
@@ -61,7 +68,8 @@ describe('OmegaPanel runs section', () => {
     const offsets = calls
       .filter(c => new URL(c.url).pathname.endsWith('/runs'))
       .map(c => new URL(c.url).searchParams.get('offset'));
-    expect(offsets).toEqual(['0', '2', '4', '2']);
+    // the count, the page fetched on opening, the refresh, then the pages
+    expect(offsets).toEqual(['0', '0', '0', '2', '4', '2']);
     panel.dispose();
   });
 });

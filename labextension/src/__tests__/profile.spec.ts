@@ -137,7 +137,7 @@ describe('the preview tab’s Profile view', () => {
       widget.node.querySelectorAll<HTMLButtonElement>('.jp-omega-preview-view')
     );
     const profileBox = widget.node.querySelector<HTMLElement>('.jp-omega-preview-profile')!;
-    const tableBox = widget.node.querySelector<HTMLElement>('.jp-omega-preview-scroll')!;
+    const tableBox = widget.node.querySelector<HTMLElement>('.jp-omega-preview-tablebox')!;
     expect(profileBox.hidden).toBe(true);
     expect(calls).toHaveLength(0);
     profileTab.click();

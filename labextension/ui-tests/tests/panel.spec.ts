@@ -83,31 +83,35 @@ async function contrast(locator: Locator): Promise<number> {
 
 test.describe.configure({ mode: 'serial' });
 
-test('model details: every value readable, tags of every version', async ({ page }, testInfo) => {
+test('model view: a tab with every value readable, tags of every version', async ({
+  page
+}, testInfo) => {
   await openPanel(page);
   await openSection(page, 'models');
   await item(page, 'models', 'iris_model').dblclick();
-  const dialog = page.locator('.jp-Dialog', { hasText: 'Model iris_model' });
-  await expect(dialog).toBeVisible();
-  const value = (field: string) => dialog.locator(`.jp-omega-model-value[data-field="${field}"]`);
-  await expect(value('version')).toHaveText('v4');
-  await expect(value('tags')).toHaveText('prod → v2');
-  await expect(value('versions').locator('tbody tr')).toHaveCount(4);
-  await expect(value('versions').locator('tbody tr', { hasText: 'v2' })).toContainText('prod');
-  // No value is squeezed: each is at least a line tall and shows all of its text.
-  for (const field of ['version', 'class', 'format', 'tags', 'versions', 'libraries']) {
-    const box = await value(field).boundingBox();
-    expect(box, field).not.toBeNull();
-    expect(box!.height, `${field} height`).toBeGreaterThanOrEqual(14);
-    const clipped = await value(field).evaluate(
-      node =>
-        node.scrollHeight > node.clientHeight + 1 && getComputedStyle(node).overflowY !== 'auto'
-    );
-    expect(clipped, `${field} clipped`).toBe(false);
+  const view = page.locator('.jp-omega-model-view');
+  await expect(view).toBeVisible();
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toContainText(
+    'Model iris_model'
+  );
+  await expect(view.locator('.jp-omega-view-facts')).toContainText('latest v4');
+  await expect(view.locator('.jp-omega-view-facts')).toContainText('prod → v2');
+  const rows = view.locator('.jp-omega-model-versions-table tbody tr');
+  await expect(rows).toHaveCount(4);
+  await expect(rows.first()).toHaveAttribute('data-version', '4');
+  await expect(view.locator('tr[data-version="2"] .jp-omega-tag')).toHaveText('prod');
+  // No value is squeezed: every cell is at least a line tall and shows all of its text.
+  for (const cell of await view.locator('.jp-omega-view-table td').all()) {
+    const box = await cell.boundingBox();
+    expect(box!.height).toBeGreaterThanOrEqual(14);
+    const clipped = await cell.evaluate(node => node.scrollHeight > node.clientHeight + 1);
+    expect(clipped).toBe(false);
   }
-  await shot(page, testInfo, '20-1-model-details');
-  await dialog.getByRole('button', { name: 'Ok' }).click();
-  await expect(dialog).toHaveCount(0);
+  await shot(page, testInfo, '20-1-model-view');
+  await page
+    .locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon')
+    .click();
+  await expect(view).toHaveCount(0);
 });
 
 test('dark theme: one selection in the panel, readable', async ({ page }, testInfo) => {
