@@ -68,8 +68,13 @@ def put(
 ) -> None:
     """Store a notebook: ``om jobs put notebook.ipynb mynotebook``."""
     st = state(ctx)
-    meta = st.client().jobs.put(path, name)
-    output.emit(st, summary(meta), f"stored {meta.name}@{meta.version}")
+    meta, created = st.client().jobs.save(path, name)
+    human = (
+        f"stored {meta.name}@{meta.version}"
+        if created
+        else f"unchanged: {meta.name}@{meta.version} is the same notebook (no new version)"
+    )
+    output.emit(st, {**summary(meta), "created": created}, human)
 
 
 @app.command("get")

@@ -1,14 +1,16 @@
 """What a worker process needs around a task: its own client, heartbeats, BLAS pinning.
 
 The runtime does not import the client (the client composes the runtime): ``client.py``
-registers its class with :func:`use_client_class` when imported, and every import of an
-``omega_jupyter`` module — a worker unpickling a task included — imports the package, and so
-``client.py``, first.
+registers its class with :func:`use_client_class` when imported. The package imports the client
+lazily (``om --help`` must not pay for pandas and SQLAlchemy), so a worker process that only
+unpickled a task may not have imported it yet: :func:`client_class` then loads the module by
+its name, which registers the class.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import socket
 import threading
@@ -45,6 +47,16 @@ def use_client_class(client_class: Callable[[Settings], Any]) -> None:
     _client_class = client_class
 
 
+def client_class() -> Callable[[Settings], Any]:
+    """The registered client class, importing ``omega_jupyter.client`` (which registers it)
+    when no module of this process has yet."""
+    if _client_class is None:
+        importlib.import_module("omega_jupyter.client")
+    if _client_class is None:
+        raise ConfigurationError("no client class registered: import omega_jupyter.client first")
+    return _client_class
+
+
 def settings_payload(settings: Settings) -> dict[str, Any]:
     """Settings as plain data for a task (workers rebuild the client from it, not from env)."""
     data = dataclasses.asdict(settings)
@@ -59,8 +71,7 @@ def client_from_payload(payload: dict[str, Any]) -> Any:
     every half of its life: a client for a bucket's newer credential replaces the one for its
     older credential (whose pooled sessions are closed; a task still running with it opens
     new ones while the credential is valid)."""
-    if _client_class is None:
-        raise ConfigurationError("no client class registered: import omega_jupyter first")
+    make_client = client_class()
     key = tuple(sorted((k, repr(v)) for k, v in payload.items()))
     retired: list[str] = []
     with _clients_lock:
@@ -76,7 +87,7 @@ def client_from_payload(payload: dict[str, Any]) -> Any:
                     if _credential_slot(old.settings) == same:
                         del _clients[old_key]
                         retired.append(old.settings.resolved_database_url)
-            om = _clients[key] = _client_class(settings)
+            om = _clients[key] = make_client(settings)
     for url in retired:
         forget_database(url)
     return om
@@ -146,10 +157,8 @@ def run_env(settings: Any, bucket: str, extra: dict[str, str] | None = None) -> 
 
 def client_for_database(db: Any, bucket: str) -> Any:
     """A client of ``bucket`` in the database ``db`` (settings otherwise as resolved here)."""
-    if _client_class is None:
-        raise ConfigurationError("no client class registered: import omega_jupyter first")
     url = db.url.render_as_string(hide_password=False)
-    return _client_class(Settings.resolve(database_url=url, bucket=bucket))
+    return client_class()(Settings.resolve(database_url=url, bucket=bucket))
 
 
 def worker_name() -> str:

@@ -34,6 +34,13 @@ def test_jobs_put_run_schedule_runs(om_cli, om, tmp_path, monkeypatch):
     nbformat.write(make_notebook("print('x is', x)"), "notebook.ipynb")
     nbformat.write(make_notebook("raise KeyError('missing thing')"), "bad.ipynb")
     assert "stored mynotebook@1" in ok(om_cli("jobs", "put", "notebook.ipynb", "mynotebook"))
+    again = ok(om_cli("jobs", "put", "notebook.ipynb", "mynotebook"))  # the same notebook
+    assert "unchanged: mynotebook@1 is the same notebook (no new version)" in again
+    assert (
+        json.loads(ok(om_cli("--json", "jobs", "put", "notebook.ipynb", "mynotebook")))["created"]
+        is False
+    )
+    assert len(om.jobs.versions("mynotebook")) == 1
     out = ok(om_cli("runtime", "job", "mynotebook", "-p", "x=7"))
     run_id = out.split()[1]
     assert "succeeded" in out
