@@ -177,5 +177,5 @@ with tempfile.TemporaryDirectory() as tmp:
         "    prefix = environ.get('SCRIPT_NAME', '')\n"
         "    return [f'<h1>hello from the omega app</h1><p>mounted at {prefix}</p>'.encode()]\n"
     )
-    om.scripts.put(package / "setup.py", "apps/hello")
+    om.scripts.put(package / "setup.py", "hello-app")
 print("seeded for the apps tests:", om.scripts.list())

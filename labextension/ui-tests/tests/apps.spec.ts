@@ -1,6 +1,6 @@
 /**
  * The Apps section, in a real JupyterLab against the seeded store (seed.py: the script package
- * apps/hello whose `app` is a plain WSGI app): "Serve as app" on the script starts it, its row
+ * hello-app whose `app` is a plain WSGI app): "Serve as app" on the script starts it, its row
  * in the Apps section goes to serving, Open shows what the app serves in a new browser tab at
  * the Jupyter mount, Logs shows its log lines, Stop ends it. Screenshots in the light and the
  * dark theme are kept with the results.
@@ -28,7 +28,7 @@ async function openSection(page: IJupyterLabPageFixture, id: string): Promise<Lo
   return section;
 }
 
-const APP = 'apps/hello';
+const APP = 'hello-app';
 
 test('serve a script as an app, open it in a new tab, read its logs, stop it', async ({
   page
@@ -52,15 +52,15 @@ test('serve a script as an app, open it in a new tab, read its logs, stop it', a
   await shot(page.locator('#omega-jupyter-panel'), testInfo, 'apps-serving-dark');
   await page.theme.setLightTheme();
 
-  // Open: a new browser tab at {base_url}omega/apps/apps/hello/, showing what the app serves.
+  // Open: a new browser tab at {base_url}omega/apps/hello-app/, showing what the app serves.
   const [tab] = await Promise.all([
     page.context().waitForEvent('page'),
     row.locator('.jp-omega-app-open').click()
   ]);
   await tab.waitForLoadState();
-  expect(new URL(tab.url()).pathname).toMatch(/\/omega\/apps\/apps\/hello\/$/);
+  expect(new URL(tab.url()).pathname).toMatch(/\/omega\/apps\/hello-app\/$/);
   await expect(tab.locator('h1')).toHaveText('hello from the omega app');
-  await expect(tab.locator('p')).toContainText('/omega/apps/apps/hello');
+  await expect(tab.locator('p')).toContainText('/omega/apps/hello-app');
   await shot(tab, testInfo, 'apps-opened');
   await tab.close();
 
