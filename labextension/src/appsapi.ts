@@ -40,12 +40,15 @@ export function appUrl(baseUrl: string, name: string): string {
   return URLExt.join(baseUrl, APPS_PATH, encodeName(name)) + '/';
 }
 
-/** One word for an app's state: `serving` once its port answers, `starting` before that. */
+/**
+ * One word for an app's state: `serving` once its port answers, `starting` before that,
+ * `stopped` after a stop (its run was cancelled) or when it never ran.
+ */
 export function appState(app: IAppStatus): string {
   if (app.state === 'running') {
     return app.serving ? 'serving' : 'starting';
   }
-  return app.state;
+  return app.state === 'cancelled' ? 'stopped' : app.state;
 }
 
 /** What can be done to an app in `app`'s state. */

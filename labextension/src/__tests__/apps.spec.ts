@@ -35,7 +35,7 @@ describe('app status', () => {
   it('one word: serving once the port answers, starting before', () => {
     expect(appState(status())).toBe('serving');
     expect(appState(status({ serving: false }))).toBe('starting');
-    expect(appState(status({ state: 'cancelled', serving: false }))).toBe('cancelled');
+    expect(appState(status({ state: 'cancelled', serving: false }))).toBe('stopped');
     expect(appState(status({ state: 'stopped', run_id: null }))).toBe('stopped');
   });
 

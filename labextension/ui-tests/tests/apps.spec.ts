@@ -74,7 +74,8 @@ test('serve a script as an app, open it in a new tab, read its logs, stop it', a
 
   // Stop: the process ends; Start is offered again.
   await row.locator('.jp-omega-app-stop').click();
-  await expect(row).toHaveAttribute('data-state', 'cancelled', { timeout: 60000 });
+  await expect(row).toHaveAttribute('data-state', 'stopped', { timeout: 60000 });
+  await expect(row.locator('.jp-omega-item-detail')).toHaveText('script · stopped');
   await expect(row.locator('.jp-omega-app-start')).toBeEnabled();
   await expect(row.locator('.jp-omega-app-open')).toBeDisabled();
   await shot(page.locator('#omega-jupyter-panel'), testInfo, 'apps-stopped');
