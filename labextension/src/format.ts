@@ -44,6 +44,8 @@ export function insertCode(store: string, name: string): string {
       return `import omega_jupyter as om\nrun = om.runtime.run(${ref})\nrun.status`;
     case 'experiments':
       return experimentCode(name);
+    case 'apps':
+      return `import omega_jupyter as om\napp = om.runtime.app(${ref})\napp.status()`;
     default:
       return `import omega_jupyter as om\n# ${name}`;
   }

@@ -19,6 +19,8 @@ import { Widget } from '@lumino/widgets';
 
 import { OmegaActions, RUN_VIEWER, reportError } from './actions';
 import { OmegaApiError } from './api';
+import { addAppCommands, APP_BUTTON_COMMANDS, AppCommandIDs, AppsSection } from './appsection';
+import { AppsApi } from './appsapi';
 import { startItemDrag } from './drag';
 import { OmegaDrive, saveMessage } from './drive';
 import { openExperimentChart } from './expchart';
@@ -338,7 +340,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           jobs: CommandIDs.openNotebook,
           scripts: CommandIDs.insert,
           runs: CommandIDs.openRun,
-          experiments: CommandIDs.experimentChart
+          experiments: CommandIDs.experimentChart,
+          apps: AppCommandIDs.open
         };
         const group = store === 'runs' ? groupIdOf(key) : null;
         if (group) {
@@ -348,6 +351,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         void app.commands.execute(commands[store], { store, name: key });
       },
       onOpenRunsView: () => void app.commands.execute(RunCommandIDs.runsView),
+      onAppButton: (what, name) =>
+        void app.commands.execute(APP_BUTTON_COMMANDS[what], { store: 'apps', name }),
       onDragStart: (store, key, event) => startItemDrag(store, key, event, panel)
     });
     panel.title.icon = omegaIcon;
@@ -361,6 +366,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     addCommands(app, actions, panel, notebooks, browsers, rendermime);
     const runCommands = new RunCommands(app, service, panel, actions);
     addRunCommands(app, runCommands, browsers);
+    addAppCommands(
+      app,
+      new AppsApi(service.settings),
+      () => panel.section('apps') as AppsSection,
+      (args, stores) => {
+        const t = actions.target(args);
+        return t && stores.includes(t.store) ? t.name : null;
+      }
+    );
 
     if (palette) {
       for (const command of [

@@ -7,6 +7,8 @@ import { Message } from '@lumino/messaging';
 import { Panel, Widget } from '@lumino/widgets';
 import { refreshIcon, searchIcon } from '@jupyterlab/ui-components';
 
+import { AppsSection } from './appsection';
+import { AppsApi, IAppStatus, appView } from './appsapi';
 import { ExperimentApi, IExperiment } from './experiments';
 import { ExperimentsSection, experimentView } from './expsection';
 import { formatBytes, formatDuration, formatTime, runDuration, runProgress } from './format';
@@ -16,7 +18,7 @@ import { collapsedRuns, isGroup, PanelRun } from './runsapi';
 import { Section, IItemView, ISectionOptions } from './section';
 import type { IObjectSummary, IRun, OmegaService, StoreName } from './service';
 
-export type SectionId = StoreName | 'runs' | 'experiments';
+export type SectionId = StoreName | 'runs' | 'experiments' | 'apps';
 
 export const SECTION_LABELS: Record<SectionId, string> = {
   datasets: 'Datasets',
@@ -24,7 +26,8 @@ export const SECTION_LABELS: Record<SectionId, string> = {
   jobs: 'Notebooks',
   scripts: 'Scripts',
   runs: 'Runs',
-  experiments: 'Experiments'
+  experiments: 'Experiments',
+  apps: 'Apps'
 };
 
 /** Tooltips of section titles, where the label is not the store's word (see docs/glossary.md). */
@@ -41,6 +44,8 @@ export interface IPanelOptions {
   onDragStart?: (section: SectionId, key: string, event: MouseEvent) => void;
   /** Open the Runs view in the main area (a button beside the Runs filters). */
   onOpenRunsView?: () => void;
+  /** A button of an app's row: 'open', 'start', 'stop', 'restart' or 'logs'. */
+  onAppButton?: (what: string, name: string) => void;
 }
 
 function objectView(item: IObjectSummary): IItemView {
@@ -189,6 +194,14 @@ export class OmegaPanel extends Panel {
       experimentView,
       undefined,
       options => new ExperimentsSection(options, experiments)
+    );
+    const apps = new AppsApi(service.settings);
+    this._add(
+      'apps',
+      new SectionModel<IAppStatus>(q => apps.list(q), pageSize),
+      appView,
+      undefined,
+      options => new AppsSection(options, (what, name) => this.options.onAppButton?.(what, name))
     );
     this._poll = new Poll({
       factory: () => this.refresh(),

@@ -3,3 +3,4 @@ import './experiments.css';
 import './runs.css';
 import './views.css';
 import './sidebar.css';
+import './apps.css';

@@ -160,3 +160,22 @@ om.datasets.put(
     "paged",
 )
 print("seeded for the views tests:", om.jobs.list(), om.datasets.list())
+
+# -- the Apps section (tests/apps.spec.ts) ----------------------------------------------------
+# A script package whose `app` attribute is a plain WSGI app: the test serves it from the
+# Scripts section, opens it in a new browser tab and stops it.
+with tempfile.TemporaryDirectory() as tmp:
+    package = Path(tmp) / "hello"
+    (package / "helloapp").mkdir(parents=True)
+    (package / "setup.py").write_text(
+        "from setuptools import setup\n"
+        "setup(name='helloapp', version='0.1', packages=['helloapp'])\n"
+    )
+    (package / "helloapp" / "__init__.py").write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/html; charset=utf-8')])\n"
+        "    prefix = environ.get('SCRIPT_NAME', '')\n"
+        "    return [f'<h1>hello from the omega app</h1><p>mounted at {prefix}</p>'.encode()]\n"
+    )
+    om.scripts.put(package / "setup.py", "hello-app")
+print("seeded for the apps tests:", om.scripts.list())

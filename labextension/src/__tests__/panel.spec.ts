@@ -120,7 +120,15 @@ describe('OmegaPanel errors', () => {
     await expect(panel.refresh(true)).rejects.toThrow('The omega database is unavailable.');
     expect(banner.hidden).toBe(false);
     expect(banner.textContent).toBe('The omega database is unavailable.');
-    expect(above()).toEqual(['datasets', 'models', 'jobs', 'scripts', 'runs', 'experiments']);
+    expect(above()).toEqual([
+      'datasets',
+      'models',
+      'jobs',
+      'scripts',
+      'runs',
+      'experiments',
+      'apps'
+    ]);
 
     answer = 'one';
     await expect(panel.refresh(true)).rejects.toThrow('not authorized');
@@ -133,7 +141,7 @@ describe('OmegaPanel errors', () => {
     answer = 'up';
     await panel.refresh(true);
     expect(banner.hidden).toBe(true);
-    expect([...panel.sections.values()].map(s => s.model.error)).toEqual(Array(6).fill(null));
+    expect([...panel.sections.values()].map(s => s.model.error)).toEqual(Array(7).fill(null));
     panel.dispose();
   });
 });
