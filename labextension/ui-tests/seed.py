@@ -160,3 +160,23 @@ om.datasets.put(
     "paged",
 )
 print("seeded for the views tests:", om.jobs.list(), om.datasets.list())
+# -- a model's drift tab (tests/drift.spec.ts) ------------------------------------------------
+# A tracked model with a baseline snapshot of its training data, a comparison with data from the
+# same distribution (no drift) and then one where `income` moved by one standard deviation.
+rng = np.random.default_rng(7)
+
+
+def applicants(n: int, shift: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame({"income": rng.normal(50 + 10 * shift, 10, n), "age": rng.normal(40, 8, n)})
+
+
+train = applicants(2000)
+om.models.put(LogisticRegression().fit(train, (train["income"] > 50).astype(int)), "credit/scorer")
+om.models.track("credit/scorer", "credit-prod")
+monitor = om.runtime.model("credit/scorer").monitor()
+monitor.snapshot(train, label="baseline")
+monitor.snapshot(applicants(1000))
+monitor.compare()
+monitor.snapshot(applicants(1000, shift=1.0))
+monitor.compare()
+print("seeded drift:", monitor.history()[["feature", "drift"]].to_dict("records"))
