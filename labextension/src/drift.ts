@@ -141,6 +141,14 @@ export function sizedSpec(
   return { ...spec, width, height };
 }
 
+/** `2 comparisons · 2 features` of the chart's values (`{dt, feature, …}` items). */
+export function comparisonsText(values: readonly { dt?: unknown; feature?: unknown }[]): string {
+  const times = new Set(values.map(v => String(v.dt))).size;
+  const features = new Set(values.map(v => String(v.feature))).size;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return `${plural(times, 'comparison')} · ${plural(features, 'feature')}`;
+}
+
 /** The tab of a model's drift chart: one per model. */
 export function driftTabId(model: string): string {
   return `omega-drift-${encodeURIComponent(model)}`;

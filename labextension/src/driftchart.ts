@@ -13,6 +13,7 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import { ChartView, openChartTab } from './chartview';
 import {
   DRIFT_MEASURES,
+  comparisonsText,
   DriftApi,
   DriftMeasure,
   IDriftRecord,
@@ -125,8 +126,8 @@ export class DriftChart extends ChartView {
       if (ticket !== this._plotTicket || this.isDisposed) {
         return;
       }
-      const values = (spec.data as { values?: unknown[] } | undefined)?.values ?? [];
-      this.setStatus(`${values.length.toLocaleString('en-US')} comparisons of a feature`);
+      const data = spec.data as { values?: { dt?: unknown; feature?: unknown }[] } | undefined;
+      this.setStatus(comparisonsText(data?.values ?? []));
       await this.draw(sizedSpec(spec, this.chartWidth));
     } catch (error) {
       if (ticket === this._plotTicket) {

@@ -3,6 +3,7 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
 import {
+  comparisonsText,
   DriftApi,
   IDriftMonitor,
   IDriftRecord,
@@ -80,6 +81,8 @@ describe('drift figures', () => {
     const scheduled = { ...MONITOR, schedule: { when: 'daily at 06:00', paused: true } };
     expect(monitorSummary(scheduled)).toMatch(/checked daily at 06:00 \(paused\)$/);
     expect(sizedSpec({ mark: 'line' }, 500)).toEqual({ mark: 'line', width: 500, height: 300 });
+    expect(comparisonsText(HISTORY)).toBe('2 comparisons · 2 features');
+    expect(comparisonsText(HISTORY.slice(0, 1))).toBe('1 comparison · 1 feature');
     expect(driftTabId('a/b c')).toBe('omega-drift-a%2Fb%20c');
   });
 });

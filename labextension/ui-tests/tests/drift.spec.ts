@@ -53,6 +53,9 @@ test('a tracked model’s drift tab charts each feature and lists the latest ver
   // Two features, a line each over the two comparisons.
   await expect(svg.locator('g.mark-line.role-mark path')).toHaveCount(2);
   await expect(svg.locator('g.mark-symbol.role-mark path')).toHaveCount(4);
+  await expect(chart.locator('.jp-omega-chartview-status')).toHaveText(
+    '2 comparisons · 2 features'
+  );
   await expect(chart.locator('.jp-omega-drift-summary')).toContainText(
     'tracked in credit-prod · 3 snapshots · baseline'
   );
