@@ -161,7 +161,9 @@ export class OmegaActions {
     }
     const content = new ModelView(name, this.service, {
       openDataset: dataset => void this.previewDataset(dataset),
-      openRun: run => void this.openRun(run)
+      openRun: run => void this.openRun(run),
+      openDrift: model =>
+        void this.app.commands.execute('omega:model-drift', { store: 'models', name: model })
     });
     const widget = new MainAreaWidget({ content });
     widget.id = id;

@@ -23,6 +23,8 @@ import { addAppCommands, APP_BUTTON_COMMANDS, AppCommandIDs, AppsSection } from 
 import { AppsApi } from './appsapi';
 import { startItemDrag } from './drag';
 import { OmegaDrive, saveMessage } from './drive';
+import { DriftApi } from './drift';
+import { openDriftChart } from './driftchart';
 import { openExperimentChart } from './expchart';
 import { ExperimentApi, parseExperimentKey } from './experiments';
 import { omegaIcon } from './icon';
@@ -52,6 +54,7 @@ export namespace CommandIDs {
   export const experimentChart = 'omega:experiment-chart';
   export const history = 'omega:notebook-history';
   export const saveVersion = 'omega:save-version';
+  export const drift = 'omega:model-drift';
 }
 
 type Args = { store?: string; name?: string };
@@ -85,6 +88,7 @@ function addCommands(
     actions.target({ store: store ?? args.store, name: args.name });
   const has = (store?: SectionId) => (args: Args) => target(args, store) !== null;
   const experiments = new ExperimentApi(actions.service.settings);
+  const drift = new DriftApi(actions.service.settings);
 
   commands.addCommand(CommandIDs.open, {
     label: 'Show the omega panel',
@@ -100,6 +104,15 @@ function addCommands(
     [CommandIDs.preview, 'Preview', 'datasets', name => actions.previewDataset(name)],
     [CommandIDs.describeModel, 'Open model view', 'models', name => actions.describeModel(name)],
     [CommandIDs.predict, 'Predict on a dataset…', 'models', name => actions.predict(name)],
+    [
+      CommandIDs.drift,
+      'Drift…',
+      'models',
+      name =>
+        openDriftChart(app, drift, rendermime, name).catch(error =>
+          reportError('Could not open the drift chart', error)
+        )
+    ],
     [CommandIDs.openNotebook, 'Open', 'jobs', name => actions.openNotebook(name)],
     [CommandIDs.schedule, 'Schedule…', 'jobs', name => actions.schedule(name)],
     [CommandIDs.history, 'Version history', 'jobs', name => actions.showHistory(name)],
@@ -220,6 +233,7 @@ function addCommands(
     [CommandIDs.describeModel, 'models', 1],
     [CommandIDs.insert, 'models', 2],
     [CommandIDs.predict, 'models', 3],
+    [CommandIDs.drift, 'models', 4],
     [CommandIDs.drop, 'models', 9],
     [CommandIDs.openNotebook, 'jobs', 1],
     [CommandIDs.runNow, 'jobs', 2],

@@ -38,6 +38,8 @@ export interface IExperimentRun {
 export interface IModelViewLinks {
   openDataset: (name: string) => void;
   openRun: (id: string) => void;
+  /** The model's drift tab (a button in the head when given). */
+  openDrift?: (name: string) => void;
 }
 
 /** Rows of a predict result as a table: [header, rows] (a column per output, a row number). */
@@ -147,6 +149,13 @@ export class ModelView extends Widget {
       `tags: ${tagSummary(details)}`
     ].filter(Boolean);
     head.append(el('p', 'jp-omega-view-facts', facts.join(' · ')));
+    const openDrift = this.links.openDrift;
+    if (openDrift) {
+      const drift = el('button', 'jp-Button jp-mod-styled jp-omega-model-drift', 'Drift…');
+      drift.title = `Drift of ${this.modelName}'s inputs over time (a tracked model's monitor)`;
+      drift.addEventListener('click', () => openDrift(this.modelName));
+      head.append(drift);
+    }
     this.node.replaceChildren(
       head,
       this._section('Versions', 'versions', this._versions(versions)),

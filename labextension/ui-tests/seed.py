@@ -77,7 +77,7 @@ for i in range(4):
         signature={"columns": ["x"], "dtypes": ["float64"]} if lineage else None,
     )
 om.models.tag("iris_model", 2, "prod")
-with om.runtime.experiment("iris-exp", model="iris_model", model_version=4) as exp:
+with om.runtime.experiment("iris-model-exp", model="iris_model", model_version=4) as exp:
     exp.log_metric("accuracy", 0.75)
     exp.log_metric("f1", 0.8125)
 # Notebooks of their own: one saved unchanged with Ctrl+S, one scheduled in a time zone and run.
@@ -179,3 +179,24 @@ with tempfile.TemporaryDirectory() as tmp:
     )
     om.scripts.put(package / "setup.py", "hello-app")
 print("seeded for the apps tests:", om.scripts.list())
+
+# -- a model's drift tab (tests/drift.spec.ts) ------------------------------------------------
+# A tracked model with a baseline snapshot of its training data, a comparison with data from the
+# same distribution (no drift) and then one where `income` moved by one standard deviation.
+rng = np.random.default_rng(7)
+
+
+def applicants(n: int, shift: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame({"income": rng.normal(50 + 10 * shift, 10, n), "age": rng.normal(40, 8, n)})
+
+
+train = applicants(2000)
+om.models.put(LogisticRegression().fit(train, (train["income"] > 50).astype(int)), "credit/scorer")
+om.models.track("credit/scorer", "credit-prod")
+monitor = om.runtime.model("credit/scorer").monitor()
+monitor.snapshot(train, label="baseline")
+monitor.snapshot(applicants(1000))
+monitor.compare()
+monitor.snapshot(applicants(1000, shift=1.0))
+monitor.compare()
+print("seeded drift:", monitor.history()[["feature", "drift"]].to_dict("records"))

@@ -67,7 +67,9 @@ test('the Experiments section lists, searches and expands experiments', async ({
 }, testInfo) => {
   await page.theme.setLightTheme();
   const section = await openExperiments(page);
-  await expect(section.locator('.jp-omega-count')).toHaveText('2');
+  // Four: credit-prod is the experiment of the drift tab's tracked model (tests/drift.spec.ts),
+  // iris-model-exp the one the model view's metrics come from (tests/views.spec.ts).
+  await expect(section.locator('.jp-omega-count')).toHaveText('4');
   await expect(row(page, 'iris-exp').locator('.jp-omega-item-detail')).toHaveText('2 runs');
   await expect(row(page, 'team/churn-exp').locator('.jp-omega-item-detail')).toHaveText('1 run');
 
@@ -78,7 +80,7 @@ test('the Experiments section lists, searches and expands experiments', async ({
   await expect(row(page, 'iris-exp')).toHaveCount(0);
   await expect(row(page, 'team/churn-exp')).toBeVisible();
   await search.fill('');
-  await expect(section.locator('.jp-omega-count')).toHaveText('2');
+  await expect(section.locator('.jp-omega-count')).toHaveText('4');
 
   await expand(page, 'iris-exp');
   const run2 = row(page, 'iris-exp@2');
@@ -99,12 +101,14 @@ test('the Experiments section lists, searches and expands experiments', async ({
     .locator('.jp-omega-item')
     .evaluateAll(rows => rows.map(r => (r as HTMLElement).dataset.key));
   expect(keys).toEqual([
+    'credit-prod',
     'iris-exp',
     'iris-exp@2',
     'iris-exp@1',
     'iris-exp@*:accuracy',
     'iris-exp@*:f1',
     'iris-exp@*:loss',
+    'iris-model-exp',
     'team/churn-exp'
   ]);
   await run2.click();

@@ -89,7 +89,7 @@ test('model view: lineage links, metrics, predict with a version and save as dat
   const metrics = view.locator('.jp-omega-metrics-table');
   await expect(metrics.locator('thead')).toContainText('accuracy');
   await expect(metrics.locator('tbody tr')).toHaveCount(1);
-  await expect(metrics.locator('tbody tr')).toContainText('iris-exp');
+  await expect(metrics.locator('tbody tr')).toContainText('iris-model-exp');
   await expect(metrics.locator('tbody tr')).toContainText('0.8125');
   await expect(view.locator('.jp-omega-signature-table tbody')).toContainText('float64');
   await shotsBothThemes(page, testInfo, 'views-model');
