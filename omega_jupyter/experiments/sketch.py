@@ -152,7 +152,7 @@ def dataset_sketches(store: Any, name: str) -> dict[str, dict[str, Any]] | None:
     for col in categorical:
         outputs.append(sa.func.count(col.expr))
     out: dict[str, dict[str, Any]] = {}
-    with _snapshot(store, meta) as conn:
+    with _snapshot(store, meta, exact=True) as conn:  # percentile sorts: the sorts' work_mem
         row = conn.execute(sa.select(*outputs).select_from(plan.base)).one()
         rows, i = int(row[0]), 1
         for col in numeric:
