@@ -297,10 +297,15 @@ test('models: delete one; a delete the server refuses (403) leaves it there', as
   expect((await api(page, `models/${enc('protected/model')}`)).status).toBe(200);
   await expect(guarded).toBeVisible();
   await guarded.dblclick();
-  const details = page.locator('.jp-Dialog', { hasText: 'Model protected/model' });
-  await expect(details).toContainText('LogisticRegression');
-  await details.getByRole('button', { name: 'Ok' }).click();
-  await expect(details).toHaveCount(0);
+  const view = page.locator('.jp-omega-model-view');
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toContainText(
+    'Model protected/model'
+  );
+  await expect(view).toContainText('LogisticRegression');
+  await page
+    .locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon')
+    .click();
+  await expect(view).toHaveCount(0);
 
   // A listing the Authorizer refuses (a search for "secret"): each section shows the 403
   // message; clearing the search brings the lists back.
