@@ -146,7 +146,7 @@ for n in (1, 2, 3):
     version.cells = [nbformat.v4.new_code_cell(f"n = {n}"), nbformat.v4.new_code_cell("print(n)")]
     if n == 3:
         version.cells.append(nbformat.v4.new_markdown_cell("third version"))
-    om.jobs.put(version, "reports/versions")
+    om.jobs.put(version, "reports/revised")
 om.datasets.put(
     pd.DataFrame(
         {

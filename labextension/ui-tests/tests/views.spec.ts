@@ -137,9 +137,9 @@ test('version history: list, open read-only, compare, restore as a new version',
 }, testInfo) => {
   await openPanel(page);
   await openSection(page, 'jobs');
-  await contextMenu(page, item(page, 'jobs', 'reports/versions'), 'Version history');
+  await contextMenu(page, item(page, 'jobs', 'reports/revised'), 'Version history');
   const view = page.locator('.jp-omega-history');
-  await expect(currentTab(page)).toContainText('History reports/versions');
+  await expect(currentTab(page)).toContainText('History reports/revised');
   const rows = view.locator('.jp-omega-history-table tbody tr');
   await expect(rows).toHaveCount(3);
   await expect(rows.first()).toContainText('v3 (latest)');
@@ -162,7 +162,7 @@ test('version history: list, open read-only, compare, restore as a new version',
   await view.locator('tr[data-version="2"] button', { hasText: 'Open' }).click();
   const nb = page.locator('.jp-NotebookPanel:visible');
   await expect(nb.locator('.jp-Cell').first()).toContainText('n = 2');
-  await expect(currentTab(page)).toContainText('reports/versions · v2 (read-only)');
+  await expect(currentTab(page)).toContainText('reports/revised · v2 (read-only)');
   await page.waitForTimeout(2000); // a kernel would have started by now
   expect(await kernelCount(page)).toBe(kernels);
   await expect(currentTab(page)).not.toHaveClass(/jp-mod-dirty/);
@@ -177,16 +177,16 @@ test('version history: list, open read-only, compare, restore as a new version',
   await expect(page.locator('.jp-Dialog')).toHaveCount(0);
 
   // Restore v1: a new version v4 with v1's content; v2 and v3 stay.
-  await expect(currentTab(page)).toContainText('History reports/versions');
+  await expect(currentTab(page)).toContainText('History reports/revised');
   await view.locator('tr[data-version="1"] button', { hasText: 'Restore' }).click();
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Restore' }).click();
   await expect(view.locator('.jp-omega-history-status')).toHaveText('Restored v1 as v4');
   await expect(rows).toHaveCount(4);
   await expect(rows.first()).toContainText('v4 (latest)');
   await expect(rows.first()).toContainText('restored from v1');
-  const versions = await api(page, 'jobs/reports/versions/versions');
+  const versions = await api(page, 'jobs/reports/revised/versions');
   expect(versions.body.items.map((v: { version: number }) => v.version)).toEqual([4, 3, 2, 1]);
-  const latest = await api(page, 'jobs/reports/versions');
+  const latest = await api(page, 'jobs/reports/revised');
   expect(latest.body.cells[0].source).toBe('n = 1');
   await shot(page, testInfo, 'views-history-restored');
   await closeCurrentTab(page);
@@ -301,19 +301,19 @@ test('sidebar: names first, real counts, sticky search, runs searched, arrow key
   await page.setViewportSize(viewport);
 
   // The search filters the runs too (by their target, in the server).
-  const started = await page.request.post(`${API}/jobs/reports/versions/run`, { data: {} });
+  const started = await page.request.post(`${API}/jobs/reports/revised/run`, { data: {} });
   expect(started.status()).toBe(202);
   await panel.locator('.jp-omega-refresh').click();
   const runs = page.locator('.jp-omega-item[data-store="runs"]');
-  await expect(runs.filter({ hasText: 'reports/versions' }).first()).toBeVisible();
-  await search.fill('history');
+  await expect(runs.filter({ hasText: 'reports/revised' }).first()).toBeVisible();
+  await search.fill('revised');
   await expect(panel.locator('#jp-omega-section-datasets .jp-omega-count')).toHaveText('0');
-  await expect(runs.first()).toContainText('reports/versions');
+  await expect(runs.first()).toContainText('reports/revised');
   await expect(runs.first().locator('.jp-omega-item-detail')).toBeVisible();
   for (const text of await runs.allTextContents()) {
-    expect(text).toContain('reports/versions');
+    expect(text).toContain('reports/revised');
   }
-  await expect(item(page, 'jobs', 'reports/versions')).toBeVisible();
+  await expect(item(page, 'jobs', 'reports/revised')).toBeVisible();
   await shotsBothThemes(page, testInfo, 'views-sidebar-search');
   await search.fill('');
 
