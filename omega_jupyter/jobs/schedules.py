@@ -23,7 +23,12 @@ from omega_jupyter.exceptions import (
     ObjectNotFoundError,
 )
 from omega_jupyter.jobs import timetable
-from omega_jupyter.jobs.tables import MISSED_POLICIES, scheduler_state, schedules
+from omega_jupyter.jobs.tables import (
+    MISSED_POLICIES,
+    schedule_slots,
+    scheduler_state,
+    schedules,
+)
 from omega_jupyter.names import validate_name
 from omega_jupyter.runtime.groups import check_members, check_parallel
 from omega_jupyter.runtime.reconcile import MAX_RETRIES
@@ -205,6 +210,11 @@ class ScheduleStore:
     def delete(self, kind: str, target: str, missing_ok: bool = False) -> bool:
         self.db.ensure_schema()
         with self.db.begin() as conn:
+            # Its claimed slots go first (under row-level security they are visible through
+            # their schedule): left behind, they would belong to a later schedule that gets
+            # the same id (SQLite reuses the highest rowid) and block its slots.
+            ids = sa.select(schedules.c.id).where(self._key(kind, target))
+            conn.execute(sa.delete(schedule_slots).where(schedule_slots.c.schedule_id.in_(ids)))
             done = conn.execute(sa.delete(schedules).where(self._key(kind, target))).rowcount
             if done:
                 bump_changes(conn)

@@ -234,8 +234,11 @@ def test_a_scheduled_map_starts_one_group_per_slot_under_two_loops(omr: Omega):
         t.join(120)
     assert len(claimed) == 1  # one loop got the slot
     [group_id] = omr.runtime.groups().id.tolist()
-    with omr.db.connect() as conn:
-        slots = conn.execute(sa.select(schedule_slots)).fetchall()
+    schedule_id = omr.jobs.schedule_info("reports/store")["id"]
+    with omr.db.connect() as conn:  # this schedule's slots (other tests' share the database)
+        slots = conn.execute(
+            sa.select(schedule_slots).where(schedule_slots.c.schedule_id == schedule_id)
+        ).fetchall()
     assert [(s.group_id, s.run_id) for s in slots] == [(group_id, None)]
     group = omr.runtime.group(group_id).wait(WAIT)
     status = group.status()
@@ -248,6 +251,20 @@ def test_a_scheduled_map_starts_one_group_per_slot_under_two_loops(omr: Omega):
     assert _most_at_once(pd.DataFrame([r._mapping for r in member_runs])) <= 2
     for loop in loops:
         loop.stop()
+
+
+def test_an_unscheduled_maps_slots_go_with_it(omr: Omega):
+    _map_schedule(omr)
+    schedule_id = omr.jobs.schedule_info("reports/store")["id"]
+    loop = Scheduler(omr, buckets=[omr.bucket])
+    assert loop.tick(T0 + timedelta(seconds=2))  # one slot claimed: a group
+    omr.jobs.unschedule("reports/store")
+    with omr.db.connect() as conn:
+        left = conn.execute(
+            sa.select(schedule_slots).where(schedule_slots.c.schedule_id == schedule_id)
+        ).fetchall()
+    assert left == []
+    loop.stop()
 
 
 def test_a_stalled_group_is_sent_by_a_scheduler_loop(omr: Omega):
